@@ -1,0 +1,1 @@
+"""Gymnasium environments the platform ships, registered as ``aigc/<Name>-v<N>`` on import."""

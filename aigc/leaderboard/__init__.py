@@ -1,0 +1,1 @@
+"""Scoring and ranking: evaluation results in, ranked leaderboard rows out."""

@@ -1,0 +1,1 @@
+"""The service: settings, database, web pages and REST API, storage and evaluation queue."""
