@@ -1,0 +1,254 @@
+"""Wire protocol between the trusted evaluator and an agent runtime.
+
+Transport
+    A stream socket (a Unix socket in a folder made fresh for each evaluation). Each frame
+    is a 4-byte big-endian unsigned length followed by that many bytes of msgpack. A frame
+    longer than the receiver's cap is refused from its header, before its body is read.
+
+Types
+    Only msgpack's own types cross: maps with string keys, arrays, strings, integers,
+    floats, booleans, nil and bytes. Nothing is ever unpickled and msgpack extension types
+    are refused. A numpy array travels as the map ``{"dtype": str, "shape": [int], "data":
+    bytes}``; the receiver accepts only plain numeric dtypes and checks that the shape
+    matches the byte count before it rebuilds the array.
+
+Messages
+    Every message is a map with a ``"type"`` key. Evaluator to agent:
+
+    ``hello``  ``{"protocol": 1, "observation_space": SPACE, "action_space": SPACE,
+               "seed": int, "max_batch": int}``; the first message. The agent builds
+               itself and answers with its own ``hello`` or with ``error``.
+    ``reset``  ``{}``; an episode starts (sent only to agents that have ``reset()``,
+               which are given one episode at a time). No answer.
+    ``act``    ``{"observations": BATCH}``: n observations stacked on axis 0, n <=
+               max_batch. The agent answers with ``action`` or ``error``.
+    ``close``  ``{}``; the evaluation is over. No answer; the agent exits.
+
+    Agent to evaluator:
+
+    ``hello``  ``{"protocol": 1, "name": str, "batched": bool, "stateful": bool}``.
+    ``action`` ``{"actions": ARRAY}``: n actions stacked on axis 0, in the order of the
+               observations.
+    ``error``  ``{"message": str, "traceback": str}``: the agent failed; it exits after.
+
+    SPACE and BATCH are defined in :mod:`aigc.submissions.spaces`.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import struct
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgpack
+import numpy as np
+
+PROTOCOL_VERSION = 1
+DEFAULT_MAX_FRAME_BYTES = 16 * 2**20
+HEADER = struct.Struct(">I")
+MAX_NDIM = 32
+
+# What each side may send, and the fields (with their types) each message must carry.
+EVALUATOR_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "hello": {
+        "protocol": int,
+        "observation_space": dict,
+        "action_space": dict,
+        "seed": int,
+        "max_batch": int,
+    },
+    "reset": {},
+    "act": {"observations": (dict, list)},
+    "close": {},
+}
+AGENT_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "hello": {"protocol": int, "name": str, "batched": bool, "stateful": bool},
+    "action": {"actions": dict},
+    "error": {"message": str, "traceback": str},
+}
+
+_NUMERIC_DTYPES = (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64",
+)  # fmt: skip
+ALLOWED_DTYPES = frozenset(
+    {np.dtype(name).newbyteorder("<").str for name in _NUMERIC_DTYPES}
+    | {np.dtype(name).newbyteorder(">").str for name in _NUMERIC_DTYPES}
+)
+
+
+class ProtocolError(Exception):
+    """The peer sent something the protocol does not allow."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame's header announced more bytes than the cap allows."""
+
+
+class PeerClosed(ProtocolError):
+    """The connection ended (the peer exited or closed its socket)."""
+
+
+class DeadlineExceeded(Exception):
+    """No complete message arrived, or could be sent, before the deadline."""
+
+
+def encode_array(array: np.ndarray) -> dict[str, Any]:
+    """Encode an array as ``{"dtype", "shape", "data"}``."""
+    array = np.asarray(array)  # tobytes() writes C order; ascontiguousarray would make 0-d 1-d
+    if array.dtype.str not in ALLOWED_DTYPES:
+        raise ProtocolError(f"arrays of dtype {array.dtype} cannot be sent: use a numeric dtype")
+    return {"dtype": array.dtype.str, "shape": list(array.shape), "data": array.tobytes()}
+
+
+def decode_array(value: object, what: str = "array") -> np.ndarray:
+    """Rebuild an array sent by :func:`encode_array`, checking every field first."""
+    if not isinstance(value, dict) or set(value) != {"dtype", "shape", "data"}:
+        raise ProtocolError(f"{what} is not an encoded array (a map of dtype, shape and data)")
+    dtype, shape, data = value["dtype"], value["shape"], value["data"]
+    if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
+        raise ProtocolError(f"{what} has dtype {dtype!r}; only plain numeric dtypes are allowed")
+    if not isinstance(shape, list) or len(shape) > MAX_NDIM:
+        raise ProtocolError(f"{what} has an invalid shape")
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise ProtocolError(f"{what} has an invalid shape {shape!r}")
+    if not isinstance(data, bytes):
+        raise ProtocolError(f"{what} carries no bytes")
+    np_dtype = np.dtype(dtype)
+    if math.prod(shape) * np_dtype.itemsize != len(data):
+        raise ProtocolError(
+            f"{what} has shape {tuple(shape)} of {np_dtype} but {len(data)} bytes of data"
+        )
+    try:
+        array = np.frombuffer(data, dtype=np_dtype).reshape(shape)
+    except (ValueError, OverflowError):  # e.g. shape [0, 2**63]: empty, but too big for numpy
+        raise ProtocolError(f"{what} has an unsupported shape {tuple(shape)}") from None
+    # A writable copy in native byte order: agents may modify what they are given.
+    return array.astype(np_dtype.newbyteorder("="), copy=True)
+
+
+def pack(message: Mapping[str, Any]) -> bytes:
+    """Encode one message as a frame (header and body)."""
+    body = msgpack.packb(message, use_bin_type=True)
+    return HEADER.pack(len(body)) + body
+
+
+def _refuse_extension(code: int, data: bytes) -> object:
+    raise ProtocolError(f"msgpack extension type {code} is not allowed")
+
+
+def _check_map(pairs: list[tuple[object, object]]) -> dict:
+    for key, value in pairs:
+        if not isinstance(key, str):
+            raise ProtocolError("map keys must be strings")
+        if isinstance(value, msgpack.Timestamp):
+            raise ProtocolError("msgpack timestamps are not allowed")
+    return dict(pairs)
+
+
+def _check_list(items: list) -> list:
+    if any(isinstance(item, msgpack.Timestamp) for item in items):
+        raise ProtocolError("msgpack timestamps are not allowed")
+    return items
+
+
+def unpack(body: bytes, allowed: Mapping[str, Mapping[str, type | tuple[type, ...]]]) -> dict:
+    """Decode a frame body and check it is one of the ``allowed`` messages."""
+    try:
+        message = msgpack.unpackb(
+            body,
+            raw=False,
+            strict_map_key=True,
+            ext_hook=_refuse_extension,
+            use_list=True,
+            object_pairs_hook=_check_map,
+            list_hook=_check_list,
+        )
+    except ProtocolError:
+        raise
+    except Exception as exc:  # msgpack raises several types for malformed input
+        raise ProtocolError(f"a frame is not valid msgpack ({type(exc).__name__})") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(f"a message must be a map, got {type(message).__name__}")
+    kind = message.get("type")
+    if not isinstance(kind, str) or kind not in allowed:
+        raise ProtocolError(
+            f"unexpected message type {kind!r}; expected one of {', '.join(sorted(allowed))}"
+        )
+    for field, field_type in allowed[kind].items():
+        if field not in message:
+            raise ProtocolError(f"a {kind!r} message lacks the field {field!r}")
+        value = message[field]
+        # bool is an int subclass: an int field must not accept True.
+        if not isinstance(value, field_type) or (field_type is int and isinstance(value, bool)):
+            raise ProtocolError(f"field {field!r} of a {kind!r} message has the wrong type")
+    return message
+
+
+class Connection:
+    """One end of the protocol over a connected stream socket."""
+
+    def __init__(self, sock: socket.socket, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
+        self.sock = sock
+        self.max_frame_bytes = max_frame_bytes
+        self._buffer = bytearray()
+
+    def send(self, message: Mapping[str, Any], deadline: float | None = None) -> None:
+        """Send one message; ``deadline`` is a ``time.monotonic()`` value or None."""
+        frame = pack(message)
+        view = memoryview(frame)
+        while view:
+            self.sock.settimeout(_remaining(deadline))
+            try:
+                sent = self.sock.send(view)
+            except TimeoutError:
+                raise DeadlineExceeded("sending a message timed out") from None
+            except (BrokenPipeError, ConnectionResetError):
+                raise PeerClosed("the connection was closed") from None
+            view = view[sent:]
+
+    def recv(
+        self,
+        allowed: Mapping[str, Mapping[str, type | tuple[type, ...]]],
+        deadline: float | None = None,
+    ) -> dict:
+        """Receive one message of the ``allowed`` kinds before ``deadline``."""
+        self._fill(HEADER.size, deadline)
+        (length,) = HEADER.unpack_from(self._buffer)
+        if length > self.max_frame_bytes:
+            raise FrameTooLarge(
+                f"a frame of {length} bytes exceeds the cap of {self.max_frame_bytes} bytes"
+            )
+        self._fill(HEADER.size + length, deadline)
+        body = bytes(self._buffer[HEADER.size : HEADER.size + length])
+        del self._buffer[: HEADER.size + length]
+        return unpack(body, allowed)
+
+    def _fill(self, size: int, deadline: float | None) -> None:
+        while len(self._buffer) < size:
+            self.sock.settimeout(_remaining(deadline))
+            try:
+                chunk = self.sock.recv(max(65536, size - len(self._buffer)))
+            except TimeoutError:
+                raise DeadlineExceeded("no answer before the deadline") from None
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                raise PeerClosed("the connection was closed")
+            self._buffer += chunk
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise DeadlineExceeded("the deadline has passed")
+    return remaining
