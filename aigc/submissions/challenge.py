@@ -1,0 +1,538 @@
+"""Challenge specs: the YAML an organizer writes, checked field by field on load.
+
+A challenge names a Gymnasium environment and the rules to score agents on it::
+
+    id: cartpole                     # lowercase letters, digits and '-'
+    title: Balance the pole
+    description: |                   # Markdown
+      Keep the pole upright for 500 steps.
+    environment:
+      id: CartPole-v1                # a registered Gymnasium id
+      kwargs: {}                     # passed to gymnasium.make
+      max_episode_steps: 500         # optional; the registered limit otherwise
+    phases:
+      - id: dev
+        visibility: public           # seeds and results public
+        episodes: 100
+        seeds: {first: 1000}         # 1000, 1001, ...; or a list [3, 14, 15, ...]
+      - id: test
+        visibility: hidden           # seeds and leaderboard hidden until revealed
+        episodes: 500
+        seeds: secret                # derived from the platform's secret
+        start: 2026-12-01T00:00:00Z  # optional
+        end: 2027-01-31T23:59:59Z    # optional
+    limits:
+      step_timeout: 1s               # per action
+      startup_timeout: 60s           # to import and build the agent
+      episode_timeout: 5m
+      evaluation_timeout: 1h
+      memory: 1GiB
+      cpus: 1
+    metrics:
+      primary: mean_return           # see METRICS
+      higher_is_better: true
+      success: truncated             # terminated | truncated | info | {min_return: X}
+      report: [mean_return, std_return, success_rate, mean_length]
+    quotas:
+      per_day: 10                    # leave out for no limit
+      total: 200
+
+Every error is a :class:`SpecError` whose one line names the field and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+
+import gymnasium as gym
+import yaml
+
+T = TypeVar("T")
+Visibility = Literal["public", "hidden"]
+
+METRICS = (
+    "mean_return",
+    "std_return",
+    "median_return",
+    "min_return",
+    "max_return",
+    "mean_length",
+    "success_rate",
+)
+SUCCESS_RULES = ("terminated", "truncated", "info")
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr)?")
+_SIZE_UNITS = {"b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_DURATION_UNITS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "sec": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+}
+
+
+_REQUIRED = object()
+
+
+class SpecError(ValueError):
+    """A challenge spec that cannot be used; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    id: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+
+    def make(self) -> gym.Env:
+        """Create the environment (evaluator side only)."""
+        kwargs: dict[str, Any] = dict(self.kwargs)
+        if self.max_episode_steps is not None:
+            kwargs["max_episode_steps"] = self.max_episode_steps
+        return gym.make(self.id, **kwargs)
+
+
+@dataclass(frozen=True)
+class Phase:
+    id: str
+    title: str
+    visibility: Visibility
+    episodes: int
+    seed_list: tuple[int, ...] | None = None
+    first_seed: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def seeds_hidden(self) -> bool:
+        return self.seed_list is None and self.first_seed is None
+
+    def seeds(
+        self, challenge_id: str, count: int | None = None, secret: bytes | None = None
+    ) -> list[int]:
+        """Return the first ``count`` seeds (all of the phase's episodes by default)."""
+        count = self.episodes if count is None else count
+        if count < 1:
+            raise SpecError(f"asked for {count} episodes: ask for at least 1")
+        if self.seed_list is not None:
+            if count > len(self.seed_list):
+                listed = len(self.seed_list)
+                raise SpecError(
+                    f"phase {self.id!r} lists {listed} seed{'s' if listed > 1 else ''}: "
+                    f"ask for at most {listed} episode{'s' if listed > 1 else ''}"
+                )
+            return list(self.seed_list[:count])
+        if self.first_seed is not None:
+            return list(range(self.first_seed, self.first_seed + count))
+        if secret is None:
+            raise SpecError(
+                f"phase {self.id!r} of {challenge_id!r} has hidden seeds that only the platform "
+                "knows: evaluate on a public phase (e.g. --phase dev)"
+            )
+        return [derive_seed(secret, challenge_id, self.id, i) for i in range(count)]
+
+
+def derive_seed(secret: bytes, challenge_id: str, phase_id: str, index: int) -> int:
+    """Derive the index-th hidden seed of a phase from the platform's secret."""
+    digest = hmac.new(secret, f"{challenge_id}/{phase_id}/{index}".encode(), hashlib.sha256)
+    return int.from_bytes(digest.digest()[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class Limits:
+    step_timeout: float = 1.0
+    startup_timeout: float = 60.0
+    episode_timeout: float = 300.0
+    evaluation_timeout: float = 3600.0
+    memory_bytes: int = 2 * 2**30
+    cpus: float = 1.0
+
+
+@dataclass(frozen=True)
+class MetricsSpec:
+    primary: str = "mean_return"
+    higher_is_better: bool = True
+    success: str | None = None  # "terminated", "truncated", "info" or "min_return"
+    success_min_return: float | None = None
+    report: tuple[str, ...] = ("mean_return", "std_return", "mean_length")
+
+
+@dataclass(frozen=True)
+class Quotas:
+    per_day: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class ChallengeSpec:
+    id: str
+    title: str
+    description: str
+    environment: EnvironmentSpec
+    phases: tuple[Phase, ...]
+    limits: Limits = Limits()
+    metrics: MetricsSpec = MetricsSpec()
+    quotas: Quotas = Quotas()
+
+    def phase(self, phase_id: str) -> Phase:
+        """Return the phase with this id."""
+        for phase in self.phases:
+            if phase.id == phase_id:
+                return phase
+        ids = ", ".join(p.id for p in self.phases)
+        raise SpecError(f"challenge {self.id!r} has no phase {phase_id!r}: choose one of {ids}")
+
+
+class _Fields:
+    """Reads one mapping of the spec; unknown keys are refused before anything is read."""
+
+    def __init__(self, data: object, path: str, known: tuple[str, ...]):
+        if not isinstance(data, dict):
+            raise SpecError(
+                f"{path or 'the spec'}: expected a mapping of fields, got {_kind(data)}"
+            )
+        self.data, self.path = data, path
+        for key in data:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = (
+                    f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
+                )
+                raise SpecError(f"{self.name(str(key))} is not a known field: {hint}")
+
+    def name(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, kind: Callable[[str, Any], T], default: Any = _REQUIRED) -> T:
+        value = self.data.get(key)
+        if value is None:
+            if default is _REQUIRED:
+                raise SpecError(f"{self.name(key)} is missing: add it")
+            return default
+        return kind(self.name(key), value)
+
+
+def _kind(value: object) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
+
+
+def _str(path: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"{path}: expected text, got {_kind(value)}")
+    return value
+
+
+def _text(path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"{path}: expected text (Markdown), got {_kind(value)}")
+    return value
+
+
+def _identifier(path: str, value: Any) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise SpecError(
+            f"{path}: {value!r} must be 1 to 63 lowercase letters, digits and '-', e.g. cartpole"
+        )
+    return value
+
+
+def _int(minimum: int) -> Callable[[str, Any], int]:
+    def read(path: str, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise SpecError(
+                f"{path}: expected a whole number of at least {minimum}, got {_kind(value)}"
+            )
+        return value
+
+    return read
+
+
+def _bool(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(f"{path}: expected true or false, got {_kind(value)}")
+    return value
+
+
+def _real(path: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SpecError(f"{path}: expected a number, got {_kind(value)}")
+    return float(value)
+
+
+def _positive(path: str, value: Any) -> float:
+    number = _real(path, value)
+    if number <= 0:
+        raise SpecError(f"{path}: must be more than 0, got {value!r}")
+    return number
+
+
+def _duration(path: str, value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _positive(path, value)
+    match = _DURATION.fullmatch(value.strip().lower()) if isinstance(value, str) else None
+    if not match:
+        raise SpecError(
+            f"{path}: {value!r} is not a duration: write seconds or e.g. 500ms, 30s, 5m, 1h"
+        )
+    return _positive(path, float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"])
+
+
+def _size(path: str, value: Any) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(_positive(path, value))
+    match = _SIZE.fullmatch(value.strip().lower()) if isinstance(value, str) else None
+    if not match:
+        raise SpecError(f"{path}: {value!r} is not a size: write e.g. 512MiB or 2GiB")
+    number, unit = float(match.group(1)), match.group(2) or "b"
+    factor = 1024 ** ("kmgt".index(unit[0]) + 1) if "i" in unit else _SIZE_UNITS[unit[0]]
+    return int(_positive(path, number * factor))
+
+
+def _when(path: str, value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise SpecError(
+                f"{path}: {value!r} is not a date: write e.g. 2026-12-01T00:00:00Z"
+            ) from None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        raise SpecError(f"{path}: expected a date, e.g. 2026-12-01T00:00:00Z, got {_kind(value)}")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _choice(options: tuple[str, ...], extra: str = "") -> Callable[[str, Any], str]:
+    def read(path: str, value: Any) -> str:
+        if value not in options:
+            raise SpecError(
+                f"{path}: {value!r} is not allowed: use one of {', '.join(options)}{extra}"
+            )
+        return value
+
+    return read
+
+
+def _mapping(path: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise SpecError(f"{path}: expected a mapping of keyword arguments, got {_kind(value)}")
+    return dict(value)
+
+
+def _environment(path: str, value: Any) -> EnvironmentSpec:
+    fields = _Fields(value, path, ("id", "kwargs", "max_episode_steps"))
+    env_id = fields.get("id", _str)
+    spec = EnvironmentSpec(
+        id=env_id,
+        kwargs=fields.get("kwargs", _mapping, default={}),
+        max_episode_steps=fields.get("max_episode_steps", _int(1), default=None),
+    )
+    import aigc.envs  # noqa: F401  (the platform's own environments register on import)
+
+    if env_id not in gym.envs.registry:
+        close = difflib.get_close_matches(env_id, list(gym.envs.registry), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "use an id from gymnasium.envs.registry"
+        raise SpecError(f"{path}.id: {env_id!r} is not a registered Gymnasium environment; {hint}")
+    try:  # Build it once, so bad kwargs are reported now and not at the first evaluation.
+        spec.make().close()
+    except Exception as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise SpecError(
+            f"{path}.kwargs: {env_id} cannot be made with these arguments ({detail})"
+        ) from None
+    return spec
+
+
+def _seeds(path: str, value: Any, episodes: int) -> tuple[tuple[int, ...] | None, int | None]:
+    if isinstance(value, list):
+        seed_list = tuple(_int(0)(f"{path}[{i}]", s) for i, s in enumerate(value))
+        if len(seed_list) < episodes:
+            raise SpecError(
+                f"{path}: {len(seed_list)} seeds for {episodes} episodes: list one seed per episode"
+            )
+        return seed_list, None
+    if isinstance(value, dict):
+        return None, _Fields(value, path, ("first",)).get("first", _int(0))
+    if value != "secret":
+        raise SpecError(
+            f"{path}: expected a list of seeds, {{first: N}} or 'secret', got {_kind(value)}"
+        )
+    return None, None
+
+
+def _phase(path: str, value: Any) -> Phase:
+    fields = _Fields(
+        value, path, ("id", "title", "visibility", "episodes", "seeds", "start", "end")
+    )
+    phase_id = fields.get("id", _identifier)
+    visibility = fields.get("visibility", _choice(("public", "hidden")), default="public")
+    episodes = fields.get("episodes", _int(1))
+    seed_list, first = _seeds(fields.name("seeds"), fields.get("seeds", lambda p, v: v), episodes)
+    if visibility == "public" and seed_list is None and first is None:
+        raise SpecError(
+            f"{fields.name('seeds')}: a public phase needs seeds participants can see: "
+            "give a list or {first: N}"
+        )
+    start, end = fields.get("start", _when, default=None), fields.get("end", _when, default=None)
+    if start and end and end <= start:
+        raise SpecError(
+            f"{path}.end: {end.isoformat()} is not after start {start.isoformat()}: fix the dates"
+        )
+    title = fields.get("title", _str, default=phase_id)
+    return Phase(
+        phase_id, title, cast(Visibility, visibility), episodes, seed_list, first, start, end
+    )
+
+
+def _limits(path: str, value: Any) -> Limits:
+    names = (
+        "step_timeout",
+        "startup_timeout",
+        "episode_timeout",
+        "evaluation_timeout",
+        "memory",
+        "cpus",
+    )
+    fields, default = _Fields(value, path, names), Limits()
+    limits = Limits(
+        step_timeout=fields.get("step_timeout", _duration, default=default.step_timeout),
+        startup_timeout=fields.get("startup_timeout", _duration, default=default.startup_timeout),
+        episode_timeout=fields.get("episode_timeout", _duration, default=default.episode_timeout),
+        evaluation_timeout=fields.get(
+            "evaluation_timeout", _duration, default=default.evaluation_timeout
+        ),
+        memory_bytes=fields.get("memory", _size, default=default.memory_bytes),
+        cpus=fields.get("cpus", _positive, default=default.cpus),
+    )
+    if limits.memory_bytes < 64 * 2**20:
+        raise SpecError(f"{path}.memory: below 64MiB no Python agent starts: allow at least 64MiB")
+    return limits
+
+
+def _metrics(path: str, value: Any) -> MetricsSpec:
+    fields = _Fields(value, path, ("primary", "higher_is_better", "success", "report"))
+    default = MetricsSpec()
+    primary = fields.get("primary", _choice(METRICS), default=default.primary)
+    higher = fields.get("higher_is_better", _bool, default=default.higher_is_better)
+    success, min_return = fields.get("success", lambda p, v: v, default=None), None
+    success_path, report_path = fields.name("success"), fields.name("report")
+    if isinstance(success, dict):
+        min_return = _Fields(success, success_path, ("min_return",)).get("min_return", _real)
+        success = "min_return"
+    elif success is not None:
+        success = _choice(SUCCESS_RULES, " or {min_return: X}")(success_path, success)
+    report = fields.get("report", lambda p, v: v, default=list(default.report))
+    if not isinstance(report, list):
+        raise SpecError(
+            f"{report_path}: expected a list of metrics, e.g. [mean_return, std_return]"
+        )
+    report = [_choice(METRICS)(f"{report_path}[{i}]", m) for i, m in enumerate(report)]
+    if primary not in report:
+        report.insert(0, primary)
+    if "success_rate" in report and success is None:
+        raise SpecError(
+            f"{success_path}: success_rate needs a definition of success: "
+            "set it to terminated, truncated, info or {min_return: X}"
+        )
+    return MetricsSpec(primary, higher, success, min_return, tuple(dict.fromkeys(report)))
+
+
+def _quotas(path: str, value: Any) -> Quotas:
+    fields = _Fields(value, path, ("per_day", "total"))
+    return Quotas(
+        per_day=fields.get("per_day", _int(1), default=None),
+        total=fields.get("total", _int(1), default=None),
+    )
+
+
+def _phases(path: str, value: Any) -> tuple[Phase, ...]:
+    if not isinstance(value, list) or not value:
+        raise SpecError(f"{path}: expected a list with at least one phase (e.g. id: dev)")
+    phases = tuple(_phase(f"{path}[{i}]", p) for i, p in enumerate(value))
+    ids = [p.id for p in phases]
+    duplicate = next((i for i in ids if ids.count(i) > 1), None)
+    if duplicate:
+        raise SpecError(f"{path}: the id {duplicate!r} is used twice: give each phase its own id")
+    return phases
+
+
+def parse_challenge(data: object) -> ChallengeSpec:
+    """Check a parsed YAML document and build the spec."""
+    known = ("id", "title", "description", "environment", "phases", "limits", "metrics", "quotas")
+    fields = _Fields(data, "", known)
+    return ChallengeSpec(
+        id=fields.get("id", _identifier),
+        title=fields.get("title", _str),
+        description=fields.get("description", _text, default=""),
+        environment=fields.get("environment", _environment),
+        phases=fields.get("phases", _phases),
+        limits=fields.get("limits", _limits, default=Limits()),
+        metrics=fields.get("metrics", _metrics, default=MetricsSpec()),
+        quotas=fields.get("quotas", _quotas, default=Quotas()),
+    )
+
+
+def parse_challenge_yaml(text: str) -> ChallengeSpec:
+    """Parse and check a spec from YAML text."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"the spec is not valid YAML{where}: fix the syntax there") from None
+    return parse_challenge(data)
+
+
+def load_challenge(path: Path) -> ChallengeSpec:
+    """Load and check a spec from a YAML file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read {path} ({exc.strerror}): check the path") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path} is not UTF-8 text: save it as UTF-8") from None
+    return parse_challenge_yaml(text)
+
+
+def builtin_challenge_ids() -> list[str]:
+    """Return the ids of the challenges shipped with the platform."""
+    folder = resources.files("aigc.submissions") / "challenges"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def builtin_challenges() -> Iterator[ChallengeSpec]:
+    """Load every built-in challenge."""
+    for challenge_id in builtin_challenge_ids():
+        yield get_challenge(challenge_id)
+
+
+def get_challenge(id_or_path: str | Path) -> ChallengeSpec:
+    """Return a built-in challenge by id, or load a spec from a YAML file path."""
+    text = str(id_or_path)
+    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        return load_challenge(Path(text))
+    resource = resources.files("aigc.submissions") / "challenges" / f"{text}.yaml"
+    if not resource.is_file():
+        known = builtin_challenge_ids()
+        close = difflib.get_close_matches(text, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SpecError(
+            f"unknown challenge {text!r}: {hint}built-in challenges are {', '.join(known)}; "
+            "or give the path of a challenge YAML file"
+        )
+    return parse_challenge_yaml(resource.read_text(encoding="utf-8"))
