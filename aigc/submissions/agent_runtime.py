@@ -1,0 +1,182 @@
+"""The agent runtime: runs inside the sandbox, loads the participant's agent, answers the evaluator.
+
+Started as ``python -m aigc.submissions.agent_runtime --socket PATH --package DIR``. It
+connects to the evaluator's socket, waits for ``hello``, builds the agent, then answers
+``act`` messages until ``close``. Anything the agent raises is sent back as an ``error``
+message (with the agent's own traceback) and the runtime exits with status 1.
+
+This process is on the untrusted side: it holds nothing but the agent package. The
+evaluator trusts nothing it sends and checks every action itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import socket
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aigc.submissions.package import PackageError, load_agent_class, read_manifest
+from aigc.submissions.protocol import (
+    EVALUATOR_MESSAGES,
+    PROTOCOL_VERSION,
+    Connection,
+    PeerClosed,
+    encode_array,
+)
+from aigc.submissions.spaces import decode_batch, decode_space, unbatch
+
+MAX_TRACEBACK_CHARS = 4000
+
+
+class AgentFailure(Exception):
+    """The agent raised or returned something unusable; ``str`` is what the participant reads."""
+
+
+def describe_exception(exc: BaseException, where: str, package_dir: Path) -> tuple[str, str]:
+    """Return a one-line summary pointing at the agent's own code, and the traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if Path(f.filename).resolve().is_relative_to(package_dir)]
+    location = f" ({Path(own[-1].filename).name}, line {own[-1].lineno})" if own else ""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    summary = f"the agent raised {type(exc).__name__} in {where}{location}: {text}".rstrip(": ")
+    tb = "".join(traceback.format_exception(exc))[-MAX_TRACEBACK_CHARS:]
+    return summary[:500], tb
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """Turn whatever the agent returned (int, list, numpy, torch tensor) into an array."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value)
+    except ValueError:  # e.g. a ragged list
+        array = np.asarray(None, dtype=object)
+    if array.dtype.kind not in "biuf":
+        raise AgentFailure(
+            f"the agent returned {type(value).__name__} {value!r:.60}: return a number or "
+            "numeric array from the action space"
+        )
+    return array
+
+
+def seed_everything(seed: int, *agent_spaces: Any) -> None:
+    """Seed every source of randomness an agent usually draws from."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    for offset, space in enumerate(agent_spaces):
+        space.seed(seed + offset)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+class Runtime:
+    """Serves one evaluation over a connected socket."""
+
+    def __init__(self, conn: Connection, package_dir: Path):
+        self.conn = conn
+        self.package_dir = package_dir.resolve()
+        self.agent: Any = None
+        self.batched = False
+
+    def start(self) -> None:
+        hello = self.conn.recv(EVALUATOR_MESSAGES)
+        if hello["type"] != "hello":
+            raise AgentFailure(f"expected hello from the evaluator, got {hello['type']}")
+        self.observation_space = decode_space(hello["observation_space"])
+        self.action_space = decode_space(hello["action_space"])
+        manifest = self._call(read_manifest, "aigc.toml", self.package_dir)
+        os.chdir(self.package_dir)
+        agent_class = self._call(load_agent_class, "import", self.package_dir, manifest)
+        # Seed after the import (torch may only now be loaded) and before construction.
+        seed_everything(hello["seed"], self.action_space, self.observation_space)
+        self.agent = self._call(agent_class, "__init__", self.observation_space, self.action_space)
+        self.batched = callable(getattr(self.agent, "act_batch", None))
+        self.conn.send(
+            {
+                "type": "hello",
+                "protocol": PROTOCOL_VERSION,
+                "name": manifest.name,
+                "batched": self.batched,
+                "stateful": callable(getattr(self.agent, "reset", None)),
+            }
+        )
+
+    def serve(self) -> None:
+        while True:
+            message = self.conn.recv(EVALUATOR_MESSAGES)
+            kind = message["type"]
+            if kind == "close":
+                return
+            if kind == "reset":
+                self._call(self.agent.reset, "reset")
+            elif kind == "act":
+                batch = decode_batch(message["observations"], self.observation_space)
+                self.conn.send({"type": "action", "actions": encode_array(self.act(batch))})
+
+    def act(self, batch: Any) -> np.ndarray:
+        if self.batched:
+            return to_numpy(self._call(self.agent.act_batch, "act_batch", batch))
+        act = self.agent.act
+        try:
+            actions = [act(o) for o in unbatch(batch, self.observation_space)]
+        except Exception as exc:
+            raise self._failure(exc, "act") from exc
+        if all(type(a) is int for a in actions):  # the common Discrete case, fast
+            return np.array(actions, dtype=np.int64)
+        arrays = [to_numpy(a) for a in actions]
+        if len({a.shape for a in arrays}) > 1:
+            raise AgentFailure(
+                "act returned actions of different shapes: return the same shape every time"
+            )
+        return np.stack(arrays)
+
+    def _call(self, fn: Any, where: str, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            raise self._failure(exc, where) from exc
+
+    def _failure(self, exc: Exception, where: str) -> AgentFailure:
+        if isinstance(exc, AgentFailure):
+            return exc
+        if isinstance(exc, PackageError):
+            return AgentFailure(str(exc))
+        summary, tb = describe_exception(exc, where, self.package_dir)
+        return AgentFailure(summary, tb)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--socket", required=True, help="the evaluator's Unix socket")
+    parser.add_argument("--package", required=True, type=Path, help="the agent package folder")
+    args = parser.parse_args(argv)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(args.socket)
+    conn = Connection(sock)
+    runtime = Runtime(conn, args.package)
+    try:
+        runtime.start()
+        runtime.serve()
+    except AgentFailure as failure:
+        message = failure.args[0]
+        tb = failure.args[1] if len(failure.args) > 1 else ""
+        print(tb or message, file=sys.stderr)
+        with contextlib.suppress(OSError, PeerClosed):
+            conn.send({"type": "error", "message": message, "traceback": tb})
+        return 1
+    except PeerClosed:
+        return 0  # the evaluator went away; nothing left to answer
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""The evaluator: runs a phase's episodes with the environment here and the agent in a sandbox.
+
+The environment, its seeds and everything the challenge scores with stay in this process.
+The agent runs in whatever :class:`~aigc.submissions.sandbox.Sandbox` is given and speaks
+the wire protocol over a Unix socket. Up to ``parallel`` episodes run side by side and the
+agent is asked for all their actions in one round trip. Every wait on the agent has a
+deadline (per action, per episode, per evaluation); every action is checked before it
+reaches ``env.step``. When the agent fails, the evaluation ends with a
+:class:`~aigc.submissions.results.Failure` that says why, and the episodes that finished
+are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import shutil
+import socket
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from aigc.submissions import results as r
+from aigc.submissions.challenge import ChallengeSpec
+from aigc.submissions.package import read_manifest
+from aigc.submissions.protocol import (
+    AGENT_MESSAGES,
+    PROTOCOL_VERSION,
+    Connection,
+    DeadlineExceeded,
+    PeerClosed,
+    ProtocolError,
+    decode_array,
+)
+from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
+from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, LocalSandbox, Sandbox
+from aigc.submissions.spaces import (
+    ACTION_SPACES,
+    InvalidAction,
+    check_actions,
+    encode_batch,
+    encode_space,
+)
+
+DEFAULT_PARALLEL = 64
+PIPELINE_GROUPS = 2
+EXIT_WAIT = 2.0  # seconds to let an agent that closed its socket finish exiting
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+OnEpisode = Callable[[EpisodeResult, int, int], None]
+
+
+class AgentFailed(Exception):
+    """Raised inside a run to end it with a failure."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(eq=False)
+class _Episode:
+    env: gym.Env
+    index: int
+    seed: int
+    observation: Any
+    started: float
+    total_return: float = 0.0
+    length: int = 0
+
+
+def evaluate(
+    package_dir: Path,
+    challenge: ChallengeSpec,
+    phase: str = "dev",
+    *,
+    sandbox: Sandbox | None = None,
+    episodes: int | None = None,
+    parallel: int = DEFAULT_PARALLEL,
+    seed_secret: bytes | None = None,
+    on_episode: OnEpisode | None = None,
+) -> EvaluationResult:
+    """Evaluate the agent package in ``package_dir`` on one phase of a challenge.
+
+    ``episodes`` takes the first N of the phase's seeds instead of all of them. Raises
+    SpecError or PackageError for a problem with the challenge or the package itself;
+    everything the agent does wrong ends up in the result's ``failure``.
+    """
+    manifest = read_manifest(package_dir)
+    seeds = challenge.phase(phase).seeds(challenge.id, episodes, seed_secret)
+    result = EvaluationResult(
+        challenge=challenge.id,
+        phase=phase,
+        agent=manifest.name,
+        episodes_requested=len(seeds),
+        primary_metric=challenge.metrics.primary,
+    )
+    run = _Run(challenge, result, seeds, max(1, parallel), on_episode)
+    started = time.monotonic()
+    try:
+        run.execute(Path(package_dir), sandbox or LocalSandbox())
+    except AgentFailed as failed:
+        episode, step = run.current_position()
+        result.failure = Failure(failed.code, failed.message, episode, step)
+    finally:
+        run.shutdown()
+        result.wall_time = time.monotonic() - started
+    result.episodes.sort(key=lambda e: e.index)
+    result.metrics = r.compute_metrics(result.episodes, challenge.metrics)
+    return result
+
+
+class _Run:
+    """The state of one evaluation: sockets, the agent process, environments, episodes."""
+
+    def __init__(
+        self,
+        challenge: ChallengeSpec,
+        result: EvaluationResult,
+        seeds: list[int],
+        parallel: int,
+        on_episode: OnEpisode | None,
+    ):
+        self.challenge, self.limits = challenge, challenge.limits
+        self.result, self.on_episode = result, on_episode
+        self.pending = deque(enumerate(seeds))
+        # The agent's seed follows from the episodes' seeds without revealing any of them.
+        digest = hashlib.sha256(repr(seeds).encode()).digest()
+        self.agent_seed = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+        self.parallel = parallel
+        self.current: list[_Episode] = []
+        self.envs: list[gym.Env] = []
+        self.process: AgentProcess | None = None
+        self.conn: Connection | None = None
+        self.workdir: Path | None = None
+        self.stateful = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def execute(self, package_dir: Path, sandbox: Sandbox) -> None:
+        self.deadline = time.monotonic() + self.limits.evaluation_timeout
+        probe = self.challenge.environment.make()
+        self.envs.append(probe)
+        observation_space, action_space = probe.observation_space, probe.action_space
+        if not isinstance(action_space, ACTION_SPACES):
+            raise ValueError(
+                f"{self.challenge.environment.id} has an unsupported action space {action_space}"
+            )
+        self.workdir = Path(tempfile.mkdtemp(prefix="aigc-eval-"))
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(self.workdir / SOCKET_NAME))
+            listener.listen(1)
+            self.process = sandbox.start(package_dir, self.workdir, self.limits)
+            startup = min(self.deadline, time.monotonic() + self.limits.startup_timeout)
+            self.conn = Connection(self._accept(listener, startup))
+        finally:
+            listener.close()
+        self.conn.send(
+            {
+                "type": "hello",
+                "protocol": PROTOCOL_VERSION,
+                "observation_space": encode_space(observation_space),
+                "action_space": encode_space(action_space),
+                "seed": self.agent_seed,
+                "max_batch": self.parallel,
+            },
+            startup,
+        )
+        hello = self._receive(startup, lambda: self._startup_timeout(), starting=True)
+        if hello["type"] != "hello" or hello["protocol"] != PROTOCOL_VERSION:
+            raise AgentFailed(
+                r.PROTOCOL_ERROR, "the agent did not answer hello as the protocol requires"
+            )
+        self.stateful = bool(hello["stateful"])
+        # A stateful agent sees one episode at a time so its state is never shared.
+        width = 1 if self.stateful else min(self.parallel, len(self.pending))
+        while len(self.envs) < width:
+            self.envs.append(self.challenge.environment.make())
+        # Two groups of episodes, each with a request in flight: the agent computes one
+        # group's actions while this process steps the other group's environments.
+        count = PIPELINE_GROUPS if width >= PIPELINE_GROUPS else 1
+        groups = [
+            [e for e in map(self._begin, self.envs[i:width:count]) if e] for i in range(count)
+        ]
+        in_flight = deque(g for g in groups if g)
+        for group in in_flight:
+            self._request(group, observation_space)
+        while in_flight:
+            group = self.current = in_flight.popleft()
+            self._collect(group, action_space)
+            if group:
+                self._request(group, observation_space)
+                in_flight.append(group)
+
+    def shutdown(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(OSError, DeadlineExceeded, PeerClosed):
+                self.conn.send({"type": "close"}, time.monotonic() + 1.0)
+            self.conn.close()
+        if self.process is not None:
+            _wait_exit(self.process, 1.0)
+            self.process.stop()
+            self.result.logs = self.process.logs()
+        for env in self.envs:
+            env.close()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def current_position(self) -> tuple[int | None, int | None]:
+        if not self.current:
+            return None, None
+        return self.current[0].index, self.current[0].length
+
+    # -- episodes ----------------------------------------------------------------------
+
+    def _begin(self, env: gym.Env) -> _Episode | None:
+        if not self.pending:
+            return None
+        index, seed = self.pending.popleft()
+        if self.stateful:
+            self._send({"type": "reset"})
+        observation, _ = env.reset(seed=seed)
+        return _Episode(env, index, seed, observation, time.monotonic())
+
+    def _request(self, group: list[_Episode], observation_space: gym.Space) -> None:
+        batch = encode_batch([e.observation for e in group], observation_space)
+        self._send({"type": "act", "observations": batch})
+
+    def _collect(self, group: list[_Episode], action_space: gym.Space) -> None:
+        """Receive a group's actions, step its environments, refill it with new episodes."""
+        n = len(group)
+        oldest = min(group, key=lambda e: e.started)
+        limits = self.limits
+        when, kind = min(
+            (time.monotonic() + limits.step_timeout * n, r.STEP_TIMEOUT),
+            (oldest.started + limits.episode_timeout, r.EPISODE_TIMEOUT),
+            (self.deadline, r.EVALUATION_TIMEOUT),
+        )
+        reply = self._receive(when, lambda: self._timeout(kind, group, oldest))
+        if reply["type"] != "action":
+            raise AgentFailed(r.PROTOCOL_ERROR, f"the agent answered act with {reply['type']!r}")
+        try:
+            actions = check_actions(decode_array(reply["actions"], "actions"), action_space, n)
+        except InvalidAction as exc:
+            where = f"episode {group[0].index}, step {group[0].length}"
+            raise AgentFailed(r.INVALID_ACTION, f"{exc} ({where})") from None
+        except ProtocolError as exc:
+            raise AgentFailed(r.PROTOCOL_ERROR, f"the agent broke the protocol: {exc}") from None
+        refilled = []
+        for episode, action in zip(group, actions, strict=True):
+            observation, reward, terminated, truncated, info = episode.env.step(action)
+            episode.observation = observation
+            episode.total_return += float(reward)
+            episode.length += 1
+            if terminated or truncated:
+                self._finish(episode, terminated, truncated, info)
+                next_episode = self._begin(episode.env)
+                if next_episode is not None:
+                    refilled.append(next_episode)
+            else:
+                refilled.append(episode)
+        self.result.steps += n
+        group[:] = refilled
+
+    def _finish(self, episode: _Episode, terminated: bool, truncated: bool, info: dict) -> None:
+        metrics = self.challenge.metrics
+        done = EpisodeResult(
+            index=episode.index,
+            seed=episode.seed,
+            total_return=episode.total_return,
+            length=episode.length,
+            wall_time=time.monotonic() - episode.started,
+            terminated=bool(terminated),
+            truncated=bool(truncated),
+            success=r.episode_success(metrics, episode.total_return, terminated, truncated, info),
+        )
+        self.result.episodes.append(done)
+        if self.on_episode is not None:
+            self.on_episode(done, len(self.result.episodes), self.result.episodes_requested)
+
+    # -- talking to the agent ------------------------------------------------------------
+
+    def _timeout(self, kind: str, group: list[_Episode], oldest: _Episode) -> AgentFailed:
+        limits, n = self.limits, len(group)
+        if kind == r.STEP_TIMEOUT:
+            where = f"episode {group[0].index}, step {group[0].length}"
+            message = (
+                f"the agent took longer than {limits.step_timeout:g} s per action to answer "
+                f"{n} observation{'s' if n > 1 else ''} ({where}): make act() faster"
+            )
+        elif kind == r.EPISODE_TIMEOUT:
+            message = (
+                f"episode {oldest.index} ran longer than the {limits.episode_timeout:g} s "
+                "allowed per episode: make act() faster"
+            )
+        else:
+            message = (
+                f"the evaluation ran longer than the {limits.evaluation_timeout:g} s allowed in "
+                f"total ({len(self.result.episodes)} episodes finished): make act() faster"
+            )
+        return AgentFailed(kind, message)
+
+    def _startup_timeout(self) -> AgentFailed:
+        return AgentFailed(
+            r.AGENT_START_FAILED,
+            f"the agent did not start within {self.limits.startup_timeout:g} s: "
+            "load less at import and in __init__",
+        )
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.conn is not None
+        try:
+            self.conn.send(message, self.deadline)
+        except DeadlineExceeded:
+            raise AgentFailed(r.STEP_TIMEOUT, "the agent stopped reading its messages") from None
+        except PeerClosed:
+            raise AgentFailed(r.AGENT_EXITED, self._exit_message()) from None
+
+    def _receive(
+        self, when: float, on_timeout: Callable[[], AgentFailed], starting: bool = False
+    ) -> dict:
+        assert self.conn is not None
+        try:
+            message = self.conn.recv(AGENT_MESSAGES, when)
+        except DeadlineExceeded:
+            raise on_timeout() from None
+        except PeerClosed:
+            failed = r.AGENT_START_FAILED if starting else r.AGENT_EXITED
+            raise AgentFailed(failed, self._exit_message()) from None
+        except ProtocolError as exc:
+            raise AgentFailed(r.PROTOCOL_ERROR, f"the agent broke the protocol: {exc}") from None
+        if message["type"] == "error":
+            code = r.AGENT_START_FAILED if starting else r.AGENT_ERROR
+            raise AgentFailed(code, _clean(message["message"]))
+        return message
+
+    def _accept(self, listener: socket.socket, deadline: float) -> socket.socket:
+        assert self.process is not None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AgentFailed(
+                    r.AGENT_START_FAILED,
+                    f"the agent runtime did not connect within {self.limits.startup_timeout:g} s",
+                )
+            listener.settimeout(min(0.1, remaining))
+            try:
+                conn, _ = listener.accept()
+                return conn
+            except TimeoutError:
+                if self.process.poll() is not None:
+                    raise AgentFailed(
+                        r.AGENT_START_FAILED, self._exit_message(starting=True)
+                    ) from None
+
+    def _exit_message(self, starting: bool = False) -> str:
+        assert self.process is not None
+        _wait_exit(self.process, EXIT_WAIT)
+        when = "before it connected" if starting else self._where()
+        message = f"the agent process {self.process.exit_reason()} {when}"
+        last = _last_line(self.process.logs())
+        return f"{message}; its last output: {last}" if last else message
+
+    def _where(self) -> str:
+        if not self.current:
+            return "while starting"
+        return f"during episode {self.current[0].index} (step {self.current[0].length})"
+
+
+def _wait_exit(process: AgentProcess, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < end:
+        time.sleep(0.02)
+
+
+def _clean(text: str, limit: int = 500) -> str:
+    """Make an agent-supplied message safe to show: one line, printable, bounded."""
+    return _UNPRINTABLE.sub(" ", text.replace("\n", " "))[:limit].strip()
+
+
+def _last_line(logs: str) -> str:
+    lines = [line.strip() for line in logs.splitlines() if line.strip()]
+    return _clean(lines[-1], 300) if lines else ""

@@ -1,0 +1,223 @@
+"""Agent packages: the ``aigc.toml`` manifest, opening folders and archives, a starter agent.
+
+An agent package is a folder (or a .zip / .tar.gz of one) holding ``aigc.toml`` and the
+agent's code and weights::
+
+    name = "my-agent"                 # letters, digits, '.', '_' or '-'
+    entry_point = "agent:Agent"       # module:Class, relative to the package folder
+    description = "What it does."     # optional
+    challenge = "cartpole"            # optional: the default challenge for check/evaluate
+    framework = "numpy"               # optional: "python", "numpy" (default) or "torch"
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+import shutil
+import sys
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aigc.submissions.archive import ArchiveError, archive_kind, extract_archive
+
+MANIFEST = "aigc.toml"
+FRAMEWORKS = ("python", "numpy", "torch")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_ENTRY_POINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
+_FIELDS = ("name", "entry_point", "description", "challenge", "framework")
+
+
+class PackageError(ValueError):
+    """An agent package that cannot be used; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The contents of ``aigc.toml``."""
+
+    name: str
+    entry_point: str
+    description: str = ""
+    challenge: str | None = None
+    framework: str = "numpy"
+
+    @property
+    def module(self) -> str:
+        return self.entry_point.partition(":")[0]
+
+    @property
+    def class_name(self) -> str:
+        return self.entry_point.partition(":")[2]
+
+
+def read_manifest(package_dir: Path) -> Manifest:
+    """Read and check ``aigc.toml`` in ``package_dir``."""
+    path = Path(package_dir) / MANIFEST
+    if not path.is_file():
+        raise PackageError(
+            f"no {MANIFEST} in {package_dir}: create one with name and entry_point "
+            "(`aigc init-agent DIR` writes a working example)"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PackageError(f"{MANIFEST} is not valid TOML ({exc}): fix the syntax") from None
+    for key in data:
+        if key not in _FIELDS:
+            close = difflib.get_close_matches(key, _FIELDS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(_FIELDS)}"
+            raise PackageError(f"{MANIFEST}: unknown key {key!r}; {hint}")
+    for key in _FIELDS:
+        if key in data and not isinstance(data[key], str):
+            raise PackageError(f"{MANIFEST}: {key} must be a string in quotes")
+    name, entry_point = data.get("name"), data.get("entry_point")
+    if name is None:
+        raise PackageError(f'{MANIFEST}: name is missing: add a line like name = "my-agent"')
+    if not _NAME.fullmatch(name):
+        raise PackageError(
+            f"{MANIFEST}: name {name!r} is invalid: use up to 64 letters, digits, '.', '_' or '-', "
+            'e.g. name = "my-agent"'
+        )
+    if entry_point is None:
+        raise PackageError(
+            f'{MANIFEST}: entry_point is missing: add a line like entry_point = "agent:Agent" '
+            "for class Agent in agent.py"
+        )
+    if not _ENTRY_POINT.fullmatch(entry_point):
+        raise PackageError(
+            f"{MANIFEST}: entry_point {entry_point!r} is invalid: write module:Class, "
+            'e.g. entry_point = "agent:Agent" for class Agent in agent.py'
+        )
+    framework = data.get("framework", "numpy")
+    if framework not in FRAMEWORKS:
+        raise PackageError(
+            f"{MANIFEST}: framework {framework!r} is unknown: use one of {', '.join(FRAMEWORKS)}"
+        )
+    return Manifest(
+        name=name,
+        entry_point=entry_point,
+        description=data.get("description", ""),
+        challenge=data.get("challenge") or None,
+        framework=framework,
+    )
+
+
+def entry_module_path(package_dir: Path, manifest: Manifest) -> Path | None:
+    """Return the file that defines the entry point's module, or None if there is none."""
+    base = Path(package_dir).joinpath(*manifest.module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_agent_class(package_dir: Path, manifest: Manifest) -> type:
+    """Import the entry point from ``package_dir`` (which goes first on ``sys.path``)."""
+    if entry_module_path(package_dir, manifest) is None:
+        raise PackageError(
+            f"entry point module {manifest.module!r} not found: {MANIFEST} says "
+            f"entry_point = {manifest.entry_point!r} but the package has no "
+            f"{manifest.module.replace('.', '/')}.py"
+        )
+    sys.path.insert(0, str(package_dir))
+    module = importlib.import_module(manifest.module)
+    agent_class = getattr(module, manifest.class_name, None)
+    if not isinstance(agent_class, type):
+        raise PackageError(
+            f"{manifest.module}.py defines no class {manifest.class_name!r}: "
+            f"define it or fix entry_point in {MANIFEST}"
+        )
+    if not (hasattr(agent_class, "act") or hasattr(agent_class, "act_batch")):
+        raise PackageError(
+            f"class {manifest.class_name} has no act(observation) method: add one that "
+            "returns an action"
+        )
+    return agent_class
+
+
+def find_package_root(folder: Path) -> Path:
+    """Return the folder holding ``aigc.toml``: ``folder`` or its only subfolder."""
+    if (folder / MANIFEST).is_file():
+        return folder
+    children = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    if len(children) == 1 and children[0].is_dir() and (children[0] / MANIFEST).is_file():
+        return children[0]
+    raise PackageError(
+        f"no {MANIFEST} at the top of the package: put it next to the agent's code "
+        "(`aigc init-agent DIR` writes a working example)"
+    )
+
+
+@contextmanager
+def open_package(path: Path) -> Iterator[Path]:
+    """Yield the package folder of a folder or archive; an archive is extracted to a fresh
+    temporary folder that is removed afterwards."""
+    path = Path(path)
+    if path.is_dir():
+        yield find_package_root(path)
+        return
+    if not path.is_file():
+        raise PackageError(f"{path} does not exist: give an agent folder, .zip or .tar.gz")
+    try:
+        archive_kind(path)
+    except ArchiveError as exc:
+        raise PackageError(str(exc)) from None
+    workdir = Path(tempfile.mkdtemp(prefix="aigc-package-"))
+    try:
+        try:
+            extract_archive(path, workdir / "package")
+        except ArchiveError as exc:
+            raise PackageError(str(exc)) from None
+        yield find_package_root(workdir / "package")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+STARTER_AGENT = '''"""A random agent for {challenge}: replace act() with your policy.
+
+Observation space: {observation_space}
+Action space: {action_space}
+"""
+
+
+class Agent:
+    def __init__(self, observation_space, action_space):
+        self.action_space = action_space
+
+    def act(self, observation):
+        # The runtime seeds action_space, numpy and random: evaluations repeat exactly.
+        return self.action_space.sample()
+'''
+
+STARTER_MANIFEST = """name = "{name}"
+entry_point = "agent:Agent"
+description = "Random agent for {challenge}."
+challenge = "{challenge}"
+framework = "numpy"
+"""
+
+
+def write_starter_package(
+    folder: Path, challenge_id: str, observation_space: str, action_space: str
+) -> None:
+    """Write a working random agent into ``folder`` (created; must be empty if it exists)."""
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise PackageError(f"{folder} is not empty: choose a new folder for the agent")
+    folder.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", folder.resolve().name).strip("-._") or "agent"
+    (folder / MANIFEST).write_text(
+        STARTER_MANIFEST.format(name=name[:64], challenge=challenge_id), encoding="utf-8"
+    )
+    (folder / "agent.py").write_text(
+        STARTER_AGENT.format(
+            challenge=challenge_id, observation_space=observation_space, action_space=action_space
+        ),
+        encoding="utf-8",
+    )

@@ -1,0 +1,202 @@
+"""Sandboxes: where the agent runtime runs, and how the evaluator starts and stops it.
+
+The evaluator owns a listening Unix socket in a fresh folder and asks a :class:`Sandbox`
+to start the agent runtime with that folder and the package. The sandbox returns an
+:class:`AgentProcess` that the evaluator polls, reads logs from and stops. Every sandbox
+plugs into the same evaluator; they differ only in isolation.
+
+:class:`LocalSandbox` runs the runtime as a plain child process of the evaluator. It is
+for trusted development on a participant's own machine only: the agent's code runs with
+the user's rights, unsandboxed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import cast
+
+import aigc
+from aigc.submissions.challenge import Limits
+
+SOCKET_NAME = "agent.sock"
+LOG_HEAD_BYTES = 16 * 1024
+LOG_TAIL_BYTES = 48 * 1024
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself could not start the agent (a platform problem, not the agent's)."""
+
+
+class LogBuffer:
+    """Keeps the first and last bytes of a stream that may be flooded."""
+
+    def __init__(self, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES):
+        self.head_limit, self.tail_limit = head, tail
+        self.head, self.tail = bytearray(), bytearray()
+        self.skipped = 0
+        self.lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self.lock:
+            room = self.head_limit - len(self.head)
+            self.head += data[:room]
+            self.tail += data[room:] if room > 0 else data
+            overflow = len(self.tail) - self.tail_limit
+            if overflow > 0:
+                self.skipped += overflow
+                del self.tail[:overflow]
+
+    def text(self) -> str:
+        with self.lock:
+            middle = f"\n[... {self.skipped} bytes of output skipped ...]\n" if self.skipped else ""
+            return (
+                bytes(self.head).decode("utf-8", "replace")
+                + middle
+                + bytes(self.tail).decode("utf-8", "replace")
+            )
+
+
+def pump(stream: io.BufferedReader, buffer: LogBuffer) -> threading.Thread:
+    """Copy a pipe into a buffer on a daemon thread until it closes."""
+
+    def run() -> None:
+        with stream:
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                buffer.write(chunk)
+
+    thread = threading.Thread(target=run, name="agent-logs", daemon=True)
+    thread.start()
+    return thread
+
+
+class AgentProcess(ABC):
+    """A running agent runtime."""
+
+    @abstractmethod
+    def poll(self) -> int | None:
+        """Return the exit status if the agent has ended, else None."""
+
+    @abstractmethod
+    def exit_reason(self) -> str:
+        """Describe how the agent ended, e.g. 'exited with status 1'."""
+
+    @abstractmethod
+    def logs(self) -> str:
+        """Return the agent's output so far (head and tail when long)."""
+
+    @abstractmethod
+    def stop(self, grace: float = 2.0) -> None:
+        """End the agent: ask, wait up to ``grace`` seconds, then kill; release everything."""
+
+
+class Sandbox(ABC):
+    """Starts agent runtimes."""
+
+    name: str = "sandbox"
+    isolated: bool = True
+
+    @abstractmethod
+    def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        """Start the runtime for ``package_dir``, connecting to ``socket_dir/agent.sock``."""
+
+
+def describe_status(status: int) -> str:
+    """Describe a process exit status the way a participant reads it."""
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        killed = " (often: out of memory)" if name == "SIGKILL" else ""
+        return f"was killed by {name}{killed}"
+    return f"exited with status {status}"
+
+
+class LocalProcess(AgentProcess):
+    def __init__(self, popen: subprocess.Popen[bytes], home: Path):
+        self.popen = popen
+        self.home = home
+        self.buffer = LogBuffer()
+        assert popen.stdout is not None
+        self.reader = pump(cast(io.BufferedReader, popen.stdout), self.buffer)
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def exit_reason(self) -> str:
+        status = self.popen.poll()
+        return "is still running" if status is None else describe_status(status)
+
+    def logs(self) -> str:
+        return self.buffer.text()
+
+    def stop(self, grace: float = 2.0) -> None:
+        if self.popen.poll() is None:
+            self._signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(grace)
+        # The whole process group: children the agent started go too.
+        self._signal(signal.SIGKILL)
+        self.popen.wait()
+        self.reader.join(timeout=1.0)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, sig)
+
+
+class LocalSandbox(Sandbox):
+    """Runs the agent as a child process with the user's rights: no isolation at all."""
+
+    name = "local"
+    isolated = False
+
+    def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        home = Path(tempfile.mkdtemp(prefix="aigc-agent-home-"))
+        threads = str(max(1, int(limits.cpus)))
+        env = {
+            # A clean environment: no secrets of the evaluator's leak into the agent.
+            "PATH": os.defpath,
+            "HOME": str(home),
+            "TMPDIR": str(home),
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": str(Path(aigc.__file__).resolve().parent.parent),
+            "PYTHONHASHSEED": "0",
+            "PYTHONSAFEPATH": "1",  # the package folder must not shadow the runtime's imports
+            "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "aigc.submissions.agent_runtime",
+            "--socket",
+            str(socket_dir / SOCKET_NAME),
+            "--package",
+            str(package_dir.resolve()),
+        ]
+        try:
+            popen = subprocess.Popen(
+                command,
+                cwd=str(home),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise SandboxError(f"cannot start the agent runtime: {exc}") from exc
+        return LocalProcess(popen, home)

@@ -1,0 +1,179 @@
+"""Evaluator outcomes with real agent processes over the real protocol (local sandbox)."""
+
+from __future__ import annotations
+
+import pytest
+
+from aigc.submissions import results as r
+from aigc.submissions.evaluator import evaluate
+from aigc.submissions.results import EvaluationResult
+
+from .conftest import agent, make_challenge
+
+
+def returns(result: EvaluationResult) -> list[float]:
+    return [e.total_return for e in result.episodes]
+
+
+def test_good_agent_finishes_every_episode(cartpole):
+    result = evaluate(agent("good"), cartpole)
+    assert result.ok and result.failure is None
+    assert [e.index for e in result.episodes] == list(range(6))
+    assert [e.seed for e in result.episodes] == list(range(6))
+    assert result.metrics["mean_return"] > 100
+    assert result.steps == sum(e.length for e in result.episodes)
+    assert all(e.success == (e.truncated and not e.terminated) for e in result.episodes)
+
+
+def test_batched_agent_gets_the_same_returns_as_one_at_a_time(cartpole):
+    batched = evaluate(agent("batched"), cartpole, parallel=6)
+    single = evaluate(agent("good"), cartpole, parallel=1)
+    assert batched.ok and single.ok
+    assert returns(batched) == returns(single)
+
+
+def test_parallel_width_does_not_change_a_deterministic_agents_returns(cartpole):
+    wide = evaluate(agent("good"), cartpole, parallel=4)
+    narrow = evaluate(agent("good"), cartpole, parallel=1)
+    assert returns(wide) == returns(narrow)
+
+
+@pytest.mark.parametrize("name", ["random", "numpy_random"])
+def test_same_agent_and_seeds_give_the_same_returns(name):
+    challenge = make_challenge("Acrobot-v1", episodes=4, success="terminated")
+    first = evaluate(agent(name), challenge, parallel=3)
+    second = evaluate(agent(name), challenge, parallel=3)
+    assert first.ok, first.failure
+    assert returns(first) == returns(second)
+    assert [e.length for e in first.episodes] == [e.length for e in second.episodes]
+
+
+def test_stateful_agent_is_given_one_episode_at_a_time(cartpole):
+    result = evaluate(agent("stateful"), cartpole, parallel=16)
+    assert result.ok, result.failure
+    assert returns(result) == returns(evaluate(agent("good"), cartpole))
+
+
+def test_numpy_scalar_actions_are_accepted(cartpole):
+    assert evaluate(agent("torch_tensor"), cartpole).ok
+
+
+def test_episodes_option_takes_the_first_seeds(cartpole):
+    result = evaluate(agent("good"), cartpole, episodes=2)
+    assert result.episodes_requested == 2 and [e.seed for e in result.episodes] == [0, 1]
+
+
+def test_hidden_phase_runs_with_the_platform_secret(cartpole):
+    result = evaluate(agent("good"), cartpole, "test", seed_secret=b"platform secret")
+    assert result.ok
+    assert [e.seed for e in result.episodes] != list(range(6))
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "words"),
+    [
+        ("crash_import", r.AGENT_START_FAILED, "ModuleNotFoundError in import (agent.py, line 3)"),
+        (
+            "crash_init",
+            r.AGENT_START_FAILED,
+            "ValueError in __init__ (agent.py, line 6): weights.npy",
+        ),
+        ("no_act", r.AGENT_START_FAILED, "has no act(observation) method"),
+    ],
+)
+def test_agent_that_cannot_start(cartpole, name, code, words):
+    result = evaluate(agent(name), cartpole)
+    assert result.failure is not None
+    assert result.failure.code == code
+    assert words in result.failure.message
+    assert result.episodes == []
+
+
+def test_crash_in_act_keeps_the_finished_episodes():
+    challenge = make_challenge(episodes=10)
+    result = evaluate(agent("crash_act"), challenge, parallel=1)
+    failure = result.failure
+    assert failure is not None and failure.code == r.AGENT_ERROR
+    assert "ZeroDivisionError in act (agent.py, line 11): division by zero" in failure.message
+    # Always pushing left ends CartPole episodes in about ten steps: several finished.
+    assert len(result.episodes) >= 3
+    assert failure.episode == len(result.episodes)
+    assert "ZeroDivisionError" in result.logs
+    assert result.metrics["mean_return"] == pytest.approx(
+        sum(returns(result)) / len(result.episodes)
+    )
+
+
+def test_agent_that_exits_mid_episode(cartpole):
+    result = evaluate(agent("exit_mid"), cartpole, parallel=1)
+    assert result.failure is not None and result.failure.code == r.AGENT_EXITED
+    assert "exited with status 3 during episode" in result.failure.message
+    assert "giving up now" in result.failure.message
+    assert len(result.episodes) >= 1
+
+
+def test_hanging_agent_hits_the_step_deadline():
+    result = evaluate(agent("hang"), make_challenge(step_timeout="300ms"))
+    assert result.failure is not None and result.failure.code == r.STEP_TIMEOUT
+    assert "longer than 0.3 s per action" in result.failure.message
+
+
+def test_slow_start_hits_the_startup_deadline():
+    result = evaluate(agent("slow_start"), make_challenge(startup_timeout="2s"))
+    assert result.failure is not None and result.failure.code == r.AGENT_START_FAILED
+    assert "did not start within 2 s" in result.failure.message
+
+
+def test_slow_agent_hits_the_episode_deadline():
+    challenge = make_challenge(step_timeout="1s", episode_timeout="700ms")
+    result = evaluate(agent("slow"), challenge, parallel=1)
+    assert result.failure is not None and result.failure.code == r.EPISODE_TIMEOUT
+    assert "episode 0 ran longer than the 0.7 s allowed" in result.failure.message
+
+
+def test_slow_agent_hits_the_evaluation_deadline():
+    challenge = make_challenge(step_timeout="1s", episode_timeout="30s", evaluation_timeout="1s")
+    result = evaluate(agent("slow"), challenge, parallel=1)
+    assert result.failure is not None and result.failure.code == r.EVALUATION_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("name", "env_id", "words"),
+    [
+        ("out_of_range", "CartPole-v1", "action 5 is outside Discrete(2)"),
+        ("wrong_shape", "CartPole-v1", "shape (2,) for Discrete(2)"),
+        (
+            "float_action",
+            "CartPole-v1",
+            "float64 actions, but Discrete(2) (integers 0 to 1) takes integers",
+        ),
+        ("nan_action", "Pendulum-v1", "contains NaN or infinity"),
+        ("unclipped", "Pendulum-v1", "is outside Box(shape (1,), float32, [-2.0, 2.0]): clip it"),
+    ],
+)
+def test_invalid_actions_end_the_evaluation(name, env_id, words):
+    result = evaluate(agent(name), make_challenge(env_id, success=None))
+    assert result.failure is not None, name
+    assert result.failure.code == r.INVALID_ACTION
+    assert words in result.failure.message
+    assert "(episode 0, step 0)" in result.failure.message
+
+
+@pytest.mark.parametrize("name", ["garbage", "oversized_frame"])
+def test_protocol_violations_end_the_evaluation(cartpole, name):
+    result = evaluate(agent(name), cartpole)
+    assert result.failure is not None
+    assert result.failure.code == r.PROTOCOL_ERROR
+    assert result.failure.message.startswith("the agent broke the protocol")
+
+
+def test_result_round_trips_through_json(cartpole):
+    result = evaluate(agent("crash_act"), make_challenge(episodes=10), parallel=1)
+    again = EvaluationResult.from_json(result.to_json())
+    assert again == result
+
+
+def test_non_numeric_action_is_refused_by_the_runtime(cartpole):
+    result = evaluate(agent("string_action"), cartpole)
+    assert result.failure is not None and result.failure.code == r.AGENT_ERROR
+    assert "the agent returned str 'left': return a number" in result.failure.message

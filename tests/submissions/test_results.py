@@ -1,0 +1,261 @@
+"""Evaluation results: metrics from finished episodes, success rules, the JSON record."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from aigc.submissions import results as r
+from aigc.submissions.challenge import METRICS, MetricsSpec
+from aigc.submissions.results import (
+    EpisodeResult,
+    EvaluationResult,
+    Failure,
+    compute_metrics,
+    episode_success,
+)
+
+ALL = MetricsSpec(success="terminated", report=METRICS)
+
+
+def episode(
+    total_return: float,
+    length: int = 10,
+    success: bool | None = None,
+    index: int = 0,
+    terminated: bool = False,
+    truncated: bool = True,
+) -> EpisodeResult:
+    return EpisodeResult(
+        index=index,
+        seed=1000 + index,
+        total_return=total_return,
+        length=length,
+        wall_time=0.5,
+        terminated=terminated,
+        truncated=truncated,
+        success=success,
+    )
+
+
+# --- compute_metrics ---------------------------------------------------------------------------
+
+
+def test_metrics_have_exact_values():
+    episodes = [episode(1.0, 10), episode(2.0, 20), episode(3.0, 30), episode(10.0, 40)]
+    metrics = compute_metrics(episodes, ALL)
+    assert metrics["mean_return"] == 4.0
+    assert metrics["std_return"] == pytest.approx(math.sqrt(12.5))  # population std
+    assert metrics["median_return"] == 2.5
+    assert metrics["min_return"] == 1.0
+    assert metrics["max_return"] == 10.0
+    assert metrics["mean_length"] == 25.0
+
+
+def test_metrics_are_plain_floats():
+    metrics = compute_metrics([episode(1.0), episode(2.0, success=True)], ALL)
+    assert all(type(value) is float for value in metrics.values())
+
+
+def test_one_episode_has_zero_std():
+    metrics = compute_metrics([episode(-7.5, 3)], ALL)
+    assert metrics["std_return"] == 0.0
+    assert metrics["mean_return"] == metrics["min_return"] == metrics["max_return"] == -7.5
+
+
+def test_success_rate_counts_only_episodes_with_a_verdict():
+    verdicts = [True, False, None, True]
+    episodes = [episode(1.0, success=verdict) for verdict in verdicts]
+    assert compute_metrics(episodes, ALL)["success_rate"] == pytest.approx(2 / 3)
+
+
+def test_success_rate_is_none_when_no_episode_has_a_verdict():
+    assert compute_metrics([episode(1.0), episode(2.0)], ALL)["success_rate"] is None
+
+
+def test_no_episodes_gives_no_numbers():
+    metrics = compute_metrics([], ALL)
+    assert metrics == dict.fromkeys(METRICS)
+
+
+# numpy warns while computing std of an infinite return; the result is what matters here.
+NUMPY_INF_WARNING = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+
+
+@NUMPY_INF_WARNING
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_returns_give_none(bad):
+    metrics = compute_metrics([episode(1.0, success=True), episode(bad, success=True)], ALL)
+    for name in ("mean_return", "std_return"):
+        assert metrics[name] is None
+    assert metrics["mean_length"] == 10.0 and metrics["success_rate"] == 1.0
+    json.dumps(metrics, allow_nan=False)  # JSON-safe
+
+
+@NUMPY_INF_WARNING
+def test_finite_extremes_survive_a_non_finite_return():
+    metrics = compute_metrics([episode(1.0), episode(math.inf)], ALL)
+    assert metrics["min_return"] == 1.0 and metrics["max_return"] is None
+
+
+def test_only_the_reported_metrics_are_returned_in_report_order():
+    spec = MetricsSpec(report=("max_return", "mean_length"))
+    assert compute_metrics([episode(3.0, 7)], spec) == {"max_return": 3.0, "mean_length": 7.0}
+
+
+# --- episode_success ---------------------------------------------------------------------------
+
+
+def success(rule: str | None, total_return=0.0, terminated=False, truncated=False, info=None):
+    spec = MetricsSpec(success=rule)
+    return episode_success(spec, total_return, terminated, truncated, info or {})
+
+
+@pytest.mark.parametrize(
+    ("terminated", "truncated", "expected"),
+    [(True, False, True), (False, True, False), (True, True, True), (False, False, False)],
+)
+def test_terminated_rule(terminated, truncated, expected):
+    assert success("terminated", terminated=terminated, truncated=truncated) is expected
+
+
+@pytest.mark.parametrize(
+    ("terminated", "truncated", "expected"),
+    [(False, True, True), (True, True, False), (True, False, False), (False, False, False)],
+)
+def test_truncated_rule_means_truncated_and_not_terminated(terminated, truncated, expected):
+    assert success("truncated", terminated=terminated, truncated=truncated) is expected
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [({"is_success": True}, True), ({"is_success": 0}, False), ({"is_success": 1.0}, True)],
+)
+def test_info_rule_reads_is_success(info, expected):
+    assert success("info", terminated=True, info=info) is expected
+
+
+def test_info_rule_without_is_success_gives_no_verdict():
+    assert success("info", terminated=True, info={"other": 1}) is None
+    assert success("info", terminated=True, info={"is_success": None}) is None
+
+
+@pytest.mark.parametrize(("total", "expected"), [(194.9, False), (195.0, True), (500.0, True)])
+def test_min_return_rule_counts_the_boundary_as_success(total, expected):
+    spec = MetricsSpec(success="min_return", success_min_return=195.0)
+    assert episode_success(spec, total, False, True, {}) is expected
+
+
+def test_no_rule_gives_no_verdict():
+    assert success(None, 1e9, terminated=True, truncated=True, info={"is_success": True}) is None
+
+
+# --- EvaluationResult --------------------------------------------------------------------------
+
+
+def finished_result(**overrides) -> EvaluationResult:
+    fields = {
+        "challenge": "cartpole",
+        "phase": "dev",
+        "agent": "my-agent",
+        "episodes_requested": 2,
+        "episodes": [episode(500.0, 500, True, 0), episode(12.0, 12, False, 1, True, False)],
+        "metrics": {"mean_return": 256.0, "success_rate": 0.5, "std_return": None},
+        "primary_metric": "mean_return",
+        "wall_time": 1.25,
+        "steps": 512,
+        "logs": "hello from the agent\n",
+    }
+    return EvaluationResult(**{**fields, **overrides})
+
+
+def test_json_round_trip_is_equal():
+    result = finished_result()
+    assert EvaluationResult.from_json(result.to_json()) == result
+
+
+def test_json_round_trip_keeps_a_failure():
+    failure = Failure(r.INVALID_ACTION, "action 5 is outside Discrete(2)", episode=1, step=0)
+    result = finished_result(failure=failure, episodes=[episode(500.0, index=0)])
+    back = EvaluationResult.from_json(result.to_json(indent=2))
+    assert back == result and back.failure == failure
+
+
+def test_dict_round_trip_does_not_change_the_input():
+    data = finished_result().to_dict()
+    EvaluationResult.from_dict(data)
+    assert isinstance(data["episodes"][0], dict)
+
+
+def test_ok_needs_every_episode_and_no_failure():
+    assert finished_result().ok
+    assert not finished_result(episodes=[episode(1.0)]).ok
+    assert not finished_result(failure=Failure(r.STEP_TIMEOUT, "too slow")).ok
+
+
+def test_score_is_the_primary_metric():
+    assert finished_result().score == 256.0
+    assert finished_result(primary_metric="success_rate").score == 0.5
+    assert finished_result(primary_metric="std_return").score is None
+    assert finished_result(primary_metric="max_return").score is None
+
+
+def test_json_has_the_key_names_a_participant_reads():
+    failure = Failure(r.AGENT_ERROR, "ZeroDivisionError in act", episode=1, step=3)
+    data = json.loads(finished_result(failure=failure).to_json())
+    assert set(data) == {
+        "challenge",
+        "phase",
+        "agent",
+        "episodes_requested",
+        "episodes",
+        "metrics",
+        "primary_metric",
+        "failure",
+        "wall_time",
+        "steps",
+        "logs",
+    }
+    assert set(data["episodes"][0]) == {
+        "index",
+        "seed",
+        "total_return",
+        "length",
+        "wall_time",
+        "terminated",
+        "truncated",
+        "success",
+    }
+    assert data["failure"] == {
+        "code": "agent_error",
+        "message": "ZeroDivisionError in act",
+        "episode": 1,
+        "step": 3,
+    }
+    assert data["metrics"]["std_return"] is None
+
+
+def test_failure_codes_are_distinct_snake_case_words():
+    codes = [
+        r.AGENT_START_FAILED,
+        r.AGENT_ERROR,
+        r.AGENT_EXITED,
+        r.INVALID_ACTION,
+        r.PROTOCOL_ERROR,
+        r.STEP_TIMEOUT,
+        r.EPISODE_TIMEOUT,
+        r.EVALUATION_TIMEOUT,
+    ]
+    assert len(set(codes)) == len(codes)
+    assert all(code.replace("_", "").isalpha() and code.islower() for code in codes)
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def test_json_is_standard_even_when_an_episode_return_is_not_finite():
+    result = finished_result(episodes=[episode(math.nan, index=0), episode(1.0, index=1)])
+    json.loads(result.to_json(), parse_constant=_refuse)
