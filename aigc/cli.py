@@ -1,0 +1,184 @@
+"""The ``aigc`` command: write, check and evaluate agents."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aigc import __version__
+from aigc.submissions.challenge import SpecError, builtin_challenge_ids, get_challenge
+from aigc.submissions.checks import check_package
+from aigc.submissions.evaluator import DEFAULT_PARALLEL
+from aigc.submissions.evaluator import evaluate as run_evaluation
+from aigc.submissions.package import (
+    PackageError,
+    open_package,
+    read_manifest,
+    write_starter_package,
+)
+from aigc.submissions.results import EpisodeResult, EvaluationResult
+from aigc.submissions.sandbox import LocalSandbox, Sandbox
+from aigc.submissions.spaces import describe_space
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+CHALLENGE_HELP = (
+    "A built-in challenge id (" + ", ".join(builtin_challenge_ids()) + ") or a YAML file."
+)
+
+
+def _fail(message: str) -> click.ClickException:
+    return click.ClickException(message)
+
+
+def _make_sandbox(kind: str) -> Sandbox:
+    if kind == "local":
+        err.print(
+            "[yellow]warning:[/] --sandbox local runs the agent's code unsandboxed, with your "
+            "rights: only evaluate code you trust."
+        )
+        return LocalSandbox()
+    raise _fail(f"unknown sandbox {kind!r}: use local")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aigc")
+def main() -> None:
+    """AIGC, the AI Gym Challenge: write, check and evaluate reinforcement-learning agents."""
+
+
+@main.command("init-agent")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--challenge", "-c", required=True, help=CHALLENGE_HELP)
+def init_agent(directory: Path, challenge: str) -> None:
+    """Write a working random agent package into DIRECTORY."""
+    try:
+        spec = get_challenge(challenge)
+        env = spec.environment.make()
+        write_starter_package(
+            directory,
+            spec.id,
+            describe_space(env.observation_space),
+            describe_space(env.action_space),
+        )
+        env.close()
+    except (SpecError, PackageError) as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"Wrote a random agent for [bold]{spec.id}[/] to {directory}/ (aigc.toml, agent.py).")
+    out.print(f"Next: edit {directory}/agent.py, then run")
+    out.print(f"  aigc check {directory}")
+    out.print(f"  aigc evaluate {directory}")
+
+
+@main.command()
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option("--challenge", "-c", help=CHALLENGE_HELP + " Default: the one in aigc.toml.")
+@click.option("--sandbox", default="local", show_default=True, help="Where the agent runs.")
+def check(package: Path, challenge: str | None, sandbox: str) -> None:
+    """Check an agent package (folder, .zip or .tar.gz) before submitting it."""
+    try:
+        with open_package(package) as folder:
+            report = check_package(folder, challenge, _make_sandbox(sandbox))
+    except PackageError as exc:
+        raise _fail(str(exc)) from None
+    for item in report:
+        mark = "[green]✓[/]" if item.ok else "[red]✗[/]"
+        out.print(f"{mark} {item.name}: {item.message}")
+    if not all(item.ok for item in report):
+        sys.exit(1)
+    out.print("[green]The package is ready to submit.[/]")
+
+
+@main.command()
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option("--challenge", "-c", help=CHALLENGE_HELP + " Default: the one in aigc.toml.")
+@click.option(
+    "--phase", "-p", default="dev", show_default=True, help="The phase whose seeds to use."
+)
+@click.option("--episodes", "-n", type=click.IntRange(min=1), help="Run only the first N episodes.")
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1, max=256),
+    default=DEFAULT_PARALLEL,
+    show_default=True,
+    help="Episodes run side by side (the agent answers them in one round trip).",
+)
+@click.option("--sandbox", default="local", show_default=True, help="Where the agent runs.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result here.")
+def evaluate(
+    package: Path,
+    challenge: str | None,
+    phase: str,
+    episodes: int | None,
+    parallel: int,
+    sandbox: str,
+    json_path: Path | None,
+) -> None:
+    """Evaluate an agent package on a challenge phase, exactly as the platform does."""
+    try:
+        with open_package(package) as folder:
+            name = challenge or read_manifest(folder).challenge
+            if name is None:
+                raise _fail(
+                    'no challenge given: pass --challenge ID or add challenge = "ID" to aigc.toml'
+                )
+            spec = get_challenge(name)
+            total = len(spec.phase(phase).seeds(spec.id, episodes))  # fails early on hidden seeds
+            runner = _make_sandbox(sandbox)
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[score]}"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            ) as progress:
+                task = progress.add_task(f"{spec.id}/{phase}", total=total, score="")
+                returns: list[float] = []
+
+                def on_episode(episode: EpisodeResult, done: int, _total: int) -> None:
+                    returns.append(episode.total_return)
+                    mean = sum(returns) / len(returns)
+                    progress.update(task, completed=done, score=f"mean return {mean:.2f}")
+
+                result = run_evaluation(
+                    folder,
+                    spec,
+                    phase,
+                    sandbox=runner,
+                    episodes=episodes,
+                    parallel=parallel,
+                    on_episode=on_episode,
+                )
+    except (SpecError, PackageError) as exc:
+        raise _fail(str(exc)) from None
+    _print_summary(result)
+    if json_path is not None:
+        json_path.write_text(result.to_json(indent=2) + "\n", encoding="utf-8")
+        out.print(f"Result written to {json_path}")
+    if result.failure is not None:
+        sys.exit(1)
+
+
+def _print_summary(result: EvaluationResult) -> None:
+    table = Table(
+        title=f"{result.agent} on {result.challenge}/{result.phase}", title_justify="left"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in result.metrics.items():
+        label = f"{name} (primary)" if name == result.primary_metric else name
+        table.add_row(label, "—" if value is None else f"{value:.4g}")
+    table.add_row("episodes", f"{len(result.episodes)} of {result.episodes_requested}")
+    rate = result.steps / result.wall_time if result.wall_time else 0.0
+    table.add_row("wall time", f"{result.wall_time:.2f} s ({rate:,.0f} steps/s)")
+    out.print(table)
+    if result.failure is not None:
+        out.print(f"[red]Evaluation failed ({result.failure.code}):[/] {result.failure.message}")

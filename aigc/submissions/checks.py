@@ -1,0 +1,142 @@
+"""``aigc check``: small named checks of an agent package, joined by one driver.
+
+Each check returns what the next one needs, or raises :class:`CheckFailed` with one line
+that says what is wrong and how to fix it. The last checks run the agent through the real
+runtime in a child process, exactly as an evaluation does, on a few episodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from aigc.submissions import results
+from aigc.submissions.challenge import ChallengeSpec, SpecError, get_challenge
+from aigc.submissions.evaluator import evaluate
+from aigc.submissions.package import Manifest, PackageError, entry_module_path, read_manifest
+from aigc.submissions.results import EvaluationResult
+from aigc.submissions.sandbox import Sandbox
+
+CHECK_EPISODES = 3
+T = TypeVar("T")
+
+
+class CheckFailed(Exception):
+    """A check did not pass; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    message: str
+
+
+def check_manifest(package_dir: Path) -> Manifest:
+    try:
+        return read_manifest(package_dir)
+    except PackageError as exc:
+        raise CheckFailed(str(exc)) from None
+
+
+def check_entry_point(package_dir: Path, manifest: Manifest) -> str:
+    path = entry_module_path(package_dir, manifest)
+    if path is None:
+        raise CheckFailed(
+            f"entry point module {manifest.module!r} not found: create "
+            f"{manifest.module.replace('.', '/')}.py or fix entry_point in aigc.toml"
+        )
+    return f"{path.relative_to(package_dir)} defines {manifest.class_name}"
+
+
+def check_challenge(manifest: Manifest, challenge: str | None) -> ChallengeSpec:
+    name = challenge or manifest.challenge
+    if name is None:
+        raise CheckFailed(
+            'no challenge to check against: pass --challenge ID or add challenge = "ID" '
+            "to aigc.toml"
+        )
+    try:
+        return get_challenge(name)
+    except SpecError as exc:
+        raise CheckFailed(str(exc)) from None
+
+
+def public_phase(challenge: ChallengeSpec) -> str:
+    """Return the first phase whose seeds participants may use."""
+    for phase in challenge.phases:
+        if not phase.seeds_hidden:
+            return phase.id
+    raise CheckFailed(f"challenge {challenge.id!r} has no phase with public seeds to check on")
+
+
+def check_agent_starts(run: EvaluationResult) -> EvaluationResult:
+    if run.failure is not None and run.failure.code == results.AGENT_START_FAILED:
+        raise CheckFailed(run.failure.message)
+    return run
+
+
+def check_actions(run: EvaluationResult) -> str:
+    if run.failure is not None:
+        raise CheckFailed(run.failure.message)
+    return f"{len(run.episodes)} episodes, {run.steps} actions, all inside the action space"
+
+
+def run_agent(
+    package_dir: Path, spec: ChallengeSpec, phase: str, episodes: int, sandbox: Sandbox | None
+) -> EvaluationResult:
+    try:
+        return evaluate(
+            package_dir, spec, phase, sandbox=sandbox, episodes=episodes, parallel=episodes
+        )
+    except (SpecError, PackageError) as exc:
+        raise CheckFailed(str(exc)) from None
+
+
+def _record(
+    report: list[CheckResult], name: str, fn: Callable[[], T], describe: Callable[[T], str]
+) -> T:
+    try:
+        value = fn()
+    except CheckFailed as exc:
+        report.append(CheckResult(name, False, str(exc)))
+        raise
+    report.append(CheckResult(name, True, describe(value)))
+    return value
+
+
+def check_package(
+    package_dir: Path, challenge: str | None = None, sandbox: Sandbox | None = None
+) -> list[CheckResult]:
+    """Run every check in order, stopping at the first that fails."""
+    report: list[CheckResult] = []
+    try:
+        manifest = _record(
+            report,
+            "manifest",
+            lambda: check_manifest(package_dir),
+            lambda m: f"{m.name}, entry point {m.entry_point}",
+        )
+        _record(report, "entry point", lambda: check_entry_point(package_dir, manifest), str)
+        spec = _record(
+            report,
+            "challenge",
+            lambda: check_challenge(manifest, challenge),
+            lambda c: f"{c.id} ({c.environment.id})",
+        )
+        phase = _record(
+            report, "phase", lambda: public_phase(spec), lambda p: f"{p} (public seeds)"
+        )
+        episodes = min(CHECK_EPISODES, spec.phase(phase).episodes)
+        run = _record(
+            report,
+            "agent starts",
+            lambda: check_agent_starts(run_agent(package_dir, spec, phase, episodes, sandbox)),
+            lambda _: "imported and built in a separate process; it answered the evaluator",
+        )
+        _record(report, "actions", lambda: check_actions(run), str)
+    except CheckFailed:
+        pass
+    return report

@@ -1,0 +1,102 @@
+"""The ``aigc`` command, run as a participant runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from aigc.cli import main
+
+from .submissions.conftest import agent
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_init_check_evaluate_a_starter_agent(tmp_path):
+    folder = tmp_path / "my-agent"
+    code, output = run("init-agent", str(folder), "--challenge", "cartpole")
+    assert code == 0, output
+    assert f"aigc check {folder}" in output
+
+    code, output = run("check", str(folder))
+    assert code == 0, output
+    assert "✓ actions" in output and "The package is ready to submit." in output
+    assert "unsandboxed" in output  # the local sandbox says what it is
+
+    result_file = tmp_path / "result.json"
+    code, output = run("evaluate", str(folder), "--episodes", "5", "--json", str(result_file))
+    assert code == 0, output
+    assert "mean_return (primary)" in output and "5 of 5" in output
+    result = json.loads(result_file.read_text())
+    assert result["challenge"] == "cartpole" and result["agent"] == "my-agent"
+    assert [e["seed"] for e in result["episodes"]] == [1000, 1001, 1002, 1003, 1004]
+
+
+def test_evaluate_a_zip_archive(tmp_path):
+    archive = tmp_path / "agent.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in agent("good").iterdir():
+            if path.is_file():
+                zf.write(path, f"good/{path.name}")
+    code, output = run("evaluate", str(archive), "-c", "cartpole", "-n", "3")
+    assert code == 0, output
+    assert "good on cartpole/dev" in output
+
+
+def test_failed_evaluation_exits_nonzero_with_the_reason(tmp_path):
+    code, output = run("evaluate", str(agent("out_of_range")), "-c", "cartpole", "-n", "2")
+    assert code == 1
+    assert "Evaluation failed (invalid_action): action 5 is outside Discrete(2)" in output
+
+
+def test_check_reports_the_failing_step(tmp_path):
+    code, output = run("check", str(agent("crash_init")), "--challenge", "cartpole")
+    assert code == 1
+    assert "✗ agent starts: the agent raised ValueError in __init__" in output
+
+
+def test_hidden_phase_is_refused_before_anything_runs(tmp_path):
+    code, output = run("evaluate", str(agent("good")), "-c", "cartpole", "--phase", "test")
+    assert code == 1
+    assert "hidden seeds" in output and "--phase dev" in output
+    assert "unsandboxed" not in output
+
+
+def test_unknown_challenge_suggests_the_closest(tmp_path):
+    code, output = run("init-agent", str(tmp_path / "a"), "--challenge", "cartpol")
+    assert code == 1
+    assert "did you mean 'cartpole'?" in output
+
+
+def test_no_challenge_anywhere_names_both_fixes():
+    code, output = run("evaluate", str(agent("good")))
+    assert code == 1
+    assert "--challenge ID" in output and "aigc.toml" in output
+
+
+def test_bad_archive_is_one_line(tmp_path):
+    fake = tmp_path / "agent.zip"
+    fake.write_text("not an archive")
+    code, output = run("evaluate", str(fake), "-c", "cartpole")
+    assert code == 1
+    assert output.count("\n") == 1 and "upload a .zip or .tar.gz" in output
+
+
+def test_the_installed_command_runs(tmp_path):
+    folder = tmp_path / "agent"
+    command = [sys.executable, "-m", "aigc"]
+    subprocess.run([*command, "init-agent", str(folder), "-c", "frozenlake"], check=True)
+    done = subprocess.run(
+        [*command, "evaluate", str(folder), "-n", "3"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "success_rate (primary)" in done.stdout
+    assert Path(folder / "agent.py").read_text().count("Discrete(16)") == 1
