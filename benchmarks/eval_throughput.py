@@ -1,0 +1,156 @@
+"""Evaluation throughput: the agent called in-process vs through the evaluator and protocol.
+
+Runs one fixed CartPole policy for the same episodes (same seeds) twice in one run:
+directly in this process (``agent.act`` then ``env.step``, no protocol), and through the
+evaluator with the agent in a sandboxed child process, at several batch widths (episodes
+run side by side, answered in one round trip). Prints steps/s for each and the ratio to
+in-process, checks that both sides got the same returns, and writes the figures to
+``benchmarks/results/eval_throughput.json``.
+
+    python benchmarks/eval_throughput.py [--episodes 1000] [--parallel 1 16 64] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from aigc.submissions.challenge import parse_challenge
+from aigc.submissions.evaluator import evaluate
+from aigc.submissions.package import load_agent_class, read_manifest
+from aigc.submissions.sandbox import LocalSandbox
+
+POLICY = '''
+class Agent:
+    """Push towards the side the pole is falling to."""
+
+    def __init__(self, observation_space, action_space):
+        pass
+
+    def act(self, observation):
+        return int(observation[2] + 0.1 * observation[3] > 0)
+'''
+
+RESULTS = Path(__file__).parent / "results" / "eval_throughput.json"
+
+
+def make_package(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "aigc.toml").write_text('name = "bench-policy"\nentry_point = "agent:Agent"\n')
+    (folder / "agent.py").write_text(POLICY)
+    return folder
+
+
+def make_challenge(episodes: int):
+    return parse_challenge(
+        yaml.safe_load(
+            f"""
+            id: bench-cartpole
+            title: CartPole throughput
+            environment: {{id: CartPole-v1}}
+            phases: [{{id: dev, episodes: {episodes}, seeds: {{first: 0}}}}]
+            limits: {{evaluation_timeout: 1h}}
+            """
+        )
+    )
+
+
+def in_process(package: Path, challenge, episodes: int) -> tuple[float, int, list[float]]:
+    """Run the policy and the env in this process; return seconds, steps and returns."""
+    agent_class = load_agent_class(package, read_manifest(package))
+    env = challenge.environment.make()
+    agent = agent_class(env.observation_space, env.action_space)
+    seeds = challenge.phase("dev").seeds(challenge.id, episodes)
+    steps, returns = 0, []
+    start = time.perf_counter()
+    for seed in seeds:
+        observation, _ = env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            observation, reward, terminated, truncated, _ = env.step(agent.act(observation))
+            total += float(reward)
+            steps += 1
+            done = terminated or truncated
+        returns.append(total)
+    return time.perf_counter() - start, steps, returns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--parallel", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="alternate the sides this often; medians are reported",
+    )
+    args = parser.parse_args()
+
+    challenge = make_challenge(args.episodes)
+    sides = ["in-process"] + [f"evaluator, parallel {w}" for w in args.parallel]
+    rates: dict[str, list[float]] = {side: [] for side in sides}
+    with tempfile.TemporaryDirectory() as tmp:
+        package = make_package(Path(tmp) / "agent")
+        for repeat in range(args.repeats):
+            seconds, steps, expected = in_process(package, challenge, args.episodes)
+            rates["in-process"].append(steps / seconds)
+            for width in args.parallel:
+                start = time.perf_counter()
+                result = evaluate(package, challenge, sandbox=LocalSandbox(), parallel=width)
+                elapsed = time.perf_counter() - start
+                assert result.ok, result.failure
+                got = [e.total_return for e in result.episodes]
+                assert got == expected, "the evaluator and the in-process loop disagree on returns"
+                rates[f"evaluator, parallel {width}"].append(result.steps / elapsed)
+            print(
+                f"repeat {repeat + 1}/{args.repeats}: "
+                + ", ".join(f"{side} {rates[side][-1]:,.0f}" for side in sides),
+                flush=True,
+            )
+
+    base = statistics.median(rates["in-process"])
+    rows = [
+        {
+            "side": side,
+            "steps_per_s_median": statistics.median(values),
+            "steps_per_s_runs": values,
+            "ratio": statistics.median(values) / base,
+        }
+        for side, values in rates.items()
+    ]
+    print(
+        f"\nCartPole-v1, {args.episodes} episodes ({steps} steps) per run, same seeds on every "
+        f"side, median of {args.repeats} alternating runs"
+    )
+    print(f"{'side':<26}{'steps/s':>12}{'ratio':>8}")
+    for row in rows:
+        print(f"{row['side']:<26}{row['steps_per_s_median']:>12,.0f}{row['ratio']:>8.2f}")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "eval_throughput",
+                "episodes": args.episodes,
+                "steps_per_run": steps,
+                "repeats": args.repeats,
+                "machine": {"python": platform.python_version(), "cores": os.cpu_count()},
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
