@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import yaml
+from gymnasium import spaces
 
 from aigc.submissions.challenge import ChallengeSpec, parse_challenge
 
@@ -55,3 +58,43 @@ def make_challenge(
 @pytest.fixture
 def cartpole() -> ChallengeSpec:
     return make_challenge()
+
+
+class TargetEnv(gym.Env):
+    """Dict observation, MultiDiscrete action: +1 for each step the action hits the target.
+
+    Observation: {"target": MultiDiscrete([3, 4]), "position": Box(-1, 1, (2,))}; action:
+    MultiDiscrete([3, 4]); episodes last 10 steps.
+    """
+
+    def __init__(self) -> None:
+        self.observation_space = spaces.Dict(
+            {
+                "target": spaces.MultiDiscrete([3, 4]),
+                "position": spaces.Box(-1.0, 1.0, (2,), dtype=np.float32),
+            }
+        )
+        self.action_space = spaces.MultiDiscrete([3, 4])
+        self.steps = 0
+
+    def _observation(self) -> dict:
+        return {
+            "target": self.target,
+            "position": self.np_random.uniform(-1, 1, 2).astype(np.float32),
+        }
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.steps = 0
+        self.target = self.np_random.integers(0, [3, 4]).astype(np.int64)
+        return self._observation(), {}
+
+    def step(self, action):
+        assert self.action_space.contains(np.asarray(action))
+        reward = float(np.array_equal(action, self.target))
+        self.steps += 1
+        self.target = self.np_random.integers(0, [3, 4]).astype(np.int64)
+        return self._observation(), reward, False, self.steps >= 10, {}
+
+
+gym.register("aigc-test/Target-v0", entry_point=TargetEnv)

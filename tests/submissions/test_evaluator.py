@@ -177,3 +177,11 @@ def test_non_numeric_action_is_refused_by_the_runtime(cartpole):
     result = evaluate(agent("string_action"), cartpole)
     assert result.failure is not None and result.failure.code == r.AGENT_ERROR
     assert "the agent returned str 'left': return a number" in result.failure.message
+
+
+def test_dict_observations_and_multidiscrete_actions_cross_the_protocol():
+    challenge = make_challenge("aigc-test/Target-v0", episodes=4, success=None)
+    result = evaluate(agent("multidiscrete"), challenge, parallel=4)
+    assert result.ok, result.failure
+    # The agent always hits the target: every step of every 10-step episode earns 1.
+    assert returns(result) == [10.0] * 4
