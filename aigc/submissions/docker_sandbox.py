@@ -1,0 +1,242 @@
+"""The Docker sandbox: every agent in a locked-down container that can only answer the evaluator.
+
+The container gets the agent package read-only at ``/agent`` and the evaluation's socket
+folder at ``/run/aigc``, and nothing else of the host: no network, a read-only root
+filesystem with a small ``/tmp``, an unprivileged user, no capabilities, no new
+privileges, limits on memory (swap included), CPU, processes, open files, file size and
+log size, and no core dumps. The challenge's limits are bounded by :class:`SandboxCaps`.
+
+Every container carries the ``aigc.sandbox`` label and the identity of the process that
+started it. It is removed when its evaluation ends; containers left behind by an evaluator
+that died are removed by :func:`reap_stale_containers`, which a worker runs when it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.types import LogConfig, Ulimit
+
+from aigc.submissions.challenge import Limits
+from aigc.submissions.images import AGENT_UID, Progress, runtime_image
+from aigc.submissions.sandbox import (
+    SOCKET_NAME,
+    AgentProcess,
+    LogBuffer,
+    Sandbox,
+    SandboxError,
+    describe_status,
+)
+
+LABEL = "aigc.sandbox"
+OWNER_LABEL = "aigc.owner"
+PACKAGE_MOUNT = "/agent"
+SOCKET_MOUNT = "/run/aigc"
+
+
+@dataclass(frozen=True)
+class SandboxCaps:
+    """Platform-wide bounds: a challenge's limits are cut to these."""
+
+    max_memory_bytes: int = 8 * 2**30
+    max_cpus: float = 2.0
+    pids: int = 64
+    tmp_bytes: int = 64 * 2**20
+    shm_bytes: int = 16 * 2**20
+    open_files: int = 256
+    file_size_bytes: int = 64 * 2**20
+    log_bytes: int = 2**20
+    stop_grace: float = 2.0
+
+
+def docker_client(timeout: float = 5.0) -> docker.DockerClient | None:
+    """Return a client for the local Docker engine, or None if none answers."""
+    try:
+        client = docker.from_env(timeout=int(max(1, timeout)))
+        client.ping()
+    except Exception:  # no socket, no permission, engine down: all mean "not available"
+        return None
+    return client
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (start time) counts from after the command name, which may hold spaces.
+    return stat.rpartition(")")[2].split()[19]
+
+
+def owner_id() -> str:
+    """Identify this process across PID reuse: host, PID and start time."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another host's container: not ours to judge
+    return _start_time(int(pid)) == started
+
+
+def reap_stale_containers(client: docker.DockerClient) -> list[str]:
+    """Remove sandbox containers whose evaluator is gone; return their names."""
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        if _owner_alive(container.labels.get(OWNER_LABEL, "")):
+            continue
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True, v=True)
+            removed.append(container.name)
+    return removed
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:g} GiB" if n >= 2**30 else f"{n / 2**20:g} MiB"
+
+
+class DockerProcess(AgentProcess):
+    def __init__(self, container: Container, memory_bytes: int, grace: float):
+        self.container = container
+        self.memory_bytes = memory_bytes
+        self.grace = grace
+        self.final_logs: str | None = None
+        self.state: dict = {}
+
+    def poll(self) -> int | None:
+        if self.state.get("Status") in ("exited", "dead"):
+            return int(self.state["ExitCode"])
+        try:
+            self.container.reload()
+        except docker.errors.NotFound:
+            self.state = {"Status": "dead", "ExitCode": -9, "OOMKilled": False}
+            return -9
+        self.state = self.container.attrs["State"]
+        if self.state["Status"] in ("exited", "dead"):
+            return int(self.state["ExitCode"])
+        return None
+
+    def exit_reason(self) -> str:
+        status = self.poll()
+        if status is None:
+            return "is still running"
+        if self.state.get("OOMKilled"):
+            return (
+                f"was killed for using more than its {_size(self.memory_bytes)} of memory: "
+                "use less memory"
+            )
+        # Docker reports death by signal N as status 128 + N.
+        return describe_status(-(status - 128) if status > 128 else status)
+
+    def logs(self) -> str:
+        if self.final_logs is not None:
+            return self.final_logs
+        buffer = LogBuffer()
+        with contextlib.suppress(docker.errors.APIError):
+            buffer.write(self.container.logs(stdout=True, stderr=True))
+        return buffer.text()
+
+    def stop(self, grace: float | None = None) -> None:
+        grace = self.grace if grace is None else grace
+        with contextlib.suppress(docker.errors.APIError):
+            if self.poll() is None:
+                # SIGTERM, then SIGKILL after the grace period.
+                self.container.stop(timeout=max(1, round(grace)))
+            self.poll()
+            self.final_logs = self.logs()
+        with contextlib.suppress(docker.errors.NotFound):
+            self.container.remove(force=True, v=True)
+
+
+class DockerSandbox(Sandbox):
+    """Runs each agent in a fresh, locked-down container."""
+
+    name = "docker"
+    isolated = True
+
+    def __init__(
+        self,
+        image: str | None = None,
+        client: docker.DockerClient | None = None,
+        caps: SandboxCaps = SandboxCaps(),
+        progress: Progress = print,
+    ):
+        client = client or docker_client()
+        if client is None:
+            raise SandboxError(
+                "no Docker engine answers: start Docker (or use --sandbox local for code you trust)"
+            )
+        self.client = client
+        self.caps = caps
+        self.owner = owner_id()
+        reap_stale_containers(client)
+        self.image = image or runtime_image(client, progress)
+
+    def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        caps = self.caps
+        memory = min(limits.memory_bytes, caps.max_memory_bytes)
+        cpus = min(limits.cpus, caps.max_cpus)
+        self._open_socket_to_agent(socket_dir)
+        threads = str(max(1, int(cpus)))
+        try:
+            container = self.client.containers.run(
+                self.image,
+                command=["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT],
+                detach=True,
+                init=True,  # signals reach the runtime; orphans are reaped
+                labels={LABEL: "1", OWNER_LABEL: self.owner},
+                environment={
+                    "PYTHONHASHSEED": "0",
+                    "OMP_NUM_THREADS": threads,
+                    "MKL_NUM_THREADS": threads,
+                },
+                network_mode="none",
+                read_only=True,
+                tmpfs={"/tmp": f"rw,noexec,nosuid,nodev,size={caps.tmp_bytes}"},
+                shm_size=caps.shm_bytes,
+                user=f"{AGENT_UID}:{AGENT_UID}",
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                pids_limit=caps.pids,
+                mem_limit=memory,
+                memswap_limit=memory,  # no swap beyond the memory limit
+                nano_cpus=int(cpus * 1e9),
+                ulimits=[
+                    Ulimit(name="nofile", soft=caps.open_files, hard=caps.open_files),
+                    Ulimit(name="fsize", soft=caps.file_size_bytes, hard=caps.file_size_bytes),
+                    Ulimit(name="core", soft=0, hard=0),
+                ],
+                log_config=LogConfig(
+                    type="json-file", config={"max-size": str(caps.log_bytes), "max-file": "1"}
+                ),
+                volumes={
+                    str(Path(package_dir).resolve()): {"bind": PACKAGE_MOUNT, "mode": "ro"},
+                    str(Path(socket_dir).resolve()): {"bind": SOCKET_MOUNT, "mode": "rw"},
+                },
+                working_dir=PACKAGE_MOUNT,
+            )
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"the agent's container could not start: {exc.explanation}") from exc
+        return DockerProcess(container, memory, caps.stop_grace)
+
+    def _open_socket_to_agent(self, socket_dir: Path) -> None:
+        """Let the container's user connect to the socket, and create nothing beside it.
+
+        The folder is a host folder: writable, an agent could fill the host's disk there.
+        """
+        os.chmod(socket_dir, 0o711)  # enter, but neither list nor write
+        path = socket_dir / SOCKET_NAME
+        try:
+            os.chown(path, AGENT_UID, AGENT_UID)
+            os.chmod(path, 0o600)
+        except PermissionError:  # not root: the socket itself must be open to all
+            os.chmod(path, 0o666)

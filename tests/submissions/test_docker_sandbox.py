@@ -1,0 +1,197 @@
+"""The Docker sandbox against the real engine: configuration, limits, cleanup, reaping."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from aigc.submissions.challenge import Limits
+from aigc.submissions.docker_sandbox import (
+    LABEL,
+    OWNER_LABEL,
+    DockerSandbox,
+    owner_id,
+    reap_stale_containers,
+)
+from aigc.submissions.evaluator import evaluate
+from aigc.submissions.images import (
+    AGENT_UID,
+    SLIM_BASE,
+    _debian_base_tag,
+    _has_image,
+    content_hash,
+)
+from aigc.submissions.sandbox import SOCKET_NAME, LocalSandbox
+
+from .conftest import agent, make_challenge
+
+pytestmark = pytest.mark.slow
+
+
+def sandbox_containers(sandbox: DockerSandbox) -> list:
+    return sandbox.client.containers.list(all=True, filters={"label": LABEL})
+
+
+@pytest.fixture(autouse=True)
+def no_container_left(docker_sandbox):
+    yield
+    assert sandbox_containers(docker_sandbox) == []
+
+
+@pytest.fixture
+def started(docker_sandbox):
+    """Start the runtime for the good agent with big limits; yield the container."""
+    workdir = Path(tempfile.mkdtemp(prefix="aigc-test-"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(workdir / SOCKET_NAME))
+    listener.listen(1)
+    limits = Limits(memory_bytes=64 * 2**30, cpus=16.0)
+    process = docker_sandbox.start(agent("good"), workdir, limits)
+    yield process.container
+    process.stop(grace=1)
+    listener.close()
+
+
+def test_container_is_locked_down(started, docker_sandbox):
+    config = started.attrs["HostConfig"]
+    caps = docker_sandbox.caps
+    assert config["NetworkMode"] == "none"
+    assert config["ReadonlyRootfs"] is True
+    assert config["CapDrop"] == ["ALL"] and not config["CapAdd"]
+    assert "no-new-privileges" in config["SecurityOpt"]
+    assert config["Privileged"] is False
+    assert config["PidsLimit"] == caps.pids
+    assert config["Init"] is True
+    assert started.attrs["Config"]["User"] == f"{AGENT_UID}:{AGENT_UID}"
+    assert (
+        "noexec" in config["Tmpfs"]["/tmp"] and f"size={caps.tmp_bytes}" in config["Tmpfs"]["/tmp"]
+    )
+    ulimits = {u["Name"]: (u["Soft"], u["Hard"]) for u in config["Ulimits"]}
+    assert ulimits == {
+        "nofile": (caps.open_files, caps.open_files),
+        "fsize": (caps.file_size_bytes, caps.file_size_bytes),
+        "core": (0, 0),
+    }
+    assert config["LogConfig"] == {
+        "Type": "json-file",
+        "Config": {"max-size": str(caps.log_bytes), "max-file": "1"},
+    }
+    mounts = {m["Destination"]: m for m in started.attrs["Mounts"]}
+    assert set(mounts) == {"/agent", "/run/aigc"}
+    assert mounts["/agent"]["RW"] is False
+    assert not any("docker.sock" in m["Source"] for m in mounts.values())
+    environment = started.attrs["Config"]["Env"]
+    assert not any(v.startswith(("AIGC_", "DATABASE", "REDIS")) for v in environment)
+
+
+def test_challenge_limits_are_cut_to_the_platform_caps(started, docker_sandbox):
+    config = started.attrs["HostConfig"]
+    caps = docker_sandbox.caps
+    # The fixture asked for 64 GiB and 16 CPUs.
+    assert config["Memory"] == caps.max_memory_bytes
+    assert config["MemorySwap"] == config["Memory"]  # no swap beyond the limit
+    assert config["NanoCpus"] == int(caps.max_cpus * 1e9)
+
+
+def test_challenge_limits_apply_below_the_caps(docker_sandbox):
+    sandbox = DockerSandbox(image=docker_sandbox.image, client=docker_sandbox.client)
+    workdir = Path(tempfile.mkdtemp(prefix="aigc-test-"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(workdir / SOCKET_NAME))
+    process = sandbox.start(agent("good"), workdir, Limits(memory_bytes=300 * 2**20, cpus=0.5))
+    try:
+        config = process.container.attrs["HostConfig"]
+        assert config["Memory"] == config["MemorySwap"] == 300 * 2**20
+        assert config["NanoCpus"] == 500_000_000
+    finally:
+        process.stop(grace=1)
+        listener.close()
+
+
+def test_socket_folder_is_reachable_but_not_writable_by_the_agent(started):
+    [mount] = [m for m in started.attrs["Mounts"] if m["Destination"] == "/run/aigc"]
+    folder = Path(mount["Source"])
+    assert folder.stat().st_mode & 0o777 == 0o711
+    assert (folder / SOCKET_NAME).stat().st_uid in (AGENT_UID, os.getuid())
+
+
+@pytest.mark.parametrize("name", ["good", "random", "batched"])
+def test_docker_and_local_sandboxes_give_the_same_returns(docker_sandbox, name):
+    challenge = make_challenge("CartPole-v1", episodes=6)
+    in_docker = evaluate(agent(name), challenge, sandbox=docker_sandbox, parallel=6)
+    local = evaluate(agent(name), challenge, sandbox=LocalSandbox(), parallel=6)
+    assert in_docker.ok, in_docker.failure
+    assert [e.total_return for e in in_docker.episodes] == [e.total_return for e in local.episodes]
+
+
+def test_agent_errors_carry_the_agents_logs(docker_sandbox):
+    result = evaluate(agent("exit_mid"), make_challenge(), sandbox=docker_sandbox, parallel=1)
+    assert result.failure is not None and result.failure.code == "agent_exited"
+    assert "exited with status 3" in result.failure.message
+    assert "giving up now" in result.logs
+
+
+def test_reaper_removes_containers_of_dead_evaluators_only(docker_sandbox):
+    client = docker_sandbox.client
+    make = client.containers.create
+    dead = make(
+        docker_sandbox.image, labels={LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:999999:1"}
+    )
+    mine = make(docker_sandbox.image, labels={LABEL: "1", OWNER_LABEL: owner_id()})
+    elsewhere = make(docker_sandbox.image, labels={LABEL: "1", OWNER_LABEL: "other-host:1:1"})
+    try:
+        removed = reap_stale_containers(client)
+        names = {c.name for c in sandbox_containers(docker_sandbox)}
+        assert removed == [dead.name]
+        assert names == {mine.name, elsewhere.name}
+    finally:
+        for container in (dead, mine, elsewhere):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+
+def test_container_of_a_killed_evaluator_is_reaped(docker_sandbox, tmp_path):
+    script = textwrap.dedent(
+        f"""
+        from aigc.submissions.docker_sandbox import DockerSandbox
+        from aigc.submissions.evaluator import evaluate
+        from tests.submissions.conftest import agent, make_challenge
+        sandbox = DockerSandbox(image={docker_sandbox.image!r})
+        evaluate(agent("hang"), make_challenge(step_timeout="1h"), sandbox=sandbox)
+        """
+    )
+    evaluator = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+    try:
+        deadline = time.monotonic() + 60
+        while not sandbox_containers(docker_sandbox) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        [container] = sandbox_containers(docker_sandbox)
+        assert container.labels[OWNER_LABEL].split(":")[1] == str(evaluator.pid)
+    finally:
+        evaluator.send_signal(signal.SIGKILL)
+        evaluator.wait()
+    # The evaluator died without cleaning up; the next one to start reaps its container.
+    assert [c.name for c in sandbox_containers(docker_sandbox)] == [container.name]
+    DockerSandbox(image=docker_sandbox.image, client=docker_sandbox.client)
+    assert sandbox_containers(docker_sandbox) == []
+
+
+def test_image_tag_follows_its_contents(docker_sandbox):
+    base = docker_sandbox.client.images.get(docker_sandbox.image).attrs["Config"]
+    assert base["User"] == f"{AGENT_UID}:{AGENT_UID}"
+    assert content_hash("base-a") == content_hash("base-a") != content_hash("base-b")
+    assert docker_sandbox.image.endswith(content_hash(_base_of(docker_sandbox)))
+
+
+def _base_of(sandbox: DockerSandbox) -> str:
+    return SLIM_BASE if _has_image(sandbox.client, SLIM_BASE) else _debian_base_tag()
