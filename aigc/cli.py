@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+import docker
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -13,8 +14,10 @@ from rich.table import Table
 from aigc import __version__
 from aigc.submissions.challenge import SpecError, builtin_challenge_ids, get_challenge
 from aigc.submissions.checks import check_package
+from aigc.submissions.docker_sandbox import DockerSandbox, docker_client, reap_stale_containers
 from aigc.submissions.evaluator import DEFAULT_PARALLEL
 from aigc.submissions.evaluator import evaluate as run_evaluation
+from aigc.submissions.images import ImageError, runtime_image
 from aigc.submissions.package import (
     PackageError,
     open_package,
@@ -22,7 +25,7 @@ from aigc.submissions.package import (
     write_starter_package,
 )
 from aigc.submissions.results import EpisodeResult, EvaluationResult
-from aigc.submissions.sandbox import LocalSandbox, Sandbox
+from aigc.submissions.sandbox import LocalSandbox, Sandbox, SandboxError
 from aigc.submissions.spaces import describe_space
 
 out = Console(highlight=False, soft_wrap=True)
@@ -37,14 +40,32 @@ def _fail(message: str) -> click.ClickException:
     return click.ClickException(message)
 
 
-def _make_sandbox(kind: str) -> Sandbox:
-    if kind == "local":
-        err.print(
-            "[yellow]warning:[/] --sandbox local runs the agent's code unsandboxed, with your "
-            "rights: only evaluate code you trust."
+def _make_sandbox(kind: str | None) -> Sandbox:
+    """Build the chosen sandbox; without a choice, Docker when an engine answers."""
+    client = docker_client() if kind in (None, "docker") else None
+    if kind == "docker" and client is None:
+        raise _fail(
+            "no Docker engine answers: start Docker, or use --sandbox local for code you trust"
         )
-        return LocalSandbox()
-    raise _fail(f"unknown sandbox {kind!r}: use local")
+    if client is not None:
+        try:
+            return DockerSandbox(client=client, progress=lambda line: err.print(f"[dim]{line}[/]"))
+        except (ImageError, SandboxError) as exc:
+            raise _fail(str(exc)) from None
+    err.print(
+        "[yellow]warning:[/] "
+        + ("no Docker engine answers, so " if kind is None else "")
+        + "--sandbox local runs the agent's code unsandboxed, with your rights: "
+        "only evaluate code you trust."
+    )
+    return LocalSandbox()
+
+
+SANDBOX_OPTION = click.option(
+    "--sandbox",
+    type=click.Choice(["docker", "local"]),
+    help="Where the agent runs. Default: docker when an engine answers, else local.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,8 +100,8 @@ def init_agent(directory: Path, challenge: str) -> None:
 @main.command()
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option("--challenge", "-c", help=CHALLENGE_HELP + " Default: the one in aigc.toml.")
-@click.option("--sandbox", default="local", show_default=True, help="Where the agent runs.")
-def check(package: Path, challenge: str | None, sandbox: str) -> None:
+@SANDBOX_OPTION
+def check(package: Path, challenge: str | None, sandbox: str | None) -> None:
     """Check an agent package (folder, .zip or .tar.gz) before submitting it."""
     try:
         with open_package(package) as folder:
@@ -109,7 +130,7 @@ def check(package: Path, challenge: str | None, sandbox: str) -> None:
     show_default=True,
     help="Episodes run side by side (the agent answers them in one round trip).",
 )
-@click.option("--sandbox", default="local", show_default=True, help="Where the agent runs.")
+@SANDBOX_OPTION
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result here.")
 def evaluate(
     package: Path,
@@ -117,7 +138,7 @@ def evaluate(
     phase: str,
     episodes: int | None,
     parallel: int,
-    sandbox: str,
+    sandbox: str | None,
     json_path: Path | None,
 ) -> None:
     """Evaluate an agent package on a challenge phase, exactly as the platform does."""
@@ -179,6 +200,39 @@ def _print_summary(result: EvaluationResult) -> None:
     table.add_row("episodes", f"{len(result.episodes)} of {result.episodes_requested}")
     rate = result.steps / result.wall_time if result.wall_time else 0.0
     table.add_row("wall time", f"{result.wall_time:.2f} s ({rate:,.0f} steps/s)")
+    if result.startup_time is not None:
+        table.add_row("agent startup", f"{result.startup_time:.2f} s")
     out.print(table)
     if result.failure is not None:
         out.print(f"[red]Evaluation failed ({result.failure.code}):[/] {result.failure.message}")
+
+
+@main.group()
+def sandbox() -> None:
+    """Manage the Docker sandbox: its image and leftover containers."""
+
+
+def _client() -> docker.DockerClient:
+    client = docker_client()
+    if client is None:
+        raise _fail("no Docker engine answers: start Docker (e.g. dockerd) and try again")
+    return client
+
+
+@sandbox.command("build")
+def sandbox_build() -> None:
+    """Build the agent-runtime image if it is missing, and print its tag."""
+    try:
+        tag = runtime_image(_client(), progress=lambda line: err.print(f"[dim]{line}[/]"))
+    except ImageError as exc:
+        raise _fail(str(exc)) from None
+    out.print(tag)
+
+
+@sandbox.command("reap")
+def sandbox_reap() -> None:
+    """Remove sandbox containers left behind by evaluators that are gone."""
+    removed = reap_stale_containers(_client())
+    out.print(
+        f"removed {len(removed)} container(s)" + (f": {', '.join(removed)}" if removed else "")
+    )

@@ -158,6 +158,7 @@ class _Run:
         try:
             listener.bind(str(self.workdir / SOCKET_NAME))
             listener.listen(1)
+            self.started = time.monotonic()
             self.process = sandbox.start(package_dir, self.workdir, self.limits)
             startup = min(self.deadline, time.monotonic() + self.limits.startup_timeout)
             self.conn = Connection(self._accept(listener, startup))
@@ -245,6 +246,8 @@ class _Run:
             (self.deadline, r.EVALUATION_TIMEOUT),
         )
         reply = self._receive(when, lambda: self._timeout(kind, group, oldest))
+        if self.result.startup_time is None:
+            self.result.startup_time = time.monotonic() - self.started
         if reply["type"] != "action":
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent answered act with {reply['type']!r}")
         try:

@@ -59,6 +59,7 @@ class EvaluationResult:
     primary_metric: str = "mean_return"
     failure: Failure | None = None
     wall_time: float = 0.0
+    startup_time: float | None = None  # starting the sandbox -> the agent's first action
     steps: int = 0
     logs: str = ""
 

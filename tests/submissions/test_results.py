@@ -215,6 +215,7 @@ def test_json_has_the_key_names_a_participant_reads():
         "primary_metric",
         "failure",
         "wall_time",
+        "startup_time",
         "steps",
         "logs",
     }
