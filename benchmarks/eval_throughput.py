@@ -1,13 +1,15 @@
 """Evaluation throughput: the agent called in-process vs through the evaluator and protocol.
 
-Runs one fixed CartPole policy for the same episodes (same seeds) twice in one run:
-directly in this process (``agent.act`` then ``env.step``, no protocol), and through the
-evaluator with the agent in a sandboxed child process, at several batch widths (episodes
-run side by side, answered in one round trip). Prints steps/s for each and the ratio to
-in-process, checks that both sides got the same returns, and writes the figures to
-``benchmarks/results/eval_throughput.json``.
+Runs one fixed CartPole policy for the same episodes (same seeds) on every side in one
+run: directly in this process (``agent.act`` then ``env.step``, no protocol), and through
+the evaluator with the agent in the local sandbox (a child process) and in the Docker
+sandbox (a container), at several batch widths (episodes side by side, answered in one
+round trip). Prints steps/s for each and the ratio to in-process, checks that every side
+got the same returns, measures cold start (sandbox start to first action), and writes
+the figures to ``benchmarks/results/eval_throughput.json``.
 
-    python benchmarks/eval_throughput.py [--episodes 1000] [--parallel 1 16 64] [--repeats 3]
+    python benchmarks/eval_throughput.py [--episodes 1000] [--parallel 1 16 64]
+        [--docker-parallel 64] [--repeats 3] [--cold-starts 10]
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from pathlib import Path
 import yaml
 
 from aigc.submissions.challenge import parse_challenge
+from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.package import load_agent_class, read_manifest
-from aigc.submissions.sandbox import LocalSandbox
+from aigc.submissions.sandbox import LocalSandbox, Sandbox
 
 POLICY = '''
 class Agent:
@@ -83,10 +86,23 @@ def in_process(package: Path, challenge, episodes: int) -> tuple[float, int, lis
     return time.perf_counter() - start, steps, returns
 
 
+def cold_starts(sandbox: Sandbox, package: Path, count: int) -> list[float]:
+    """Seconds from starting the sandbox to the agent's first action, ``count`` times."""
+    challenge = make_challenge(1)
+    times = []
+    for _ in range(count):
+        result = evaluate(package, challenge, sandbox=sandbox)
+        assert result.ok and result.startup_time is not None, result.failure
+        times.append(result.startup_time)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--parallel", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--docker-parallel", type=int, nargs="*", default=[64])
+    parser.add_argument("--cold-starts", type=int, default=10)
     parser.add_argument(
         "--repeats",
         type=int,
@@ -95,27 +111,40 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    client = docker_client()
+    docker = DockerSandbox(client=client) if client is not None else None
+    if docker is None:
+        print("no Docker engine answers: the Docker sandbox is left out")
+    sandboxes: list[tuple[str, Sandbox, list[int]]] = [("local", LocalSandbox(), args.parallel)]
+    if docker is not None:
+        sandboxes.append(("docker", docker, args.docker_parallel))
+
     challenge = make_challenge(args.episodes)
-    sides = ["in-process"] + [f"evaluator, parallel {w}" for w in args.parallel]
-    rates: dict[str, list[float]] = {side: [] for side in sides}
+    rates: dict[str, list[float]] = {"in-process": []}
+    starts: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         package = make_package(Path(tmp) / "agent")
         for repeat in range(args.repeats):
             seconds, steps, expected = in_process(package, challenge, args.episodes)
             rates["in-process"].append(steps / seconds)
-            for width in args.parallel:
-                start = time.perf_counter()
-                result = evaluate(package, challenge, sandbox=LocalSandbox(), parallel=width)
-                elapsed = time.perf_counter() - start
-                assert result.ok, result.failure
-                got = [e.total_return for e in result.episodes]
-                assert got == expected, "the evaluator and the in-process loop disagree on returns"
-                rates[f"evaluator, parallel {width}"].append(result.steps / elapsed)
+            for kind, sandbox, widths in sandboxes:
+                for width in widths:
+                    start = time.perf_counter()
+                    result = evaluate(package, challenge, sandbox=sandbox, parallel=width)
+                    elapsed = time.perf_counter() - start
+                    assert result.ok, result.failure
+                    got = [e.total_return for e in result.episodes]
+                    assert got == expected, "the evaluator and the in-process loop disagree"
+                    rates.setdefault(f"{kind} sandbox, parallel {width}", []).append(
+                        result.steps / elapsed
+                    )
             print(
                 f"repeat {repeat + 1}/{args.repeats}: "
-                + ", ".join(f"{side} {rates[side][-1]:,.0f}" for side in sides),
+                + ", ".join(f"{side} {values[-1]:,.0f}" for side, values in rates.items()),
                 flush=True,
             )
+        for kind, sandbox, _ in sandboxes:
+            starts[kind] = cold_starts(sandbox, package, args.cold_starts)
 
     base = statistics.median(rates["in-process"])
     rows = [
@@ -131,24 +160,27 @@ def main() -> None:
         f"\nCartPole-v1, {args.episodes} episodes ({steps} steps) per run, same seeds on every "
         f"side, median of {args.repeats} alternating runs"
     )
-    print(f"{'side':<26}{'steps/s':>12}{'ratio':>8}")
+    print(f"{'side':<32}{'steps/s':>12}{'ratio':>8}")
     for row in rows:
-        print(f"{row['side']:<26}{row['steps_per_s_median']:>12,.0f}{row['ratio']:>8.2f}")
+        print(f"{row['side']:<32}{row['steps_per_s_median']:>12,.0f}{row['ratio']:>8.2f}")
+    print(f"\ncold start (sandbox start -> first action), {args.cold_starts} runs each")
+    print(f"{'sandbox':<12}{'median s':>10}{'max s':>10}")
+    for kind, values in starts.items():
+        print(f"{kind:<12}{statistics.median(values):>10.3f}{max(values):>10.3f}")
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "eval_throughput",
-                "episodes": args.episodes,
-                "steps_per_run": steps,
-                "repeats": args.repeats,
-                "machine": {"python": platform.python_version(), "cores": os.cpu_count()},
-                "rows": rows,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    document = {
+        "benchmark": "eval_throughput",
+        "episodes": args.episodes,
+        "steps_per_run": steps,
+        "repeats": args.repeats,
+        "machine": {"python": platform.python_version(), "cores": os.cpu_count()},
+        "rows": rows,
+        "cold_start_seconds": {
+            kind: {"median": statistics.median(v), "max": max(v), "runs": v}
+            for kind, v in starts.items()
+        },
+    }
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
     print(f"written to {RESULTS}")
 
 

@@ -141,6 +141,8 @@ class _Run:
         self.conn: Connection | None = None
         self.workdir: Path | None = None
         self.stateful = False
+        self.started = 0.0  # when the sandbox was asked to start the agent
+        self.deadline = 0.0  # the end of the evaluation's time
 
     # -- lifecycle ---------------------------------------------------------------------
 
