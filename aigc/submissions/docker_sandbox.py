@@ -3,8 +3,9 @@
 The container gets the agent package read-only at ``/agent`` and the evaluation's socket
 folder at ``/run/aigc``, and nothing else of the host: no network, a read-only root
 filesystem with a small ``/tmp``, an unprivileged user, no capabilities, no new
-privileges, limits on memory (swap included), CPU, processes, open files, file size and
-log size, and no core dumps. The challenge's limits are bounded by :class:`SandboxCaps`.
+privileges, a seccomp profile (:mod:`aigc.submissions.seccomp`), limits on memory (swap
+included), CPU, processes, open files, file size and log size, and no core dumps. The
+challenge's limits are bounded by :class:`SandboxCaps`.
 
 Every container carries the ``aigc.sandbox`` label and the identity of the process that
 started it. It is removed when its evaluation ends; containers left behind by an evaluator
@@ -24,6 +25,7 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
+from aigc.submissions import seccomp
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
 from aigc.submissions.sandbox import (
@@ -205,7 +207,7 @@ class DockerSandbox(Sandbox):
                 shm_size=caps.shm_bytes,
                 user=f"{AGENT_UID}:{AGENT_UID}",
                 cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
+                security_opt=["no-new-privileges", seccomp.security_option()],
                 pids_limit=caps.pids,
                 mem_limit=memory,
                 memswap_limit=memory,  # no swap beyond the memory limit
