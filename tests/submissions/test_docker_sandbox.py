@@ -195,3 +195,14 @@ def test_image_tag_follows_its_contents(docker_sandbox):
 
 def _base_of(sandbox: DockerSandbox) -> str:
     return SLIM_BASE if _has_image(sandbox.client, SLIM_BASE) else _debian_base_tag()
+
+
+def test_torch_agent_runs_in_the_sandbox(docker_sandbox):
+    challenge = make_challenge("CartPole-v1", episodes=4)
+    in_docker = evaluate(agent("torch_policy"), challenge, sandbox=docker_sandbox)
+    assert in_docker.ok, (in_docker.failure, in_docker.logs[-2000:])
+    # Its weights encode the same policy as the good agent: the same returns prove it ran.
+    reference = evaluate(agent("good"), challenge, sandbox=LocalSandbox())
+    assert [e.total_return for e in in_docker.episodes] == [
+        e.total_return for e in reference.episodes
+    ]
