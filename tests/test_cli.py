@@ -26,7 +26,7 @@ def test_init_check_evaluate_a_starter_agent(tmp_path):
     assert code == 0, output
     assert f"aigc check {folder}" in output
 
-    code, output = run("check", str(folder))
+    code, output = run("check", str(folder), "--sandbox", "local")
     assert code == 0, output
     assert "✓ actions" in output and "The package is ready to submit." in output
     assert "unsandboxed" in output  # the local sandbox says what it is
@@ -100,3 +100,17 @@ def test_the_installed_command_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "success_rate (primary)" in done.stdout
     assert Path(folder / "agent.py").read_text().count("Discrete(16)") == 1
+
+
+def test_docker_is_the_sandbox_when_an_engine_answers(docker_sandbox):
+    code, output = run("evaluate", str(agent("good")), "-c", "cartpole", "-n", "3")
+    assert code == 0, output
+    assert "unsandboxed" not in output
+    assert "agent startup" in output
+
+
+def test_sandbox_build_prints_the_image_and_reap_reports(docker_sandbox):
+    code, output = run("sandbox", "build")
+    assert code == 0 and output.strip() == docker_sandbox.image
+    code, output = run("sandbox", "reap")
+    assert code == 0 and output.startswith("removed 0 container(s)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import gymnasium as gym
@@ -12,7 +11,6 @@ import yaml
 from gymnasium import spaces
 
 from aigc.submissions.challenge import ChallengeSpec, parse_challenge
-from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
 
 AGENTS = Path(__file__).parent / "agents"
 
@@ -60,22 +58,6 @@ def make_challenge(
 @pytest.fixture
 def cartpole() -> ChallengeSpec:
     return make_challenge()
-
-
-@pytest.fixture(scope="session")
-def docker_sandbox() -> DockerSandbox:
-    """A Docker sandbox on the local engine (the runtime image is built if missing).
-
-    Without an engine the test is skipped, unless AIGC_REQUIRE_DOCKER=1 (as in CI), which
-    turns the skip into a failure.
-    """
-    client = docker_client()
-    if client is None:
-        message = "no Docker engine answers (start dockerd)"
-        if os.environ.get("AIGC_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"{message}; AIGC_REQUIRE_DOCKER=1 forbids skipping Docker tests")
-        pytest.skip(message)
-    return DockerSandbox(client=client)
 
 
 class TargetEnv(gym.Env):

@@ -1,0 +1,25 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
+
+
+@pytest.fixture(scope="session")
+def docker_sandbox() -> DockerSandbox:
+    """A Docker sandbox on the local engine (the runtime image is built if missing).
+
+    Without an engine the test is skipped, unless AIGC_REQUIRE_DOCKER=1 (as in CI), which
+    turns the skip into a failure.
+    """
+    client = docker_client()
+    if client is None:
+        message = "no Docker engine answers (start dockerd)"
+        if os.environ.get("AIGC_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"{message}; AIGC_REQUIRE_DOCKER=1 forbids skipping Docker tests")
+        pytest.skip(message)
+    return DockerSandbox(client=client)
