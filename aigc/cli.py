@@ -40,6 +40,11 @@ def _fail(message: str) -> click.ClickException:
     return click.ClickException(message)
 
 
+def _show_progress(line: str) -> None:
+    """Print a progress line from Docker or pip as it is: no markup, no emoji codes."""
+    err.print(line, style="dim", markup=False, emoji=False, highlight=False)
+
+
 def _make_sandbox(kind: str | None) -> Sandbox:
     """Build the chosen sandbox; without a choice, Docker when an engine answers."""
     client = docker_client() if kind in (None, "docker") else None
@@ -49,7 +54,7 @@ def _make_sandbox(kind: str | None) -> Sandbox:
         )
     if client is not None:
         try:
-            return DockerSandbox(client=client, progress=lambda line: err.print(f"[dim]{line}[/]"))
+            return DockerSandbox(client=client, progress=_show_progress)
         except (ImageError, SandboxError) as exc:
             raise _fail(str(exc)) from None
     err.print(
@@ -223,7 +228,7 @@ def _client() -> docker.DockerClient:
 def sandbox_build() -> None:
     """Build the agent-runtime image if it is missing, and print its tag."""
     try:
-        tag = runtime_image(_client(), progress=lambda line: err.print(f"[dim]{line}[/]"))
+        tag = runtime_image(_client(), progress=_show_progress)
     except ImageError as exc:
         raise _fail(str(exc)) from None
     out.print(tag)

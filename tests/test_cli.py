@@ -114,3 +114,11 @@ def test_sandbox_build_prints_the_image_and_reap_reports(docker_sandbox):
     assert code == 0 and output.strip() == docker_sandbox.image
     code, output = run("sandbox", "reap")
     assert code == 0 and output.startswith("removed 0 container(s)")
+
+
+def test_progress_lines_from_docker_print_verbatim():
+    from aigc.cli import _show_progress, err
+
+    with err.capture() as captured:
+        _show_progress('RUN echo "agent:x:10001:10001" >> /etc/passwd [dim]')
+    assert captured.get() == 'RUN echo "agent:x:10001:10001" >> /etc/passwd [dim]\n'
