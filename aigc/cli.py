@@ -36,11 +36,11 @@ CHALLENGE_HELP = (
 )
 
 
-def _fail(message: str) -> click.ClickException:
+def fail(message: str) -> click.ClickException:
     return click.ClickException(message)
 
 
-def _show_progress(line: str) -> None:
+def show_progress(line: str) -> None:
     """Print a progress line from Docker or pip as it is: no markup, no emoji codes."""
     err.print(line, style="dim", markup=False, emoji=False, highlight=False)
 
@@ -49,14 +49,14 @@ def _make_sandbox(kind: str | None) -> Sandbox:
     """Build the chosen sandbox; without a choice, Docker when an engine answers."""
     client = docker_client() if kind in (None, "docker") else None
     if kind == "docker" and client is None:
-        raise _fail(
+        raise fail(
             "no Docker engine answers: start Docker, or use --sandbox local for code you trust"
         )
     if client is not None:
         try:
-            return DockerSandbox(client=client, progress=_show_progress)
+            return DockerSandbox(client=client, progress=show_progress)
         except (ImageError, SandboxError) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     err.print(
         "[yellow]warning:[/] "
         + ("no Docker engine answers, so " if kind is None else "")
@@ -95,7 +95,7 @@ def init_agent(directory: Path, challenge: str) -> None:
         )
         env.close()
     except (SpecError, PackageError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print(f"Wrote a random agent for [bold]{spec.id}[/] to {directory}/ (aigc.toml, agent.py).")
     out.print(f"Next: edit {directory}/agent.py, then run")
     out.print(f"  aigc check {directory}")
@@ -112,7 +112,7 @@ def check(package: Path, challenge: str | None, sandbox: str | None) -> None:
         with open_package(package) as folder:
             report = check_package(folder, challenge, _make_sandbox(sandbox))
     except PackageError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for item in report:
         mark = "[green]✓[/]" if item.ok else "[red]✗[/]"
         out.print(f"{mark} {item.name}: {item.message}")
@@ -151,7 +151,7 @@ def evaluate(
         with open_package(package) as folder:
             name = challenge or read_manifest(folder).challenge
             if name is None:
-                raise _fail(
+                raise fail(
                     'no challenge given: pass --challenge ID or add challenge = "ID" to aigc.toml'
                 )
             spec = get_challenge(name)
@@ -184,7 +184,7 @@ def evaluate(
                     on_episode=on_episode,
                 )
     except (SpecError, PackageError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     _print_summary(result)
     if json_path is not None:
         json_path.write_text(result.to_json(indent=2) + "\n", encoding="utf-8")
@@ -220,7 +220,7 @@ def sandbox() -> None:
 def _client() -> docker.DockerClient:
     client = docker_client()
     if client is None:
-        raise _fail("no Docker engine answers: start Docker (e.g. dockerd) and try again")
+        raise fail("no Docker engine answers: start Docker (e.g. dockerd) and try again")
     return client
 
 
@@ -228,9 +228,9 @@ def _client() -> docker.DockerClient:
 def sandbox_build() -> None:
     """Build the agent-runtime image if it is missing, and print its tag."""
     try:
-        tag = runtime_image(_client(), progress=_show_progress)
+        tag = runtime_image(_client(), progress=show_progress)
     except ImageError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print(tag)
 
 
@@ -241,3 +241,7 @@ def sandbox_reap() -> None:
     out.print(
         f"removed {len(removed)} container(s)" + (f": {', '.join(removed)}" if removed else "")
     )
+
+
+# The platform's commands live in their own modules and register themselves on main.
+from aigc import cli_platform, cli_remote  # noqa: E402, F401

@@ -117,8 +117,8 @@ def test_sandbox_build_prints_the_image_and_reap_reports(docker_sandbox):
 
 
 def test_progress_lines_from_docker_print_verbatim():
-    from aigc.cli import _show_progress, err
+    from aigc.cli import err, show_progress
 
     with err.capture() as captured:
-        _show_progress('RUN echo "agent:x:10001:10001" >> /etc/passwd [dim]')
+        show_progress('RUN echo "agent:x:10001:10001" >> /etc/passwd [dim]')
     assert captured.get() == 'RUN echo "agent:x:10001:10001" >> /etc/passwd [dim]\n'

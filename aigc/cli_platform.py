@@ -1,0 +1,160 @@
+"""``aigc serve``, ``aigc worker`` and ``aigc admin``: running the platform."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import socket
+
+import click
+from sqlalchemy import select
+
+from aigc.cli import err, fail, main, out, show_progress
+from aigc.platform import auth, challenges
+from aigc.platform.db import Database
+from aigc.platform.models import ORGANIZER, PARTICIPANT, User
+from aigc.platform.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+def _prepare(settings: Settings) -> Database:
+    """Migrate the database and load the built-in challenges."""
+    db = Database(settings.database_url)
+    try:
+        db.migrate()
+    except Exception as exc:
+        raise fail(
+            f"cannot migrate the database at {settings.database_url} ({exc}): "
+            "check AIGC_DATABASE_URL"
+        ) from None
+    with db.session() as session:
+        added = challenges.seed_builtins(session)
+    if added:
+        err.print(f"built-in challenges loaded or updated: {', '.join(added)}")
+    return db
+
+
+def _sandbox_ready(settings: Settings) -> None:
+    """Build the sandbox image now, not in the first evaluation."""
+    if settings.sandbox != "docker":
+        err.print(
+            "[yellow]warning:[/] AIGC_SANDBOX=local: submissions run unsandboxed, with this "
+            "server's rights. Use it only for code you trust."
+        )
+        return
+    from aigc.submissions.docker_sandbox import docker_client
+    from aigc.submissions.images import ImageError, runtime_image
+
+    client = docker_client()
+    if client is None:
+        raise fail(
+            "no Docker engine answers: start Docker (scripts/docker-engine.sh), or set "
+            "AIGC_SANDBOX=local to run trusted code unsandboxed"
+        )
+    try:
+        runtime_image(client, progress=show_progress)
+    except ImageError as exc:
+        raise fail(str(exc)) from None
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, help="Threads answering requests.")
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the platform: web API and, without a broker, the evaluation workers too."""
+    import waitress
+
+    from aigc.platform.app import create_app
+    from aigc.platform.queue import InProcessQueue
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    db = _prepare(settings)
+    _sandbox_ready(settings)
+    app = create_app(settings)
+    queue = app.extensions["aigc"].queue
+    if isinstance(queue, InProcessQueue):
+        resumed = queue.recover()
+        mode = f"in-process worker pool ({settings.workers} at once)"
+        if resumed:
+            err.print(f"resuming {len(resumed)} submission(s) left queued or running")
+    else:
+        mode = "Celery workers via the broker (start them with aigc worker)"
+    with db.session() as session:
+        organizers = session.scalar(select(User.id).where(User.role == ORGANIZER).limit(1))
+    out.print(f"AIGC on http://{host}:{port}/ — database {settings.database_url}, {mode}")
+    if organizers is None:
+        out.print(
+            "No organizer account yet: create one with "
+            "[bold]aigc admin create-user NAME --organizer[/] (same AIGC_* settings)."
+        )
+    waitress.serve(app, host=host, port=port, threads=threads, ident="aigc")
+
+
+@main.command()
+@click.option("--concurrency", default=1, show_default=True, help="Evaluations at once.")
+def worker(concurrency: int) -> None:
+    """Run a Celery worker that evaluates submissions from the broker (AIGC_BROKER_URL)."""
+    from aigc.platform.queue import QUEUE_NAME, make_celery, register_tasks
+
+    settings = _settings()
+    if not settings.broker_url:
+        raise fail("no broker: set AIGC_BROKER_URL, e.g. redis://127.0.0.1:6379/0")
+    db = Database(settings.database_url)
+    if not db.is_current():
+        raise fail("the database is not migrated: start aigc serve (or aigc admin migrate) first")
+    db.dispose()
+    _sandbox_ready(settings)
+    app = make_celery(settings)
+    register_tasks(app, settings)
+    app.worker_main(
+        [
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
+            f"--queues={QUEUE_NAME}",
+            f"--hostname=aigc@{socket.gethostname()}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@main.group()
+def admin() -> None:
+    """Administer the platform's database directly (uses the AIGC_* settings)."""
+
+
+@admin.command("migrate")
+def admin_migrate() -> None:
+    """Bring the database schema up to date and load the built-in challenges."""
+    _prepare(_settings())
+    out.print("the database is up to date")
+
+
+@admin.command("create-user")
+@click.argument("username")
+@click.option("--organizer", is_flag=True, help="Give the account the organizer role.")
+@click.option("--password", help="The password (asked for when left out).")
+def admin_create_user(username: str, organizer: bool, password: str | None) -> None:
+    """Create an account (participant by default)."""
+    db = _prepare(_settings())
+    if password is None:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise fail("the passwords differ: try again")
+    role = ORGANIZER if organizer else PARTICIPANT
+    with db.session() as session:
+        try:
+            auth.create_user(session, username, password, role)
+        except auth.AuthError as exc:
+            raise fail(str(exc)) from None
+    out.print(f"created {role} {username}: sign in with aigc login")

@@ -1,0 +1,282 @@
+"""The participant's and organizer's commands that talk to a platform server."""
+
+from __future__ import annotations
+
+import getpass
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from aigc.cli import err, fail, main, out
+from aigc.client import (
+    DEFAULT_SERVER,
+    ApiFailure,
+    Client,
+    Login,
+    forget_login,
+    load_login,
+    pack_folder,
+    save_login,
+)
+from aigc.submissions.challenge import SpecError, builtin_challenge_ids, parse_challenge_yaml
+from aigc.submissions.package import PackageError, open_package, read_manifest
+
+DONE = ("finished", "failed", "cancelled")
+
+
+def _client(required: bool = True) -> Client:
+    login = load_login()
+    if login is None:
+        if required:
+            raise fail("not signed in: run aigc login --server URL first")
+        return Client(DEFAULT_SERVER)
+    return Client(login.server, login.token)
+
+
+def _call(client: Client, method: str, path: str, **kwargs: Any) -> Any:
+    try:
+        return client.call(method, path, **kwargs)
+    except ApiFailure as exc:
+        raise fail(str(exc)) from None
+
+
+@main.command()
+@click.option(
+    "--server", help=f"The platform's address (default: the last one, or {DEFAULT_SERVER})."
+)
+@click.option("--username", "-u", help="Asked for when left out.")
+@click.option("--password", help="Asked for when left out.")
+def login(server: str | None, username: str | None, password: str | None) -> None:
+    """Sign in to a platform server and keep the token for the other commands."""
+    previous = load_login()
+    server = server or (previous.server if previous else DEFAULT_SERVER)
+    username = username or click.prompt("Username")
+    password = password if password is not None else getpass.getpass("Password: ")
+    body = _call(
+        Client(server),
+        "POST",
+        "/tokens",
+        json_body={"username": username, "password": password, "name": "aigc cli"},
+    )
+    path = save_login(Login(server=server, username=username, token=body["token"]))
+    out.print(f"signed in to {server} as {username} ({body['user']['role']}); token kept in {path}")
+
+
+@main.command()
+def logout() -> None:
+    """Revoke the kept token and forget it."""
+    login = load_login()
+    if login is None:
+        out.print("not signed in")
+        return
+    try:
+        Client(login.server, login.token).call("DELETE", "/tokens/current")
+    except ApiFailure as exc:
+        err.print(f"the server did not revoke the token ({exc}); forgetting it here anyway")
+    forget_login()
+    out.print(f"signed out of {login.server}")
+
+
+@main.command("challenges")
+def list_challenges() -> None:
+    """List the server's challenges (the built-in ones when not signed in)."""
+    if load_login() is None:
+        out.print("not signed in (aigc login): the challenges built into this installation are")
+        for challenge_id in builtin_challenge_ids():
+            out.print(f"  {challenge_id}")
+        return
+    body = _call(_client(), "GET", "/challenges")
+    table = Table("id", "title", "environment", "phases", "participants")
+    for c in body["challenges"]:
+        phases = ", ".join(f"{p['id']} ({p['visibility']}, {p['state']})" for p in c["phases"])
+        table.add_row(c["id"], c["title"], c["environment"], phases, str(c["participants"]))
+    out.print(table)
+
+
+@main.group()
+def challenge() -> None:
+    """Create or update a challenge on the server from its YAML spec (organizers)."""
+
+
+def _send_spec(method: str, file: Path) -> dict[str, Any]:
+    text = file.read_text(encoding="utf-8")
+    try:
+        spec = parse_challenge_yaml(text)  # the same checks the server runs, without the trip
+    except SpecError as exc:
+        raise fail(f"{file}: {exc}") from None
+    path = "/challenges" if method == "POST" else f"/challenges/{spec.id}"
+    return _call(  # type: ignore[no-any-return]
+        _client(), method, path, data=text.encode(), headers={"Content-Type": "application/yaml"}
+    )
+
+
+@challenge.command("create")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def challenge_create(file: Path) -> None:
+    """Create a challenge from FILE.yaml."""
+    body = _send_spec("POST", file)
+    out.print(f"created challenge {body['id']} (version {body['version']})")
+
+
+@challenge.command("update")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def challenge_update(file: Path) -> None:
+    """Update a challenge from FILE.yaml (a new version; old submissions keep theirs)."""
+    body = _send_spec("PUT", file)
+    if body["changed"]:
+        out.print(f"updated challenge {body['id']} to version {body['version']}")
+    else:
+        out.print(f"challenge {body['id']} is unchanged (version {body['version']})")
+
+
+def _archive_for(package: Path) -> tuple[Path, bool, str | None]:
+    """Return (archive, made_here, challenge in aigc.toml), checking the manifest first."""
+    try:
+        with open_package(package) as folder:
+            manifest = read_manifest(folder)
+    except PackageError as exc:
+        raise fail(str(exc)) from None
+    if package.is_dir():
+        return pack_folder(package), True, manifest.challenge
+    return package, False, manifest.challenge
+
+
+def _upload(client: Client, archive: Path, challenge_id: str, phase: str) -> dict[str, Any]:
+    with Progress(
+        TextColumn("uploading"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("upload", total=archive.stat().st_size)
+
+        def sent(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            return client.upload(archive, challenge_id, phase, sent)
+        except ApiFailure as exc:
+            raise fail(str(exc)) from None
+
+
+def _wait(client: Client, submission: dict[str, Any]) -> dict[str, Any]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(submission["status"], total=submission["episodes_total"] or None)
+        while submission["status"] not in DONE:
+            time.sleep(1.0)
+            submission = _call(client, "GET", f"/submissions/{submission['id']}")
+            progress.update(
+                task, description=submission["status"], completed=submission["episodes_done"]
+            )
+    return submission
+
+
+def _show(submission: dict[str, Any]) -> None:
+    status = submission["status"]
+    colour = {"finished": "green", "failed": "red", "cancelled": "yellow"}.get(status, "cyan")
+    title = f"submission {submission['id']}: {submission['challenge']}/{submission['phase']}"
+    out.print(f"{title} — [{colour}]{status}[/]")
+    result, failure = submission.get("result"), submission.get("failure")
+    if result:
+        metrics = ", ".join(
+            f"{name} {value:.4g}" if value is not None else f"{name} —"
+            for name, value in result["metrics"].items()
+        )
+        out.print(f"  {metrics} over {len(result['episodes'])} episodes")
+    elif submission.get("details_hidden") and status == "finished":
+        out.print("  scored; the score of a hidden phase shows once the organizers reveal it")
+    if failure:
+        out.print(f"  [red]{failure['code']}[/]: {failure['message']}")
+    if submission.get("disqualified"):
+        out.print(f"  [red]disqualified[/]: {submission['disqualified_reason']}")
+
+
+@main.command()
+@click.argument("package", type=click.Path(exists=True, path_type=Path))
+@click.option("--challenge", "-c", "challenge_id", help="Default: the one in aigc.toml.")
+@click.option("--phase", "-p", default="dev", show_default=True)
+@click.option("--wait", "-w", is_flag=True, help="Follow the evaluation until it ends.")
+def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> None:
+    """Submit an agent folder or archive to a challenge phase on the server."""
+    client = _client()
+    archive, made_here, in_manifest = _archive_for(package)
+    challenge_id = challenge_id or in_manifest
+    if challenge_id is None:
+        raise fail('no challenge given: pass --challenge ID or add challenge = "ID" to aigc.toml')
+    try:
+        submission = _upload(client, archive, challenge_id, phase)
+    finally:
+        if made_here:
+            archive.unlink(missing_ok=True)
+    out.print(f"submitted as {submission['id']} to {challenge_id}/{phase}: {submission['status']}")
+    if wait:
+        submission = _wait(client, submission)
+        _show(submission)
+        if submission["status"] != "finished":
+            raise SystemExit(1)
+    else:
+        out.print(f"follow it with aigc status {submission['id']}")
+
+
+@main.command()
+@click.argument("submission_id", required=False, type=int)
+@click.option("--challenge", "-c", "challenge_id", help="Only this challenge's submissions.")
+def status(submission_id: int | None, challenge_id: str | None) -> None:
+    """Show one submission, or list yours."""
+    client = _client()
+    if submission_id is not None:
+        _show(_call(client, "GET", f"/submissions/{submission_id}"))
+        return
+    params = {"challenge": challenge_id} if challenge_id else None
+    body = _call(client, "GET", "/submissions", params=params)
+    table = Table("id", "challenge/phase", "package", "status", "score", "submitted")
+    for s in body["submissions"]:
+        score = s["result"]["score"] if s.get("result") else None
+        table.add_row(
+            str(s["id"]),
+            f"{s['challenge']}/{s['phase']}",
+            s["package"]["name"],
+            s["status"] + (" (disqualified)" if s["disqualified"] else ""),
+            "—" if score is None else f"{score:.4g}",
+            (s["created_at"] or "")[:16].replace("T", " "),
+        )
+    out.print(table)
+
+
+@main.command()
+@click.argument("submission_id", type=int)
+def logs(submission_id: int) -> None:
+    """Print what a submission's agent wrote to stdout and stderr (a capped excerpt)."""
+    body = _call(_client(), "GET", f"/submissions/{submission_id}/logs")
+    if body.get("hidden"):
+        out.print(body.get("note", "the logs of hidden phases are hidden"))
+    else:
+        click.echo(body["logs"] or "(the agent wrote nothing)")
+
+
+@main.command()
+@click.argument("submission_id", type=int)
+def cancel(submission_id: int) -> None:
+    """Cancel a queued or running submission."""
+    _show(_call(_client(), "POST", f"/submissions/{submission_id}/cancel"))

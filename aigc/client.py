@@ -1,0 +1,177 @@
+"""A client for the platform's REST API, and where the ``aigc`` command keeps its sign-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import requests
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+SKIPPED_WHEN_PACKING = {"__pycache__", ".git", ".venv", ".mypy_cache", ".pytest_cache"}
+
+
+class ApiFailure(Exception):
+    """The server refused a request, or could not be reached; ``str`` says what to do."""
+
+    def __init__(self, message: str, status: int = 0, body: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.status, self.body = status, body or {}
+
+
+@dataclass
+class Login:
+    server: str
+    username: str
+    token: str
+
+
+def config_path() -> Path:
+    """Where the sign-in is kept (``AIGC_CONFIG`` overrides it)."""
+    return Path(
+        os.environ.get("AIGC_CONFIG") or Path(platformdirs.user_config_dir("aigc")) / "login.json"
+    )
+
+
+def load_login() -> Login | None:
+    try:
+        return Login(**json.loads(config_path().read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def save_login(login: Login) -> Path:
+    """Write the sign-in readable by the user only: it holds a token."""
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(asdict(login), handle)
+    os.replace(temporary, path)
+    return path
+
+
+def forget_login() -> None:
+    config_path().unlink(missing_ok=True)
+
+
+class _ProgressReader:
+    """A body that reports how much of it has been sent."""
+
+    def __init__(self, data: bytes, progress: Callable[[int, int], None]):
+        self.data, self.sent, self.progress = data, 0, progress
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def read(self, size: int = -1) -> bytes:
+        size = len(self.data) - self.sent if size < 0 else size
+        chunk = self.data[self.sent : self.sent + min(size, 256 * 1024)]
+        self.sent += len(chunk)
+        self.progress(self.sent, len(self.data))
+        return chunk
+
+
+def pack_folder(folder: Path) -> Path:
+    """Zip an agent folder into a temporary archive (caches and VCS folders left out)."""
+    handle, name = tempfile.mkstemp(prefix="aigc-upload-", suffix=".zip")
+    os.close(handle)
+    archive = Path(name)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            if SKIPPED_WHEN_PACKING & set(relative.parts) or path.suffix == ".pyc":
+                continue
+            if path.is_symlink():
+                raise ApiFailure(f"{relative} is a symbolic link: replace it with the file itself")
+            if path.is_file():
+                zf.write(path, relative.as_posix())
+    return archive
+
+
+class Client:
+    """Calls the REST API; errors become ApiFailure with the server's one-line message."""
+
+    def __init__(self, server: str, token: str | None = None, timeout: float = 60.0):
+        self.server = server.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {"Accept": "application/json", **(extra or {})}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        try:
+            response = self.http.request(
+                method,
+                f"{self.server}/api/v1{path}",
+                json=json_body,
+                data=data,
+                params=params,
+                headers=self._headers(headers),
+                timeout=self.timeout,
+            )
+        except requests.ConnectionError:
+            raise ApiFailure(
+                f"cannot reach {self.server}: is the server running (aigc serve)? "
+                "Sign in to another one with aigc login --server URL"
+            ) from None
+        except requests.Timeout:
+            raise ApiFailure(f"{self.server} did not answer within {self.timeout:g} s") from None
+        if response.status_code == 204:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400:
+            error = body.get("error", {}) if isinstance(body, dict) else {}
+            message = error.get("message") or f"the server answered {response.status_code}"
+            raise ApiFailure(message, response.status_code, body)
+        return body
+
+    def upload(
+        self, archive: Path, challenge: str, phase: str, progress: Callable[[int, int], None]
+    ) -> dict[str, Any]:
+        """Upload a package archive as a multipart form, reporting bytes sent."""
+        boundary = secrets.token_hex(16)
+        fields = "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in (("challenge", challenge), ("phase", phase))
+        )
+        head = (
+            f'{fields}--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{archive.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        body = head + archive.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        return self.call(  # type: ignore[no-any-return]
+            "POST",
+            "/submissions",
+            data=_ProgressReader(body, progress),
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(len(body)),
+            },
+        )

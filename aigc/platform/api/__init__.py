@@ -1,0 +1,162 @@
+"""The REST API under ``/api/v1``: token auth, JSON in and out, JSON errors.
+
+Every route is declared with :func:`route`, which records what the OpenAPI document at
+``/api/v1/openapi.json`` says about it, so the document and the routes cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from aigc.platform import auth
+from aigc.platform.models import User
+
+API_PREFIX = "/api/v1"
+api = Blueprint("api", __name__, url_prefix=API_PREFIX)
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {"status", "message", ...}}``."""
+
+    def __init__(self, status: int, message: str, **extra: Any):
+        super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    rule: str
+    method: str
+    endpoint: str
+    summary: str
+    access: str  # "anyone", "user" or "organizer"
+    request: dict[str, Any] | None = None  # OpenAPI requestBody
+    response: str | None = None  # name of a schema in openapi.SCHEMAS
+    errors: tuple[int, ...] = ()
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    success: int = 200
+
+
+ROUTES: list[RouteDoc] = []
+
+
+def route(
+    rule: str,
+    method: str,
+    summary: str,
+    access: str,
+    *,
+    request_body: dict[str, Any] | None = None,
+    response: str | None = None,
+    errors: tuple[int, ...] = (),
+    parameters: list[dict[str, Any]] | None = None,
+    success: int = 200,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view on the API blueprint and document it."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        api.add_url_rule(rule, endpoint=view.__name__, view_func=view, methods=[method])
+        ROUTES.append(
+            RouteDoc(
+                rule=rule,
+                method=method,
+                endpoint=view.__name__,
+                summary=summary,
+                access=access,
+                request=request_body,
+                response=response,
+                errors=errors,
+                parameters=parameters or [],
+                success=success,
+            )
+        )
+        return view
+
+    return decorate
+
+
+def platform() -> Any:
+    """The platform object of the running app (settings, database, storage, queue)."""
+    return current_app.extensions["aigc"]
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def viewer(session: Session) -> User | None:
+    """The user the request's token belongs to, or None for anonymous requests."""
+    token = bearer_token()
+    if token is None:
+        return None
+    user = auth.user_for_token(session, token)
+    if user is None:
+        raise ApiError(401, "the API token is invalid or revoked: sign in again (aigc login)")
+    return user
+
+
+def require_user(session: Session, organizer: bool = False) -> User:
+    user = viewer(session)
+    if user is None:
+        raise ApiError(
+            401, "sign in first: send 'Authorization: Bearer <token>' (aigc login gets a token)"
+        )
+    if organizer and not user.is_organizer:
+        raise ApiError(403, "only organizers may do this")
+    return user
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(
+            400, "send a JSON object as the request body (Content-Type: application/json)"
+        )
+    return data
+
+
+def text_field(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, f"the field {name!r} is missing or not text")
+    return value
+
+
+def _error_response(status: int, message: str, **extra: Any) -> Any:
+    response = jsonify({"error": {"status": status, "message": message, **extra}})
+    response.status_code = status
+    return response
+
+
+def register(app: Flask) -> None:
+    """Attach the API and its JSON error handling to the app."""
+    from aigc.platform.api import accounts, challenges, openapi, submissions  # noqa: F401
+
+    app.register_blueprint(api)
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Any:
+        response = _error_response(error.status, error.message, **error.extra)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        if not request.path.startswith(API_PREFIX):
+            return error
+        messages = {
+            404: "no such API route: see /api/v1/openapi.json",
+            405: f"{request.method} is not allowed here: see /api/v1/openapi.json",
+            413: "the upload is larger than the platform accepts: shrink the package",
+        }
+        message = messages.get(error.code or 0, error.description or error.name)
+        return _error_response(error.code or 500, message)

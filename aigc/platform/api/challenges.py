@@ -1,0 +1,132 @@
+"""Challenges: list and show for everyone; create and update from YAML for organizers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from aigc.platform import challenges
+from aigc.platform.api import ApiError, platform, require_user, route
+from aigc.platform.api.render import challenge_json
+from aigc.platform.models import Challenge, Submission
+from aigc.submissions.challenge import SpecError
+
+SPEC_BODY = {
+    "required": True,
+    "description": "The challenge spec as YAML (application/yaml or text/plain), or JSON "
+    '{"spec_yaml": "..."}',
+    "content": {
+        "application/yaml": {"schema": {"type": "string"}},
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["spec_yaml"],
+                "properties": {"spec_yaml": {"type": "string"}},
+            }
+        },
+    },
+}
+SLUG = [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _participants(session: Session) -> dict[int, int]:
+    rows = session.execute(
+        select(Submission.challenge_id, func.count(func.distinct(Submission.user_id))).group_by(
+            Submission.challenge_id
+        )
+    )
+    return {challenge_id: count for challenge_id, count in rows}
+
+
+def _spec_yaml() -> str:
+    if request.is_json:
+        data = request.get_json(silent=True)
+        text = data.get("spec_yaml") if isinstance(data, dict) else None
+    else:
+        text = request.get_data(as_text=True)
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(400, "send the challenge spec as YAML in the request body")
+    return text
+
+
+def _load(session: Session, slug: str) -> Challenge:
+    challenge = challenges.find(session, slug)
+    if challenge is None:
+        raise ApiError(
+            404, f"there is no challenge {slug!r}: list them with GET /api/v1/challenges"
+        )
+    return challenge
+
+
+@route("/challenges", "GET", "List the challenges", "anyone", response="ChallengeList")
+def list_challenges() -> Any:
+    with platform().db.session() as session:
+        counts = _participants(session)
+        rows = session.scalars(select(Challenge).order_by(Challenge.slug))
+        return {"challenges": [challenge_json(c, False, counts.get(c.id, 0)) for c in rows]}
+
+
+@route(
+    "/challenges/<slug>",
+    "GET",
+    "Show a challenge: description, rules, phases",
+    "anyone",
+    response="Challenge",
+    errors=(404,),
+    parameters=SLUG,
+)
+def show_challenge(slug: str) -> Any:
+    with platform().db.session() as session:
+        challenge = _load(session, slug)
+        return challenge_json(challenge, True, _participants(session).get(challenge.id, 0))
+
+
+@route(
+    "/challenges",
+    "POST",
+    "Create a challenge from a YAML spec",
+    "organizer",
+    request_body=SPEC_BODY,
+    response="Challenge",
+    errors=(400, 401, 403, 409),
+    success=201,
+)
+def create_challenge() -> Any:
+    text = _spec_yaml()
+    with platform().db.session() as session:
+        user = require_user(session, organizer=True)
+        try:
+            challenge = challenges.create(session, text, by=user)
+        except SpecError as exc:
+            raise ApiError(400, str(exc)) from None
+        except challenges.ChallengeConflict as exc:
+            raise ApiError(409, str(exc)) from None
+        return challenge_json(challenge, True, 0), 201
+
+
+@route(
+    "/challenges/<slug>",
+    "PUT",
+    "Update a challenge from a YAML spec (adds a version)",
+    "organizer",
+    request_body=SPEC_BODY,
+    response="Challenge",
+    errors=(400, 401, 403, 404, 409),
+    parameters=SLUG,
+)
+def update_challenge(slug: str) -> Any:
+    text = _spec_yaml()
+    with platform().db.session() as session:
+        user = require_user(session, organizer=True)
+        challenge = _load(session, slug)
+        try:
+            changed = challenges.update(session, challenge, text, by=user)
+        except SpecError as exc:
+            raise ApiError(400, str(exc)) from None
+        except challenges.ChallengeConflict as exc:
+            raise ApiError(409, str(exc)) from None
+        data = challenge_json(challenge, True, _participants(session).get(challenge.id, 0))
+        return {**data, "changed": changed}

@@ -1,0 +1,205 @@
+"""The OpenAPI 3.1 document of the REST API, built from the routes as they are registered."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aigc
+from aigc.platform.api import API_PREFIX, ROUTES, RouteDoc, route
+
+STATUS_TEXT = {
+    400: "The request is invalid: the message says what to change",
+    401: "Not signed in, or the token is invalid",
+    403: "Signed in, but not allowed",
+    404: "Not found (or not yours)",
+    409: "Conflicts with the current state",
+    413: "The upload is too large",
+    429: "A quota is used up: retry_at says when the next submission is possible",
+}
+
+_string, _integer, _number = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+_nullable_string = {"type": ["string", "null"]}
+_time = {"type": ["string", "null"], "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["status", "message"],
+                "properties": {"status": _integer, "message": _string, "retry_at": _time},
+            }
+        },
+    },
+    "Credentials": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {"username": _string, "password": _string, "name": _string},
+    },
+    "User": {
+        "type": "object",
+        "properties": {
+            "id": _integer,
+            "username": _string,
+            "role": _string,
+            "team": _nullable_string,
+        },
+    },
+    "Token": {
+        "type": "object",
+        "properties": {"token": _string, "user": {"$ref": "#/components/schemas/User"}},
+    },
+    "Team": {
+        "type": "object",
+        "properties": {
+            "id": _integer,
+            "name": _string,
+            "members": {"type": "array", "items": _string},
+            "join_code": _string,
+        },
+    },
+    "Phase": {
+        "type": "object",
+        "properties": {
+            "id": _string,
+            "title": _string,
+            "visibility": {"enum": ["public", "hidden"]},
+            "episodes": _integer,
+            "start": _time,
+            "end": _time,
+            "state": {"enum": ["upcoming", "open", "closed"]},
+            "seeds": {"type": ["array", "null"], "items": _integer},
+        },
+    },
+    "Challenge": {
+        "type": "object",
+        "properties": {
+            "id": _string,
+            "title": _string,
+            "environment": _string,
+            "version": _integer,
+            "builtin": {"type": "boolean"},
+            "participants": _integer,
+            "phases": {"type": "array", "items": {"$ref": "#/components/schemas/Phase"}},
+            "description": _string,
+            "limits": {"type": "object"},
+            "metrics": {"type": "object"},
+            "quotas": {"type": "object"},
+            "starter": _string,
+        },
+    },
+    "ChallengeList": {
+        "type": "object",
+        "properties": {
+            "challenges": {"type": "array", "items": {"$ref": "#/components/schemas/Challenge"}}
+        },
+    },
+    "Submission": {
+        "type": "object",
+        "properties": {
+            "id": _integer,
+            "user": _string,
+            "team": _nullable_string,
+            "challenge": _string,
+            "phase": _string,
+            "status": {"enum": ["queued", "running", "finished", "failed", "cancelled"]},
+            "attempts": _integer,
+            "episodes_done": _integer,
+            "episodes_total": _integer,
+            "failure": {
+                "type": ["object", "null"],
+                "properties": {"code": _string, "message": _string},
+            },
+            "platform_failure": {"type": "boolean"},
+            "disqualified": {"type": "boolean"},
+            "created_at": _time,
+            "finished_at": _time,
+            "result": {
+                "type": ["object", "null"],
+                "properties": {
+                    "score": {"type": ["number", "null"]},
+                    "metrics": {"type": "object"},
+                    "episodes": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+            "details_hidden": {"type": "boolean"},
+        },
+    },
+    "SubmissionList": {
+        "type": "object",
+        "properties": {
+            "submissions": {"type": "array", "items": {"$ref": "#/components/schemas/Submission"}}
+        },
+    },
+    "Logs": {
+        "type": "object",
+        "properties": {"id": _integer, "logs": _string, "hidden": {"type": "boolean"}},
+    },
+}
+
+
+def openapi_path(rule: str) -> str:
+    """Turn a Flask rule ('/submissions/<int:submission_id>') into an OpenAPI path."""
+    return API_PREFIX + re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+
+
+def _operation(doc: RouteDoc) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": "Done"}
+    if doc.response:
+        success = {
+            "description": "Done",
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{doc.response}"}}
+            },
+        }
+    if doc.success == 204:
+        success = {"description": "Done"}
+    responses: dict[str, Any] = {str(doc.success): success}
+    for status in doc.errors:
+        responses[str(status)] = {
+            "description": STATUS_TEXT[status],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    operation: dict[str, Any] = {
+        "operationId": doc.endpoint,
+        "summary": doc.summary,
+        "responses": responses,
+        "x-access": doc.access,
+    }
+    if doc.access != "anyone":
+        operation["security"] = [{"token": []}]
+    if doc.parameters:
+        operation["parameters"] = doc.parameters
+    if doc.request:
+        operation["requestBody"] = doc.request
+    return operation
+
+
+def build() -> dict[str, Any]:
+    """Build the document from every registered route."""
+    paths: dict[str, dict[str, Any]] = {}
+    for doc in ROUTES:
+        paths.setdefault(openapi_path(doc.rule), {})[doc.method.lower()] = _operation(doc)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "AIGC — the AI Gym Challenge",
+            "version": aigc.__version__,
+            "description": "Challenges, submissions and evaluations of reinforcement-learning "
+            "agents. Sign in with POST /tokens and send the token as 'Authorization: Bearer'.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@route("/openapi.json", "GET", "This document", "anyone")
+def openapi_document() -> Any:
+    return build()

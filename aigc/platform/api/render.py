@@ -1,0 +1,174 @@
+"""How platform records look in JSON, and what each viewer may see of them.
+
+Hidden phases keep their seeds and scores from participants until an organizer reveals
+them. Everything an agent can write into (its logs, its exception messages, the actions
+it returns) could carry what it observed there, so on hidden phases participants see a
+fixed description of a failure instead of its text, and no logs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aigc.platform import challenges
+from aigc.platform.models import Challenge, Submission, Team, User
+from aigc.submissions import results
+from aigc.submissions.challenge import ChallengeSpec
+
+HIDDEN_FAILURES = {
+    results.AGENT_START_FAILED: "the agent did not start",
+    results.AGENT_ERROR: "the agent raised an exception",
+    results.AGENT_EXITED: "the agent's process ended early",
+    results.INVALID_ACTION: "the agent returned an action outside the action space",
+    results.PROTOCOL_ERROR: "the agent broke the protocol",
+    results.STEP_TIMEOUT: "the agent was too slow to answer",
+    results.EPISODE_TIMEOUT: "an episode ran longer than allowed",
+    results.EVALUATION_TIMEOUT: "the evaluation ran longer than allowed",
+}
+HIDDEN_NOTE = "details are hidden in hidden phases: evaluate on a public phase to see them"
+
+
+def when(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "team": user.team.name if user.team else None,
+    }
+
+
+def team_json(team: Team, with_code: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": team.id,
+        "name": team.name,
+        "members": sorted(member.username for member in team.members),
+    }
+    if with_code:
+        data["join_code"] = team.join_code
+    return data
+
+
+def phase_json(spec: ChallengeSpec, phase_id: str) -> dict[str, Any]:
+    phase = spec.phase(phase_id)
+    return {
+        "id": phase.id,
+        "title": phase.title,
+        "visibility": phase.visibility,
+        "episodes": phase.episodes,
+        "start": when(phase.start),
+        "end": when(phase.end),
+        "state": challenges.phase_state(phase),
+        "seeds": None if phase.seeds_hidden else phase.seeds(spec.id),
+    }
+
+
+def challenge_json(challenge: Challenge, detail: bool, participants: int) -> dict[str, Any]:
+    spec = challenges.spec_of(challenge)
+    data: dict[str, Any] = {
+        "id": challenge.slug,
+        "title": challenge.title,
+        "environment": spec.environment.id,
+        "version": challenge.current_version,
+        "builtin": challenge.builtin,
+        "participants": participants,
+        "phases": [phase_json(spec, p.id) for p in spec.phases],
+        "updated_at": when(challenge.updated_at),
+    }
+    if detail:
+        limits, metrics = spec.limits, spec.metrics
+        data.update(
+            description=spec.description,
+            environment_kwargs=spec.environment.kwargs,
+            max_episode_steps=spec.environment.max_episode_steps,
+            limits={
+                "step_timeout": limits.step_timeout,
+                "startup_timeout": limits.startup_timeout,
+                "episode_timeout": limits.episode_timeout,
+                "evaluation_timeout": limits.evaluation_timeout,
+                "memory_bytes": limits.memory_bytes,
+                "cpus": limits.cpus,
+            },
+            metrics={
+                "primary": metrics.primary,
+                "higher_is_better": metrics.higher_is_better,
+                "success": metrics.success,
+                "success_min_return": metrics.success_min_return,
+                "report": list(metrics.report),
+            },
+            quotas={"per_day": spec.quotas.per_day, "total": spec.quotas.total},
+            starter=f"aigc init-agent my-agent --challenge {challenge.slug}",
+        )
+    return data
+
+
+def sees_everything(submission: Submission, viewer: User) -> bool:
+    """Organizers see all; participants see all of a submission only in public phases."""
+    if viewer.is_organizer:
+        return True
+    spec = challenges.spec_of(submission.challenge, submission.challenge_version)
+    return spec.phase(submission.phase).visibility == "public"
+
+
+def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
+    full = sees_everything(submission, viewer)
+    data: dict[str, Any] = {
+        "id": submission.id,
+        "user": submission.user.username,
+        "team": submission.team.name if submission.team else None,
+        "challenge": submission.challenge.slug,
+        "challenge_version": submission.challenge_version,
+        "phase": submission.phase,
+        "package": {
+            "name": submission.package_name,
+            "filename": submission.filename,
+            "size_bytes": submission.size_bytes,
+            "sha256": submission.package_sha256,
+        },
+        "status": submission.status,
+        "attempts": submission.attempts,
+        "episodes_done": submission.episodes_done,
+        "episodes_total": submission.episodes_total,
+        "failure": None,
+        "platform_failure": submission.platform_failure,
+        "disqualified": submission.disqualified,
+        "disqualified_reason": submission.disqualified_reason,
+        "created_at": when(submission.created_at),
+        "started_at": when(submission.started_at),
+        "finished_at": when(submission.finished_at),
+        "result": None,
+        "details_hidden": not full,
+    }
+    if submission.failure_code:
+        message = submission.failure_message or ""
+        if not full and submission.failure_code in HIDDEN_FAILURES:
+            message = f"{HIDDEN_FAILURES[submission.failure_code]} ({HIDDEN_NOTE})"
+        data["failure"] = {"code": submission.failure_code, "message": message}
+    evaluation = submission.evaluation
+    if evaluation is not None and full:
+        data["result"] = {
+            "score": evaluation.score,
+            "metrics": evaluation.metrics,
+            "episodes_requested": evaluation.episodes_requested,
+            "steps": evaluation.steps,
+            "wall_time": evaluation.wall_time,
+            "startup_time": evaluation.startup_time,
+            "episodes": [
+                {
+                    "index": e.index,
+                    "seed": e.seed,
+                    "return": e.total_return,
+                    "length": e.length,
+                    "wall_time": e.wall_time,
+                    "terminated": e.terminated,
+                    "truncated": e.truncated,
+                    "success": e.success,
+                }
+                for e in evaluation.episodes
+            ],
+        }
+    return data

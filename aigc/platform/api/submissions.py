@@ -1,0 +1,249 @@
+"""Submissions: upload, list, show, logs, package, cancel; rerun and disqualify for organizers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request, send_file
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aigc.platform import challenges
+from aigc.platform import submissions as service
+from aigc.platform.api import ApiError, json_body, platform, require_user, route, text_field
+from aigc.platform.api.render import HIDDEN_NOTE, sees_everything, submission_json
+from aigc.platform.models import Submission, User
+
+ID = [{"name": "submission_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+UPLOAD = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["challenge", "file"],
+                "properties": {
+                    "challenge": {"type": "string"},
+                    "phase": {"type": "string", "default": "dev"},
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "the agent package as .zip or .tar.gz",
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+def _own(session: Session, submission_id: int, user: User) -> Submission:
+    """The submission, if the user may see it: its author or an organizer; else 404."""
+    submission = session.get(Submission, submission_id)
+    if submission is None or not (user.is_organizer or submission.user_id == user.id):
+        # Another participant's submission is answered as if it did not exist.
+        raise ApiError(404, f"you have no submission {submission_id}")
+    return submission
+
+
+def _refused(exc: service.Refused) -> ApiError:
+    extra = {"retry_at": exc.retry_at.isoformat().replace("+00:00", "Z")} if exc.retry_at else {}
+    return ApiError(exc.status, exc.message, **extra)
+
+
+@route(
+    "/submissions",
+    "POST",
+    "Upload an agent package to a challenge phase",
+    "user",
+    request_body=UPLOAD,
+    response="Submission",
+    errors=(400, 401, 404, 409, 413, 429),
+    success=201,
+)
+def upload() -> Any:
+    challenge = request.form.get("challenge", "")
+    phase = request.form.get("phase", "dev") or "dev"
+    file = request.files.get("file")
+    if not challenge or file is None:
+        raise ApiError(400, "send multipart form fields 'challenge' and 'file' (and 'phase')")
+    data = file.read()
+    p = platform()
+    with p.db.session() as session:
+        user = require_user(session)
+        try:
+            submission = service.accept_upload(
+                session,
+                p.store,
+                user,
+                challenge,
+                phase,
+                file.filename or "package",
+                data,
+                p.settings.max_upload_bytes,
+            )
+        except service.Refused as exc:
+            raise _refused(exc) from None
+        body = submission_json(submission, user)
+    # Queued only once committed, so the worker finds the row.
+    p.queue.enqueue(body["id"])
+    return body, 201
+
+
+@route(
+    "/submissions",
+    "GET",
+    "List your submissions (organizers: ?all=1 for everyone's)",
+    "user",
+    response="SubmissionList",
+    errors=(401,),
+    parameters=[
+        {"name": "challenge", "in": "query", "schema": {"type": "string"}},
+        {"name": "phase", "in": "query", "schema": {"type": "string"}},
+        {"name": "all", "in": "query", "schema": {"type": "integer", "enum": [0, 1]}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 100}},
+    ],
+)
+def list_submissions() -> Any:
+    with platform().db.session() as session:
+        user = require_user(session)
+        query = select(Submission).order_by(Submission.id.desc())
+        if not (user.is_organizer and request.args.get("all") == "1"):
+            query = query.where(Submission.user_id == user.id)
+        slug = request.args.get("challenge")
+        if slug:
+            challenge = challenges.find(session, slug)
+            query = query.where(Submission.challenge_id == (challenge.id if challenge else -1))
+        if request.args.get("phase"):
+            query = query.where(Submission.phase == request.args["phase"])
+        limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 1000)
+        rows = session.scalars(query.limit(limit))
+        return {"submissions": [submission_json(s, user) for s in rows]}
+
+
+@route(
+    "/submissions/<int:submission_id>",
+    "GET",
+    "Show a submission: status, failure, result",
+    "user",
+    response="Submission",
+    errors=(401, 404),
+    parameters=ID,
+)
+def show_submission(submission_id: int) -> Any:
+    with platform().db.session() as session:
+        user = require_user(session)
+        return submission_json(_own(session, submission_id, user), user)
+
+
+@route(
+    "/submissions/<int:submission_id>/logs",
+    "GET",
+    "The agent's output (a capped excerpt)",
+    "user",
+    response="Logs",
+    errors=(401, 404),
+    parameters=ID,
+)
+def submission_logs(submission_id: int) -> Any:
+    with platform().db.session() as session:
+        user = require_user(session)
+        submission = _own(session, submission_id, user)
+        if not sees_everything(submission, user):
+            return {"id": submission.id, "logs": "", "hidden": True, "note": HIDDEN_NOTE}
+        return {"id": submission.id, "logs": submission.logs, "hidden": False}
+
+
+@route(
+    "/submissions/<int:submission_id>/package",
+    "GET",
+    "Download the uploaded package",
+    "user",
+    errors=(401, 404),
+    parameters=ID,
+)
+def submission_package(submission_id: int) -> Any:
+    p = platform()
+    with p.db.session() as session:
+        submission = _own(session, submission_id, require_user(session))
+        sha256, filename = submission.package_sha256, submission.filename
+    return send_file(p.store.path(sha256), as_attachment=True, download_name=filename)
+
+
+@route(
+    "/submissions/<int:submission_id>/cancel",
+    "POST",
+    "Cancel a queued or running submission",
+    "user",
+    response="Submission",
+    errors=(401, 404, 409),
+    parameters=ID,
+)
+def cancel_submission(submission_id: int) -> Any:
+    with platform().db.session() as session:
+        user = require_user(session)
+        submission = _own(session, submission_id, user)
+        try:
+            service.cancel(submission)
+        except service.Refused as exc:
+            raise _refused(exc) from None
+        session.flush()
+        return submission_json(submission, user)
+
+
+@route(
+    "/submissions/<int:submission_id>/rerun",
+    "POST",
+    "Evaluate a submission again",
+    "organizer",
+    response="Submission",
+    errors=(401, 403, 404, 409),
+    parameters=ID,
+)
+def rerun_submission(submission_id: int) -> Any:
+    p = platform()
+    with p.db.session() as session:
+        user = require_user(session, organizer=True)
+        submission = _own(session, submission_id, user)
+        try:
+            service.rerun(submission)
+        except service.Refused as exc:
+            raise _refused(exc) from None
+        session.flush()
+        body = submission_json(submission, user)
+    p.queue.enqueue(submission_id)
+    return body
+
+
+@route(
+    "/submissions/<int:submission_id>/disqualify",
+    "POST",
+    "Disqualify a submission: kept, but off every leaderboard",
+    "organizer",
+    request_body={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["reason"],
+                    "properties": {"reason": {"type": "string"}},
+                }
+            }
+        },
+    },
+    response="Submission",
+    errors=(400, 401, 403, 404),
+    parameters=ID,
+)
+def disqualify_submission(submission_id: int) -> Any:
+    reason = text_field(json_body(), "reason")
+    with platform().db.session() as session:
+        user = require_user(session, organizer=True)
+        submission = _own(session, submission_id, user)
+        try:
+            service.disqualify(submission, reason)
+        except service.Refused as exc:
+            raise _refused(exc) from None
+        session.flush()
+        return submission_json(submission, user)

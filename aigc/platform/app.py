@@ -1,0 +1,51 @@
+"""The Flask application: settings, database, package storage and queue, wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+from aigc.platform import api
+from aigc.platform.db import Database
+from aigc.platform.queue import CeleryQueue, InProcessQueue, Queue, make_celery
+from aigc.platform.settings import Settings
+from aigc.platform.storage import PackageStore
+
+# Room for the multipart envelope around the largest accepted package.
+FORM_OVERHEAD = 64 * 1024
+
+
+@dataclass
+class Platform:
+    """What every view and task needs; one per app, as ``app.extensions["aigc"]``."""
+
+    settings: Settings
+    db: Database
+    store: PackageStore
+    queue: Queue
+
+
+def make_queue(settings: Settings, db: Database, store: PackageStore) -> Queue:
+    """Celery through the broker when one is configured, else the in-process pool."""
+    if settings.broker_url:
+        return CeleryQueue(make_celery(settings))
+    return InProcessQueue(db, settings, store)
+
+
+def create_app(settings: Settings | None = None, queue: Queue | None = None) -> Flask:
+    """Create the app; the database must be migrated (``aigc serve`` does it)."""
+    settings = settings or Settings.from_env()
+    db = Database(settings.database_url)
+    store = PackageStore(settings.storage_dir)
+    app = Flask("aigc")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + FORM_OVERHEAD,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["aigc"] = Platform(settings, db, store, queue or make_queue(settings, db, store))
+    api.register(app)
+    return app

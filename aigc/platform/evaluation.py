@@ -1,0 +1,321 @@
+"""Running one submission's evaluation on a worker, safely under crashes and retries.
+
+A worker claims a submission with a compare-and-set on its status: queued becomes running
+with a fresh claim token and a lease. While the evaluation runs, a heartbeat renews the
+lease. A submission whose worker died keeps status running until its lease expires; then
+any worker may claim it again (the attempt counter goes up, and after ``max_attempts``
+it fails as a platform failure). The result is written in one transaction that first
+checks the claim is still ours, and the evaluation row is unique per submission: a
+submission is never scored twice, whatever the broker redelivers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Update, and_, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from aigc.platform import challenges
+from aigc.platform.db import Database
+from aigc.platform.models import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    LOG_EXCERPT_CHARS,
+    QUEUED,
+    RUNNING,
+    EpisodeRow,
+    Evaluation,
+    Submission,
+    now,
+)
+from aigc.platform.settings import Settings
+from aigc.platform.storage import PackageStore
+from aigc.submissions.evaluator import evaluate
+from aigc.submissions.results import EpisodeResult, EvaluationResult
+from aigc.submissions.sandbox import Sandbox
+
+log = logging.getLogger("aigc.evaluation")
+
+# What run_submission did, for the queue to act on.
+DONE, SKIPPED, RETRY = "done", "skipped", "retry"
+PLATFORM_ERROR = "platform_error"
+INTERRUPTED = "interrupted"
+CANCELLED_CODE = "cancelled"
+
+
+class Cancelled(Exception):
+    """Someone cancelled the submission while it ran."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    submission_id: int
+    token: str
+    attempt: int
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{threading.get_native_id()}"
+
+
+def claim(db: Database, submission_id: int, lease_seconds: float, worker: str) -> Claim | None:
+    """Take the submission if it is queued, or running under an expired lease."""
+    token = secrets.token_hex(16)
+    at = now()
+    with db.session() as session:
+        done = _update(
+            session,
+            update(Submission)
+            .where(
+                Submission.id == submission_id,
+                or_(
+                    Submission.status == QUEUED,
+                    and_(Submission.status == RUNNING, Submission.lease_expires_at < at),
+                ),
+            )
+            .values(
+                status=RUNNING,
+                attempts=Submission.attempts + 1,
+                claim_token=token,
+                lease_expires_at=at + timedelta(seconds=lease_seconds),
+                worker=worker,
+                started_at=at,
+                episodes_done=0,
+            ),
+        )
+        if done != 1:
+            return None
+        attempt = session.scalar(select(Submission.attempts).where(Submission.id == submission_id))
+    return Claim(submission_id, token, int(attempt or 0))
+
+
+def _update(session: Session, statement: Update) -> int:
+    """Run an UPDATE and return how many rows it changed."""
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _ours(claim: Claim) -> ColumnElement[bool]:
+    return and_(
+        Submission.id == claim.submission_id,
+        Submission.status == RUNNING,
+        Submission.claim_token == claim.token,
+    )
+
+
+def _release(db: Database, claim: Claim, **values: object) -> bool:
+    """Change the submission only if our claim still holds; tell whether it did."""
+    with db.session() as session:
+        done = _update(session, update(Submission).where(_ours(claim)).values(**values))
+        return done == 1
+
+
+class Heartbeat:
+    """Renews the lease while an evaluation runs, and notices cancellation and lost claims."""
+
+    def __init__(self, db: Database, claim: Claim, lease_seconds: float):
+        self.db, self.claim, self.lease = db, claim, lease_seconds
+        self.cancelled = threading.Event()
+        self.lost = threading.Event()
+        self.stopped = threading.Event()
+        self.episodes_done = 0
+        self.thread = threading.Thread(target=self._run, name="aigc-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.lease / 4):
+            try:
+                self.beat()
+            except Exception:  # the database may blink; the next beat tries again
+                log.exception("heartbeat of submission %s failed", self.claim.submission_id)
+
+    def beat(self) -> None:
+        with self.db.session() as session:
+            row = session.execute(
+                select(Submission.cancel_requested).where(_ours(self.claim))
+            ).first()
+            if row is None:
+                self.lost.set()
+                return
+            if row[0]:
+                self.cancelled.set()
+            session.execute(
+                update(Submission)
+                .where(_ours(self.claim))
+                .values(
+                    lease_expires_at=now() + timedelta(seconds=self.lease),
+                    episodes_done=self.episodes_done,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def on_episode(self, _episode: EpisodeResult, done: int, _total: int) -> None:
+        self.episodes_done = done
+        if self.cancelled.is_set() or self.lost.is_set():
+            raise Cancelled()
+
+
+def run_submission(
+    db: Database,
+    settings: Settings,
+    store: PackageStore,
+    submission_id: int,
+    make_sandbox: Callable[[], Sandbox],
+    worker: str | None = None,
+) -> str:
+    """Evaluate one submission if it can be claimed; return DONE, SKIPPED or RETRY."""
+    lease = settings.lease_seconds
+    held = claim(db, submission_id, lease, worker or worker_name())
+    if held is None:
+        return SKIPPED
+    with db.session() as session:
+        submission = session.get_one(Submission, submission_id)
+        challenge = submission.challenge
+        spec = challenges.spec_of(challenge, submission.challenge_version)
+        phase, sha256 = submission.phase, submission.package_sha256
+    if held.attempt > settings.max_attempts:
+        _release(
+            db,
+            held,
+            status=FAILED,
+            failure_code=INTERRUPTED,
+            failure_message=f"the evaluation was interrupted {held.attempt - 1} times by the "
+            "platform: an organizer can run it again",
+            platform_failure=True,
+            claim_token=None,
+            finished_at=now(),
+        )
+        return DONE
+    # The platform's own cap on evaluation time applies to every challenge.
+    limits = dataclasses.replace(
+        spec.limits,
+        evaluation_timeout=min(spec.limits.evaluation_timeout, settings.max_evaluation_seconds),
+    )
+    spec = dataclasses.replace(spec, limits=limits)
+    try:
+        with Heartbeat(db, held, lease) as heartbeat, store.unpacked(sha256) as folder:
+            result = evaluate(
+                folder,
+                spec,
+                phase,
+                sandbox=make_sandbox(),
+                seed_secret=settings.seed_secret,
+                on_episode=heartbeat.on_episode,
+            )
+    except Cancelled:
+        _release(
+            db,
+            held,
+            status=CANCELLED,
+            failure_code=CANCELLED_CODE,
+            failure_message="cancelled while it ran",
+            claim_token=None,
+            finished_at=now(),
+        )
+        return DONE
+    except Exception as exc:  # the platform failed, not the agent: try again later
+        log.exception("evaluating submission %s failed", submission_id)
+        message = f"{type(exc).__name__}: {exc}"[:1000]
+        if held.attempt >= settings.max_attempts:
+            _release(
+                db,
+                held,
+                status=FAILED,
+                failure_code=PLATFORM_ERROR,
+                failure_message=f"the platform could not evaluate it ({message}): "
+                "an organizer can run it again",
+                platform_failure=True,
+                claim_token=None,
+                finished_at=now(),
+            )
+            return DONE
+        _release(db, held, status=QUEUED, claim_token=None, lease_expires_at=None, queued_at=now())
+        return RETRY
+    record_result(db, held, result)
+    return DONE
+
+
+def record_result(db: Database, held: Claim, result: EvaluationResult) -> bool:
+    """Store the result if our claim still holds; return whether it was stored."""
+    with db.session() as session:
+        failure = result.failure
+        done = _update(
+            session,
+            update(Submission)
+            .where(_ours(held))
+            .values(
+                status=FINISHED if failure is None else FAILED,
+                failure_code=failure.code if failure else None,
+                failure_message=failure.message if failure else None,
+                episodes_done=len(result.episodes),
+                logs=result.logs[-LOG_EXCERPT_CHARS:],
+                claim_token=None,
+                finished_at=now(),
+            ),
+        )
+        if done != 1:
+            log.warning(
+                "submission %s was claimed by another worker: result dropped", held.submission_id
+            )
+            return False
+        evaluation = Evaluation(
+            submission_id=held.submission_id,
+            attempt=held.attempt,
+            score=result.score,
+            metrics=result.metrics,
+            episodes_requested=result.episodes_requested,
+            steps=result.steps,
+            wall_time=result.wall_time,
+            startup_time=result.startup_time,
+            episodes=[
+                EpisodeRow(
+                    index=e.index,
+                    seed=e.seed,
+                    total_return=e.total_return if math.isfinite(e.total_return) else None,
+                    length=e.length,
+                    wall_time=e.wall_time,
+                    terminated=e.terminated,
+                    truncated=e.truncated,
+                    success=e.success,
+                )
+                for e in result.episodes
+            ],
+        )
+        session.add(evaluation)
+    return True
+
+
+def stale_submissions(db: Database, older_than: timedelta) -> list[int]:
+    """Submissions whose task may be lost: queued for long, or running under an expired lease."""
+    at = now()
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(Submission.id)
+                .where(
+                    or_(
+                        and_(Submission.status == QUEUED, Submission.queued_at < at - older_than),
+                        and_(Submission.status == RUNNING, Submission.lease_expires_at < at),
+                    )
+                )
+                .order_by(Submission.id)
+            )
+        )

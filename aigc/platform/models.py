@@ -1,0 +1,231 @@
+"""Database models: accounts, challenges with their versions, submissions and results."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Status of a submission: queued -> running -> finished | failed | cancelled.
+QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
+    "queued",
+    "running",
+    "finished",
+    "failed",
+    "cancelled",
+)
+STATUSES = (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED)
+DONE = (FINISHED, FAILED, CANCELLED)
+PARTICIPANT, ORGANIZER = "participant", "organizer"
+LOG_EXCERPT_CHARS = 64 * 1024
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so migrations can alter them on every database.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Team(Base):
+    __tablename__ = "team"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    join_code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    members: Mapped[list[User]] = relationship(back_populates="team")
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default=PARTICIPANT)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    team: Mapped[Team | None] = relationship(back_populates="members")
+
+    @property
+    def is_organizer(self) -> bool:
+        return self.role == ORGANIZER
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    # sha256 of the token: a stolen database does not hand out working tokens.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship()
+
+
+class Challenge(Base):
+    __tablename__ = "challenge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    current_version: Mapped[int] = mapped_column(default=1)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now)
+
+    versions: Mapped[list[ChallengeVersion]] = relationship(
+        back_populates="challenge", order_by="ChallengeVersion.version"
+    )
+
+
+class ChallengeVersion(Base):
+    """The spec as the organizer wrote it; every update adds a version, none is changed."""
+
+    __tablename__ = "challenge_version"
+    __table_args__ = (UniqueConstraint("challenge_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column()
+    spec_yaml: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    challenge: Mapped[Challenge] = relationship(back_populates="versions")
+
+
+class Submission(Base):
+    __tablename__ = "submission"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id"), index=True)
+    challenge_version: Mapped[int] = mapped_column()
+    phase: Mapped[str] = mapped_column(String(63))
+    # The package: its bytes live in storage under this hash.
+    package_sha256: Mapped[str] = mapped_column(String(64))
+    package_name: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column()
+    # The status machine, and the claim a worker holds while it evaluates.
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    worker: Mapped[str | None] = mapped_column(String(255))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    episodes_done: Mapped[int] = mapped_column(default=0)
+    episodes_total: Mapped[int] = mapped_column(default=0)
+    # Why it failed; platform failures do not count against quotas.
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    platform_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    disqualified: Mapped[bool] = mapped_column(Boolean, default=False)
+    disqualified_reason: Mapped[str | None] = mapped_column(Text)
+    logs: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=now, index=True)
+    queued_at: Mapped[datetime] = mapped_column(default=now)  # last put in the queue
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship()
+    team: Mapped[Team | None] = relationship()
+    challenge: Mapped[Challenge] = relationship()
+    evaluation: Mapped[Evaluation | None] = relationship(
+        back_populates="submission", cascade="all, delete-orphan"
+    )
+
+
+class Evaluation(Base):
+    """The one stored result of a submission (unique: a submission is never scored twice)."""
+
+    __tablename__ = "evaluation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), unique=True
+    )
+    attempt: Mapped[int] = mapped_column()
+    score: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    episodes_requested: Mapped[int] = mapped_column()
+    steps: Mapped[int] = mapped_column(default=0)
+    wall_time: Mapped[float] = mapped_column(Float, default=0.0)
+    startup_time: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    submission: Mapped[Submission] = relationship(back_populates="evaluation")
+    episodes: Mapped[list[EpisodeRow]] = relationship(
+        back_populates="evaluation", cascade="all, delete-orphan", order_by="EpisodeRow.index"
+    )
+
+
+class EpisodeRow(Base):
+    __tablename__ = "episode"
+    __table_args__ = (UniqueConstraint("evaluation_id", "index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column()
+    total_return: Mapped[float | None] = mapped_column(Float)
+    length: Mapped[int] = mapped_column()
+    wall_time: Mapped[float] = mapped_column(Float)
+    terminated: Mapped[bool] = mapped_column(Boolean)
+    truncated: Mapped[bool] = mapped_column(Boolean)
+    success: Mapped[bool | None] = mapped_column(Boolean)
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="episodes")

@@ -1,0 +1,69 @@
+"""Submission quotas: per day (a rolling 24 hours) and in total, per entrant and phase."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from aigc.platform.models import Submission, User
+from aigc.submissions.challenge import Quotas
+
+DAY = timedelta(hours=24)
+
+
+@dataclass
+class QuotaExceeded(Exception):
+    """A quota is used up; ``retry_at`` is when the next submission is possible (None: never)."""
+
+    message: str
+    retry_at: datetime | None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _counted(user: User, challenge_id: int, phase: str) -> list:
+    # A team shares its quota; a participant without a team has their own.
+    entrant = Submission.team_id == user.team_id if user.team_id else Submission.user_id == user.id
+    return [
+        entrant,
+        Submission.challenge_id == challenge_id,
+        Submission.phase == phase,
+        Submission.platform_failure.is_(False),  # the platform's failures are not the entrant's
+    ]
+
+
+def check_quota(
+    session: Session, user: User, challenge_id: int, phase: str, quotas: Quotas, at: datetime
+) -> None:
+    """Raise QuotaExceeded if the user (or their team) may not submit to this phase now."""
+    where = _counted(user, challenge_id, phase)
+    who = f"team {user.team.name!r}" if user.team else "you"
+    if quotas.total is not None:
+        total = session.scalar(select(func.count()).select_from(Submission).where(*where)) or 0
+        if total >= quotas.total:
+            raise QuotaExceeded(
+                f"{who} used all {quotas.total} submissions allowed to phase {phase!r}: "
+                "no further submission is possible",
+                None,
+            )
+    if quotas.per_day is not None:
+        recent = session.scalars(
+            select(Submission.created_at)
+            .where(*where, Submission.created_at > at - DAY)
+            .order_by(Submission.created_at)
+        ).all()
+        if len(recent) >= quotas.per_day:
+            # The window frees a place when the oldest submission in it turns 24 hours old.
+            retry_at = recent[len(recent) - quotas.per_day] + DAY
+            wait = retry_at - at
+            hours, minutes = divmod(int(wait.total_seconds() // 60) + 1, 60)
+            raise QuotaExceeded(
+                f"{who} made {len(recent)} submissions to phase {phase!r} in the last 24 hours, "
+                f"the daily quota: the next is possible at {retry_at:%Y-%m-%d %H:%M} UTC "
+                f"(in {hours} h {minutes} min)",
+                retry_at,
+            )

@@ -1,0 +1,123 @@
+"""The platform's settings, read once from ``AIGC_*`` environment variables.
+
+- ``AIGC_DATA_DIR``: where the platform keeps its files (default: the user's data folder).
+- ``AIGC_DATABASE_URL``: SQLAlchemy URL, SQLite or PostgreSQL (default: a SQLite file in
+  the data folder).
+- ``AIGC_BROKER_URL``: the Celery broker (Redis); empty means an in-process worker pool.
+- ``AIGC_STORAGE_DIR``: uploaded packages, stored by sha256 (default: ``storage`` in the
+  data folder).
+- ``AIGC_SANDBOX``: ``docker`` (default) or ``local`` (for trusted code only).
+- ``AIGC_SECRET_KEY``: signs sessions and derives hidden seeds (default: generated once and
+  kept in the data folder with mode 0600).
+- ``AIGC_WORKERS``: evaluations at once in the in-process pool (default 2).
+- ``AIGC_MAX_UPLOAD_BYTES``: the largest accepted upload (default 64 MiB).
+- ``AIGC_MAX_ATTEMPTS``: evaluation attempts before a platform failure (default 3).
+- ``AIGC_MAX_EVALUATION_S``: cap on any challenge's evaluation time (default 3600).
+- ``AIGC_LEASE_S``: a worker's hold on a running evaluation, renewed by its heartbeat; a
+  dead worker's evaluation is taken over once it lapses (default 60).
+- ``AIGC_OPEN_SIGNUP``: 1 (default) lets anyone create a participant account, 0 does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import platformdirs
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable and the fix."""
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{name}={raw!r} is not a whole number: set e.g. {name}={default}"
+        ) from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} is below {minimum}: set at least {minimum}")
+    return value
+
+
+def _secret_key(data_dir: Path) -> str:
+    given = os.environ.get("AIGC_SECRET_KEY", "").strip()
+    if given:
+        return given
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Created with mode 0600 atomically: no moment where others could read it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    broker_url: str | None
+    storage_dir: Path
+    sandbox: str
+    secret_key: str
+    workers: int = 2
+    max_upload_bytes: int = 64 * 2**20
+    max_attempts: int = 3
+    max_evaluation_seconds: int = 3600
+    lease_seconds: int = 60
+    open_signup: bool = True
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the settings from the environment; create the data folder if needed."""
+        data_dir = Path(
+            os.environ.get("AIGC_DATA_DIR") or platformdirs.user_data_dir("aigc")
+        ).expanduser()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        sandbox = os.environ.get("AIGC_SANDBOX", "docker").strip() or "docker"
+        if sandbox not in ("docker", "local"):
+            raise SettingsError(f"AIGC_SANDBOX={sandbox!r} is unknown: set docker or local")
+        signup = os.environ.get("AIGC_OPEN_SIGNUP", "1").strip()
+        if signup not in ("0", "1"):
+            raise SettingsError(f"AIGC_OPEN_SIGNUP={signup!r}: set 1 (open) or 0 (closed)")
+        return cls(
+            data_dir=data_dir,
+            database_url=os.environ.get("AIGC_DATABASE_URL") or f"sqlite:///{data_dir / 'aigc.db'}",
+            broker_url=os.environ.get("AIGC_BROKER_URL") or None,
+            storage_dir=Path(os.environ.get("AIGC_STORAGE_DIR") or data_dir / "storage"),
+            sandbox=sandbox,
+            secret_key=_secret_key(data_dir),
+            workers=_int("AIGC_WORKERS", 2),
+            max_upload_bytes=_int("AIGC_MAX_UPLOAD_BYTES", 64 * 2**20),
+            max_attempts=_int("AIGC_MAX_ATTEMPTS", 3),
+            max_evaluation_seconds=_int("AIGC_MAX_EVALUATION_S", 3600),
+            lease_seconds=_int("AIGC_LEASE_S", 60, minimum=4),
+            open_signup=signup == "1",
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        """Return a copy with some settings changed (for tests and tools)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Seconds the broker waits for an unacknowledged task: above the longest evaluation."""
+        return self.max_evaluation_seconds + 15 * 60
+
+    @property
+    def seed_secret(self) -> bytes:
+        """The secret hidden phases derive their seeds from (never the key itself)."""
+        return hmac.new(self.secret_key.encode(), b"aigc hidden seeds", hashlib.sha256).digest()

@@ -1,0 +1,147 @@
+"""Submissions: accepting an upload, and the changes of status people ask for."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from aigc.platform import challenges
+from aigc.platform.models import (
+    CANCELLED,
+    DONE,
+    QUEUED,
+    RUNNING,
+    Submission,
+    User,
+    now,
+)
+from aigc.platform.quotas import QuotaExceeded, check_quota
+from aigc.platform.storage import PackageStore
+from aigc.submissions.challenge import SpecError
+from aigc.submissions.package import (
+    PackageError,
+    entry_module_path,
+    open_package,
+    read_manifest,
+)
+
+
+class Refused(Exception):
+    """A request the platform will not carry out; ``status`` is its HTTP status."""
+
+    def __init__(self, status: int, message: str, retry_at: datetime | None = None):
+        super().__init__(message)
+        self.status, self.message, self.retry_at = status, message, retry_at
+
+
+def _check_package(data: bytes, filename: str) -> str:
+    """Check an uploaded archive as evaluation will open it; return the agent's name."""
+    suffix = ".zip" if filename.lower().endswith(".zip") else ".tar.gz"
+    with tempfile.TemporaryDirectory(prefix="aigc-upload-") as tmp:
+        archive = Path(tmp) / f"upload{suffix}"
+        archive.write_bytes(data)
+        try:
+            with open_package(archive) as folder:
+                manifest = read_manifest(folder)
+                if entry_module_path(folder, manifest) is None:
+                    raise PackageError(
+                        f"entry point module {manifest.module!r} not found in the package: "
+                        "add it or fix entry_point in aigc.toml"
+                    )
+        except PackageError as exc:
+            raise Refused(400, str(exc)) from None
+    return manifest.name
+
+
+def accept_upload(
+    session: Session,
+    store: PackageStore,
+    user: User,
+    challenge_slug: str,
+    phase_id: str,
+    filename: str,
+    data: bytes,
+    max_bytes: int,
+) -> Submission:
+    """Check an upload and queue it as a submission; raise Refused with the reason."""
+    if len(data) > max_bytes:
+        raise Refused(
+            413, f"the upload has {len(data)} bytes, more than the {max_bytes} allowed: shrink it"
+        )
+    challenge = challenges.find(session, challenge_slug)
+    if challenge is None:
+        raise Refused(
+            404, f"there is no challenge {challenge_slug!r}: list them with aigc challenges"
+        )
+    spec = challenges.spec_of(challenge)
+    try:
+        phase = spec.phase(phase_id)
+    except SpecError as exc:
+        raise Refused(404, str(exc)) from None
+    state = challenges.phase_state(phase)
+    if state == "upcoming":
+        raise Refused(409, f"phase {phase_id!r} opens at {phase.start:%Y-%m-%d %H:%M} UTC")
+    if state == "closed":
+        raise Refused(409, f"phase {phase_id!r} closed at {phase.end:%Y-%m-%d %H:%M} UTC")
+    name = _check_package(data, filename)
+    try:
+        check_quota(session, user, challenge.id, phase_id, spec.quotas, now())
+    except QuotaExceeded as exc:
+        raise Refused(429, exc.message, exc.retry_at) from None
+    submission = Submission(
+        user_id=user.id,
+        team_id=user.team_id,
+        challenge_id=challenge.id,
+        challenge_version=challenge.current_version,
+        phase=phase_id,
+        package_sha256=store.put(data),
+        package_name=name,
+        filename=Path(filename).name[:255] or "package",
+        size_bytes=len(data),
+        status=QUEUED,
+        episodes_total=phase.episodes,
+    )
+    session.add(submission)
+    session.flush()
+    return submission
+
+
+def cancel(submission: Submission) -> None:
+    """Cancel a queued submission at once; a running one stops at its next episode."""
+    if submission.status == QUEUED:
+        submission.status = CANCELLED
+        submission.finished_at = now()
+    elif submission.status == RUNNING:
+        submission.cancel_requested = True
+    else:
+        raise Refused(409, f"submission {submission.id} is {submission.status}: nothing to cancel")
+
+
+def rerun(submission: Submission) -> None:
+    """Queue a finished, failed or cancelled submission again, on the challenge's current spec."""
+    if submission.status not in DONE:
+        raise Refused(409, f"submission {submission.id} is {submission.status}: wait until it ends")
+    submission.evaluation = None
+    submission.challenge_version = submission.challenge.current_version
+    submission.status = QUEUED
+    submission.queued_at = now()
+    submission.attempts = 0
+    submission.claim_token = submission.lease_expires_at = submission.worker = None
+    submission.cancel_requested = False
+    submission.episodes_done = 0
+    submission.failure_code = submission.failure_message = None
+    submission.platform_failure = False
+    submission.logs = ""
+    submission.started_at = submission.finished_at = None
+
+
+def disqualify(submission: Submission, reason: str) -> None:
+    """Keep the submission but take it off every leaderboard."""
+    reason = reason.strip()
+    if not reason:
+        raise Refused(400, "give a reason for the disqualification: participants see it")
+    submission.disqualified = True
+    submission.disqualified_reason = reason[:2000]
