@@ -41,7 +41,7 @@ from aigc.platform.models import (
 )
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
-from aigc.submissions.evaluator import evaluate
+from aigc.submissions.evaluator import EvaluationCancelled, evaluate
 from aigc.submissions.results import EpisodeResult, EvaluationResult
 from aigc.submissions.sandbox import Sandbox
 
@@ -52,10 +52,6 @@ DONE, SKIPPED, RETRY = "done", "skipped", "retry"
 PLATFORM_ERROR = "platform_error"
 INTERRUPTED = "interrupted"
 CANCELLED_CODE = "cancelled"
-
-
-class Cancelled(Exception):
-    """Someone cancelled the submission while it ran."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,8 +122,8 @@ class Heartbeat:
 
     def __init__(self, db: Database, claim: Claim, lease_seconds: float):
         self.db, self.claim, self.lease = db, claim, lease_seconds
-        self.cancelled = threading.Event()
-        self.lost = threading.Event()
+        self.stop = threading.Event()  # set when cancelled, or when the claim was lost
+        self.cancelled = False
         self.stopped = threading.Event()
         self.episodes_done = 0
         self.thread = threading.Thread(target=self._run, name="aigc-heartbeat", daemon=True)
@@ -153,10 +149,11 @@ class Heartbeat:
                 select(Submission.cancel_requested).where(_ours(self.claim))
             ).first()
             if row is None:
-                self.lost.set()
+                self.stop.set()
                 return
             if row[0]:
-                self.cancelled.set()
+                self.cancelled = True
+                self.stop.set()
             session.execute(
                 update(Submission)
                 .where(_ours(self.claim))
@@ -169,8 +166,6 @@ class Heartbeat:
 
     def on_episode(self, _episode: EpisodeResult, done: int, _total: int) -> None:
         self.episodes_done = done
-        if self.cancelled.is_set() or self.lost.is_set():
-            raise Cancelled()
 
 
 def run_submission(
@@ -219,8 +214,10 @@ def run_submission(
                 sandbox=make_sandbox(),
                 seed_secret=settings.seed_secret,
                 on_episode=heartbeat.on_episode,
+                cancel=heartbeat.stop,
             )
-    except Cancelled:
+    except EvaluationCancelled:
+        # Cancelled by someone, or our claim was lost; in the second case this changes nothing.
         _release(
             db,
             held,

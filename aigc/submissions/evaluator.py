@@ -18,6 +18,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -57,6 +58,10 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 OnEpisode = Callable[[EpisodeResult, int, int], None]
 
 
+class EvaluationCancelled(Exception):
+    """The evaluation was stopped from outside (its ``cancel`` event was set)."""
+
+
 class AgentFailed(Exception):
     """Raised inside a run to end it with a failure."""
 
@@ -86,12 +91,14 @@ def evaluate(
     parallel: int = DEFAULT_PARALLEL,
     seed_secret: bytes | None = None,
     on_episode: OnEpisode | None = None,
+    cancel: threading.Event | None = None,
 ) -> EvaluationResult:
     """Evaluate the agent package in ``package_dir`` on one phase of a challenge.
 
-    ``episodes`` takes the first N of the phase's seeds instead of all of them. Raises
-    SpecError or PackageError for a problem with the challenge or the package itself;
-    everything the agent does wrong ends up in the result's ``failure``.
+    ``episodes`` takes the first N of the phase's seeds instead of all of them. Setting
+    ``cancel`` stops the evaluation within one round trip and raises EvaluationCancelled.
+    Raises SpecError or PackageError for a problem with the challenge or the package
+    itself; everything the agent does wrong ends up in the result's ``failure``.
     """
     manifest = read_manifest(package_dir)
     seeds = challenge.phase(phase).seeds(challenge.id, episodes, seed_secret)
@@ -102,7 +109,7 @@ def evaluate(
         episodes_requested=len(seeds),
         primary_metric=challenge.metrics.primary,
     )
-    run = _Run(challenge, result, seeds, max(1, parallel), on_episode)
+    run = _Run(challenge, result, seeds, max(1, parallel), on_episode, cancel)
     started = time.monotonic()
     try:
         run.execute(Path(package_dir), sandbox or LocalSandbox())
@@ -127,9 +134,10 @@ class _Run:
         seeds: list[int],
         parallel: int,
         on_episode: OnEpisode | None,
+        cancel: threading.Event | None,
     ):
         self.challenge, self.limits = challenge, challenge.limits
-        self.result, self.on_episode = result, on_episode
+        self.result, self.on_episode, self.cancel = result, on_episode, cancel
         self.pending = deque(enumerate(seeds))
         # The agent's seed follows from the episodes' seeds without revealing any of them.
         digest = hashlib.sha256(repr(seeds).encode()).digest()
@@ -197,6 +205,8 @@ class _Run:
         for group in in_flight:
             self._request(group, observation_space)
         while in_flight:
+            if self.cancel is not None and self.cancel.is_set():
+                raise EvaluationCancelled()
             group = self.current = in_flight.popleft()
             self._collect(group, action_space)
             if group:

@@ -185,3 +185,26 @@ def test_dict_observations_and_multidiscrete_actions_cross_the_protocol():
     assert result.ok, result.failure
     # The agent always hits the target: every step of every 10-step episode earns 1.
     assert returns(result) == [10.0] * 4
+
+
+def test_setting_cancel_stops_the_evaluation_and_the_agent():
+    import threading
+
+    from aigc.submissions.evaluator import EvaluationCancelled
+
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def on_episode(_episode, done, _total):
+        seen.append(done)
+        cancel.set()  # stop as soon as the first episode has finished
+
+    with pytest.raises(EvaluationCancelled):
+        evaluate(
+            agent("good"),
+            make_challenge(episodes=50),
+            parallel=1,
+            cancel=cancel,
+            on_episode=on_episode,
+        )
+    assert seen == [1]

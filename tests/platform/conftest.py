@@ -1,0 +1,184 @@
+"""Fixtures for the platform: a database of each kind, an app, accounts, packages.
+
+Every test that takes ``database_url`` runs twice: on a SQLite file and on a fresh
+database in the PostgreSQL server at 127.0.0.1:5432 (``AIGC_TEST_POSTGRES`` overrides
+the admin URL). Where PostgreSQL or Redis do not answer, their tests are skipped, unless
+``AIGC_REQUIRE_SERVICES=1`` (as in CI) turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from aigc.platform import auth, challenges
+from aigc.platform.app import create_app
+from aigc.platform.db import Database
+from aigc.platform.models import ORGANIZER, PARTICIPANT
+from aigc.platform.settings import Settings
+
+AGENTS = Path(__file__).parents[1] / "submissions" / "agents"
+POSTGRES_ADMIN = os.environ.get(
+    "AIGC_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("AIGC_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def service_missing(what: str) -> None:
+    message = f"{what} does not answer"
+    if os.environ.get("AIGC_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message}; AIGC_REQUIRE_SERVICES=1 forbids skipping its tests")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> sa.Engine:
+    engine = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+    except sa.exc.OperationalError:
+        service_missing(f"PostgreSQL at {POSTGRES_ADMIN}")
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh PostgreSQL database dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aigc.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    name = f"aigc_test_{secrets.token_hex(6)}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield admin.url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError:
+        service_missing(f"Redis at {REDIS_URL}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        broker_url=None,
+        storage_dir=tmp_path / "storage",
+        sandbox="local",
+        secret_key="test-secret-key",
+        workers=2,
+        max_upload_bytes=2 * 2**20,
+        max_attempts=3,
+        max_evaluation_seconds=600,
+        lease_seconds=5,
+    )
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """The migrated database with the built-in challenges loaded."""
+    database = Database(settings.database_url)
+    database.migrate()
+    with database.session() as session:
+        challenges.seed_builtins(session)
+    yield database
+    database.dispose()
+
+
+class RecordingQueue:
+    """Keeps the ids it is given; tests run the evaluations they want themselves."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[int] = []
+
+    def enqueue(self, submission_id: int) -> None:
+        self.enqueued.append(submission_id)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Account:
+    username: str
+    password: str
+    token: str
+    role: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    """A test client with helpers to make accounts and upload packages."""
+
+    def __init__(self, app: Flask, db: Database):
+        self.app, self.db = app, db
+        self.client: FlaskClient = app.test_client()
+        self.queue: RecordingQueue = app.extensions["aigc"].queue
+
+    def account(self, username: str, role: str = PARTICIPANT) -> Account:
+        password = f"{username}-password"
+        with self.db.session() as session:
+            user = auth.create_user(session, username, password, role)
+            token = auth.issue_token(session, user)
+        return Account(username, password, token, role)
+
+    def organizer(self, username: str = "orga") -> Account:
+        return self.account(username, ORGANIZER)
+
+    def upload(
+        self,
+        who: Account | None,
+        data: bytes,
+        challenge: str = "cartpole",
+        phase: str = "dev",
+        filename: str = "agent.zip",
+    ):
+        return self.client.post(
+            "/api/v1/submissions",
+            data={"challenge": challenge, "phase": phase, "file": (io.BytesIO(data), filename)},
+            headers=who.headers if who else {},
+            content_type="multipart/form-data",
+        )
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> Flask:
+    return create_app(settings, queue=RecordingQueue())
+
+
+@pytest.fixture
+def api(app: Flask, db: Database) -> Api:
+    return Api(app, db)
+
+
+def zip_agent(name: str, top_folder: str | None = None) -> bytes:
+    """Zip a test agent package from tests/submissions/agents."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for path in sorted((AGENTS / name).iterdir()):
+            if path.is_file():
+                zf.write(path, f"{top_folder}/{path.name}" if top_folder else path.name)
+    return buffer.getvalue()
