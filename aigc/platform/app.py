@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     """Create the app; the database must be migrated (``aigc serve`` does it)."""
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
-    store = PackageStore(settings.storage_dir)
+    store = PackageStore(settings.storage_dir, settings.archive_limits)
     app = Flask("aigc")
     app.config.update(
         SECRET_KEY=settings.secret_key,

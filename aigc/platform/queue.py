@@ -149,7 +149,7 @@ class WorkerContext:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.store = PackageStore(settings.storage_dir)
+        self.store = PackageStore(settings.storage_dir, settings.archive_limits)
         self.make_sandbox = sandbox_factory(settings)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,7 +61,7 @@ def check_quota(
             # The window frees a place when the oldest submission in it turns 24 hours old.
             retry_at = recent[len(recent) - quotas.per_day] + DAY
             wait = retry_at - at
-            hours, minutes = divmod(int(wait.total_seconds() // 60) + 1, 60)
+            hours, minutes = divmod(math.ceil(wait.total_seconds() / 60), 60)
             raise QuotaExceeded(
                 f"{who} made {len(recent)} submissions to phase {phase!r} in the last 24 hours, "
                 f"the daily quota: the next is possible at {retry_at:%Y-%m-%d %H:%M} UTC "

@@ -11,6 +11,7 @@
   kept in the data folder with mode 0600).
 - ``AIGC_WORKERS``: evaluations at once in the in-process pool (default 2).
 - ``AIGC_MAX_UPLOAD_BYTES``: the largest accepted upload (default 64 MiB).
+- ``AIGC_MAX_PACKAGE_BYTES``: the largest package once unpacked (default 512 MiB).
 - ``AIGC_MAX_ATTEMPTS``: evaluation attempts before a platform failure (default 3).
 - ``AIGC_MAX_EVALUATION_S``: cap on any challenge's evaluation time (default 3600).
 - ``AIGC_LEASE_S``: a worker's hold on a running evaluation, renewed by its heartbeat; a
@@ -28,6 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import platformdirs
+
+from aigc.submissions.archive import ArchiveLimits
 
 
 class SettingsError(ValueError):
@@ -75,6 +78,7 @@ class Settings:
     secret_key: str
     workers: int = 2
     max_upload_bytes: int = 64 * 2**20
+    max_package_bytes: int = 512 * 2**20
     max_attempts: int = 3
     max_evaluation_seconds: int = 3600
     lease_seconds: int = 60
@@ -102,6 +106,7 @@ class Settings:
             secret_key=_secret_key(data_dir),
             workers=_int("AIGC_WORKERS", 2),
             max_upload_bytes=_int("AIGC_MAX_UPLOAD_BYTES", 64 * 2**20),
+            max_package_bytes=_int("AIGC_MAX_PACKAGE_BYTES", 512 * 2**20),
             max_attempts=_int("AIGC_MAX_ATTEMPTS", 3),
             max_evaluation_seconds=_int("AIGC_MAX_EVALUATION_S", 3600),
             lease_seconds=_int("AIGC_LEASE_S", 60, minimum=4),
@@ -111,6 +116,13 @@ class Settings:
     def with_(self, **changes: object) -> Settings:
         """Return a copy with some settings changed (for tests and tools)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def archive_limits(self) -> ArchiveLimits:
+        """What an uploaded archive may unpack to."""
+        return ArchiveLimits(
+            max_total_bytes=self.max_package_bytes, max_member_bytes=self.max_package_bytes
+        )
 
     @property
     def visibility_timeout(self) -> int:

@@ -9,14 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from aigc.submissions.archive import ArchiveLimits
 from aigc.submissions.package import open_package
 
 
 class PackageStore:
     """A folder of archives named by their sha256: the same upload is stored once."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, limits: ArchiveLimits | None = None):
         self.root = Path(root)
+        self.limits = limits or ArchiveLimits()
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
@@ -48,5 +50,5 @@ class PackageStore:
     @contextmanager
     def unpacked(self, sha256: str) -> Iterator[Path]:
         """Yield the package folder of a stored archive, extracted afresh and removed after."""
-        with open_package(self.path(sha256)) as folder:
+        with open_package(self.path(sha256), self.limits) as folder:
             yield folder

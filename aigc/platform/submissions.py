@@ -20,6 +20,7 @@ from aigc.platform.models import (
 )
 from aigc.platform.quotas import QuotaExceeded, check_quota
 from aigc.platform.storage import PackageStore
+from aigc.submissions.archive import ArchiveLimits
 from aigc.submissions.challenge import SpecError
 from aigc.submissions.package import (
     PackageError,
@@ -37,14 +38,14 @@ class Refused(Exception):
         self.status, self.message, self.retry_at = status, message, retry_at
 
 
-def _check_package(data: bytes, filename: str) -> str:
+def _check_package(data: bytes, filename: str, limits: ArchiveLimits) -> str:
     """Check an uploaded archive as evaluation will open it; return the agent's name."""
     suffix = ".zip" if filename.lower().endswith(".zip") else ".tar.gz"
     with tempfile.TemporaryDirectory(prefix="aigc-upload-") as tmp:
         archive = Path(tmp) / f"upload{suffix}"
         archive.write_bytes(data)
         try:
-            with open_package(archive) as folder:
+            with open_package(archive, limits) as folder:
                 manifest = read_manifest(folder)
                 if entry_module_path(folder, manifest) is None:
                     raise PackageError(
@@ -86,7 +87,7 @@ def accept_upload(
         raise Refused(409, f"phase {phase_id!r} opens at {phase.start:%Y-%m-%d %H:%M} UTC")
     if state == "closed":
         raise Refused(409, f"phase {phase_id!r} closed at {phase.end:%Y-%m-%d %H:%M} UTC")
-    name = _check_package(data, filename)
+    name = _check_package(data, filename, store.limits)
     try:
         check_quota(session, user, challenge.id, phase_id, spec.quotas, now())
     except QuotaExceeded as exc:

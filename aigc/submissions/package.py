@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aigc.submissions.archive import ArchiveError, archive_kind, extract_archive
+from aigc.submissions.archive import ArchiveError, ArchiveLimits, archive_kind, extract_archive
 
 MANIFEST = "aigc.toml"
 FRAMEWORKS = ("python", "numpy", "torch")
@@ -155,9 +155,9 @@ def find_package_root(folder: Path) -> Path:
 
 
 @contextmanager
-def open_package(path: Path) -> Iterator[Path]:
-    """Yield the package folder of a folder or archive; an archive is extracted to a fresh
-    temporary folder that is removed afterwards."""
+def open_package(path: Path, limits: ArchiveLimits | None = None) -> Iterator[Path]:
+    """Yield the package folder of a folder or archive; an archive is extracted (within
+    ``limits``) to a fresh temporary folder that is removed afterwards."""
     path = Path(path)
     if path.is_dir():
         yield find_package_root(path)
@@ -171,7 +171,7 @@ def open_package(path: Path) -> Iterator[Path]:
     workdir = Path(tempfile.mkdtemp(prefix="aigc-package-"))
     try:
         try:
-            extract_archive(path, workdir / "package")
+            extract_archive(path, workdir / "package", limits or ArchiveLimits())
         except ArchiveError as exc:
             raise PackageError(str(exc)) from None
         yield find_package_root(workdir / "package")

@@ -88,6 +88,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         secret_key="test-secret-key",
         workers=2,
         max_upload_bytes=2 * 2**20,
+        max_package_bytes=2 * 2**20,
         max_attempts=3,
         max_evaluation_seconds=600,
         lease_seconds=5,
