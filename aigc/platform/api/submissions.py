@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import request, send_file
@@ -14,6 +15,7 @@ from aigc.platform.api import ApiError, json_body, platform, require_user, route
 from aigc.platform.api.render import HIDDEN_NOTE, sees_everything, submission_json
 from aigc.platform.models import Submission, User
 
+log = logging.getLogger("aigc.api")
 ID = [{"name": "submission_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 UPLOAD = {
     "required": True,
@@ -44,6 +46,19 @@ def _own(session: Session, submission_id: int, user: User) -> Submission:
         # Another participant's submission is answered as if it did not exist.
         raise ApiError(404, f"you have no submission {submission_id}")
     return submission
+
+
+def _send(p: Any, submission_id: int) -> None:
+    """Hand a committed submission to the queue.
+
+    The stored row is what counts: if the queue cannot take it now (the broker is down,
+    say), the submission stays queued and the workers' sweep sends it later, so the
+    request still succeeds.
+    """
+    try:
+        p.queue.enqueue(submission_id)
+    except Exception:
+        log.exception("submission %s is stored but not yet sent to the queue", submission_id)
 
 
 def _refused(exc: service.Refused) -> ApiError:
@@ -85,8 +100,7 @@ def upload() -> Any:
         except service.Refused as exc:
             raise _refused(exc) from None
         body = submission_json(submission, user)
-    # Queued only once committed, so the worker finds the row.
-    p.queue.enqueue(body["id"])
+    _send(p, body["id"])
     return body, 201
 
 
@@ -211,7 +225,7 @@ def rerun_submission(submission_id: int) -> Any:
             raise _refused(exc) from None
         session.flush()
         body = submission_json(submission, user)
-    p.queue.enqueue(submission_id)
+    _send(p, submission_id)
     return body
 
 

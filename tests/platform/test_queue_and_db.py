@@ -1,0 +1,108 @@
+"""The in-process queue with real evaluations, and the database schema against the models."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, update
+
+from aigc.platform.app import create_app
+from aigc.platform.db import Database
+from aigc.platform.models import FINISHED, QUEUED, RUNNING, Base, Submission, now
+from aigc.platform.queue import InProcessQueue
+
+from .conftest import Api, zip_agent
+
+
+def wait_until_done(db: Database, submission_id: int, timeout: float = 120) -> Submission:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with db.session() as session:
+            row = session.get_one(Submission, submission_id)
+            if row.status in ("finished", "failed", "cancelled"):
+                return row
+        time.sleep(0.1)
+    raise AssertionError(f"submission {submission_id} did not end in {timeout} s")
+
+
+def test_in_process_queue_evaluates_uploads(settings, db):
+    app = create_app(settings)  # no broker: the in-process pool
+    queue = app.extensions["aigc"].queue
+    assert isinstance(queue, InProcessQueue)
+    api = Api(app, db)
+    alice = api.account("alice")
+    ids = [api.upload(alice, zip_agent(name)).json["id"] for name in ("good", "crash_init")]
+    good, crashed = (wait_until_done(db, i) for i in ids)
+    queue.close()
+    assert good.status == FINISHED and crashed.status == "failed"
+    response = api.client.get(f"/api/v1/submissions/{ids[0]}", headers=alice.headers)
+    assert response.json["result"]["score"] > 100
+
+
+def test_restarted_server_takes_back_what_was_running(settings, db):
+    api = Api(create_app(settings), db)
+    api.app.extensions["aigc"].queue.close()  # this "server" dies at once
+    alice = api.account("alice")
+    submission_id = api.upload(alice, zip_agent("good")).json["id"]
+    # As if it had died mid-evaluation: running, under a lease nobody renews.
+    with db.session() as session:
+        session.execute(
+            update(Submission).values(
+                status=RUNNING, attempts=1, claim_token="lost", lease_expires_at=now()
+            )
+        )
+    queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
+    assert queue.recover() == [submission_id]
+    row = wait_until_done(db, submission_id)
+    queue.close()
+    assert row.status == FINISHED and row.attempts == 2
+
+
+def test_recover_sends_queued_submissions_too(settings, db):
+    api = Api(create_app(settings), db)
+    api.app.extensions["aigc"].queue.close()
+    submission_id = api.upload(api.account("bob"), zip_agent("good")).json["id"]
+    with db.session() as session:
+        assert session.scalar(select(Submission.status)) == QUEUED
+    queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
+    assert queue.recover() == [submission_id]
+    assert wait_until_done(db, submission_id).status == FINISHED
+    queue.close()
+
+
+def test_migrations_match_the_models(db):
+    with db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+    assert db.is_current()
+
+
+def test_migrating_twice_changes_nothing(db):
+    db.migrate()
+    assert db.is_current()
+
+
+def test_timestamps_come_back_in_utc(api):
+    api.upload(api.account("carol"), zip_agent("good"))
+    with api.db.session() as session:
+        created = session.scalar(select(Submission.created_at))
+    assert created.tzinfo is not None and created.utcoffset() == UTC.utcoffset(None)
+
+
+class BrokenQueue:
+    def enqueue(self, submission_id: int) -> None:
+        raise ConnectionError("the broker is down")
+
+    def close(self) -> None:
+        pass
+
+
+def test_upload_succeeds_when_the_queue_is_down(settings, db):
+    api = Api(create_app(settings, queue=BrokenQueue()), db)
+    response = api.upload(api.account("dora"), zip_agent("good"))
+    assert response.status_code == 201
+    with db.session() as session:
+        assert session.scalar(select(Submission.status)) == QUEUED  # kept for the sweep
