@@ -68,6 +68,10 @@ def update(session: Session, challenge: Challenge, spec_yaml: str, by: User | No
     current = next(v for v in challenge.versions if v.version == challenge.current_version)
     if current.spec_yaml == spec_yaml:
         return False
+    if by is not None:
+        # An organizer who edits a built-in challenge takes it over: restarts of the
+        # platform no longer put the shipped spec back.
+        challenge.builtin = False
     challenge.current_version += 1
     challenge.title = spec.title
     challenge.updated_at = now()

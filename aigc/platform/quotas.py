@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from aigc.platform.models import Submission, User
 from aigc.submissions.challenge import Quotas
@@ -27,8 +28,12 @@ class QuotaExceeded(Exception):
 
 
 def _counted(user: User, challenge_id: int, phase: str) -> list:
-    # A team shares its quota; a participant without a team has their own.
-    entrant = Submission.team_id == user.team_id if user.team_id else Submission.user_id == user.id
+    # A team shares its quota, and it includes what its members submitted before they
+    # joined: otherwise making a team would give a participant a fresh quota.
+    entrant: ColumnElement[bool] = Submission.user_id == user.id
+    if user.team_id:
+        members = select(User.id).where(User.team_id == user.team_id)
+        entrant = or_(Submission.team_id == user.team_id, Submission.user_id.in_(members))
     return [
         entrant,
         Submission.challenge_id == challenge_id,

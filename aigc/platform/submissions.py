@@ -75,7 +75,9 @@ def accept_upload(
     challenge = challenges.find(session, challenge_slug)
     if challenge is None:
         raise Refused(
-            404, f"there is no challenge {challenge_slug!r}: list them with aigc challenges"
+            404,
+            f"there is no challenge {challenge_slug!r}: "
+            "aigc challenges (GET /api/v1/challenges) lists them",
         )
     spec = challenges.spec_of(challenge)
     try:
@@ -125,6 +127,13 @@ def rerun(submission: Submission) -> None:
     """Queue a finished, failed or cancelled submission again, on the challenge's current spec."""
     if submission.status not in DONE:
         raise Refused(409, f"submission {submission.id} is {submission.status}: wait until it ends")
+    current = challenges.spec_of(submission.challenge)
+    if submission.phase not in {phase.id for phase in current.phases}:
+        raise Refused(
+            409,
+            f"the current version of {submission.challenge.slug!r} has no phase "
+            f"{submission.phase!r}: the submission can no longer be evaluated",
+        )
     submission.evaluation = None
     submission.challenge_version = submission.challenge.current_version
     submission.status = QUEUED

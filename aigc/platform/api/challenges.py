@@ -56,7 +56,8 @@ def _load(session: Session, slug: str) -> Challenge:
     challenge = challenges.find(session, slug)
     if challenge is None:
         raise ApiError(
-            404, f"there is no challenge {slug!r}: list them with GET /api/v1/challenges"
+            404,
+            f"there is no challenge {slug!r}: aigc challenges (GET /api/v1/challenges) lists them",
         )
     return challenge
 

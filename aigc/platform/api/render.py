@@ -63,7 +63,8 @@ def phase_json(spec: ChallengeSpec, phase_id: str) -> dict[str, Any]:
         "start": when(phase.start),
         "end": when(phase.end),
         "state": challenges.phase_state(phase),
-        "seeds": None if phase.seeds_hidden else phase.seeds(spec.id),
+        # A hidden phase's seeds stay hidden even when its spec lists them.
+        "seeds": phase.seeds(spec.id) if phase.visibility == "public" else None,
     }
 
 
