@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import signal
 import socket
 
 import click
@@ -41,14 +42,15 @@ def _prepare(settings: Settings) -> Database:
 
 
 def _sandbox_ready(settings: Settings) -> None:
-    """Build the sandbox image now, not in the first evaluation."""
+    """Remove containers of dead evaluators; build the sandbox image now, not in the first
+    evaluation."""
     if settings.sandbox != "docker":
         err.print(
             "[yellow]warning:[/] AIGC_SANDBOX=local: submissions run unsandboxed, with this "
             "server's rights. Use it only for code you trust."
         )
         return
-    from aigc.submissions.docker_sandbox import docker_client
+    from aigc.submissions.docker_sandbox import docker_client, reap_stale_containers
     from aigc.submissions.images import ImageError, runtime_image
 
     client = docker_client()
@@ -57,6 +59,9 @@ def _sandbox_ready(settings: Settings) -> None:
             "no Docker engine answers: start Docker (scripts/docker-engine.sh), or set "
             "AIGC_SANDBOX=local to run trusted code unsandboxed"
         )
+    removed = reap_stale_containers(client)
+    if removed:
+        err.print(f"removed {len(removed)} container(s) left by evaluators that died")
     try:
         runtime_image(client, progress=show_progress)
     except ImageError as exc:
@@ -95,7 +100,18 @@ def serve(host: str, port: int, threads: int) -> None:
             "No organizer account yet: create one with "
             "[bold]aigc admin create-user NAME --organizer[/] (same AIGC_* settings)."
         )
-    waitress.serve(app, host=host, port=port, threads=threads, ident="aigc")
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # ends waitress; the evaluations are put back below
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="aigc")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        err.print("stopping: evaluations in progress go back to the queue")
+        queue.close()
 
 
 @main.command()

@@ -122,8 +122,9 @@ class Heartbeat:
 
     def __init__(self, db: Database, claim: Claim, lease_seconds: float):
         self.db, self.claim, self.lease = db, claim, lease_seconds
-        self.stop = threading.Event()  # set when cancelled, or when the claim was lost
-        self.cancelled = False
+        self.stop = threading.Event()  # set when cancelled, interrupted, or the claim was lost
+        self.cancelled = False  # by a participant or organizer
+        self.interrupted = False  # by the worker shutting down
         self.stopped = threading.Event()
         self.episodes_done = 0
         self.thread = threading.Thread(target=self._run, name="aigc-heartbeat", daemon=True)
@@ -164,6 +165,11 @@ class Heartbeat:
                 .execution_options(synchronize_session=False)
             )
 
+    def interrupt(self) -> None:
+        """Stop the evaluation because this worker is shutting down (it will run again)."""
+        self.interrupted = True
+        self.stop.set()
+
     def on_episode(self, _episode: EpisodeResult, done: int, _total: int) -> None:
         self.episodes_done = done
 
@@ -175,8 +181,13 @@ def run_submission(
     submission_id: int,
     make_sandbox: Callable[[], Sandbox],
     worker: str | None = None,
+    running: set[Heartbeat] | None = None,
 ) -> str:
-    """Evaluate one submission if it can be claimed; return DONE, SKIPPED or RETRY."""
+    """Evaluate one submission if it can be claimed; return DONE, SKIPPED or RETRY.
+
+    ``running`` (a worker's own set) holds the evaluation's heartbeat while it runs, so the
+    worker can interrupt it when it shuts down.
+    """
     lease = settings.lease_seconds
     held = claim(db, submission_id, lease, worker or worker_name())
     if held is None:
@@ -205,8 +216,11 @@ def run_submission(
         evaluation_timeout=min(spec.limits.evaluation_timeout, settings.max_evaluation_seconds),
     )
     spec = dataclasses.replace(spec, limits=limits)
+    heartbeat = Heartbeat(db, held, lease)
+    if running is not None:
+        running.add(heartbeat)
     try:
-        with Heartbeat(db, held, lease) as heartbeat, store.unpacked(sha256) as folder:
+        with heartbeat, store.unpacked(sha256) as folder:
             result = evaluate(
                 folder,
                 spec,
@@ -217,7 +231,19 @@ def run_submission(
                 cancel=heartbeat.stop,
             )
     except EvaluationCancelled:
-        # Cancelled by someone, or our claim was lost; in the second case this changes nothing.
+        if heartbeat.interrupted:
+            # This worker is shutting down: the submission goes back to the queue as it was.
+            _release(
+                db,
+                held,
+                status=QUEUED,
+                attempts=held.attempt - 1,
+                claim_token=None,
+                lease_expires_at=None,
+                queued_at=now(),
+            )
+            return SKIPPED
+        # Cancelled, or our claim was lost; in the second case this changes nothing.
         _release(
             db,
             held,
@@ -246,6 +272,9 @@ def run_submission(
             return DONE
         _release(db, held, status=QUEUED, claim_token=None, lease_expires_at=None, queued_at=now())
         return RETRY
+    finally:
+        if running is not None:
+            running.discard(heartbeat)
     record_result(db, held, result)
     return DONE
 

@@ -22,7 +22,7 @@ from celery.signals import worker_ready, worker_shutdown
 from sqlalchemy import update
 
 from aigc.platform.db import Database
-from aigc.platform.evaluation import RETRY, run_submission, stale_submissions
+from aigc.platform.evaluation import RETRY, Heartbeat, run_submission, stale_submissions
 from aigc.platform.models import QUEUED, RUNNING, Submission, now
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
@@ -71,6 +71,7 @@ class InProcessQueue:
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="aigc-eval")
         self.make_sandbox = sandbox_factory(settings)
         self.timers: list[threading.Timer] = []
+        self.running: set[Heartbeat] = set()  # evaluations in progress, to interrupt on close
 
     def recover(self) -> list[int]:
         """On start, take back what a previous run of this server left behind."""
@@ -93,7 +94,12 @@ class InProcessQueue:
     def _run(self, submission_id: int, attempt: int) -> None:
         try:
             outcome = run_submission(
-                self.db, self.settings, self.store, submission_id, self.make_sandbox
+                self.db,
+                self.settings,
+                self.store,
+                submission_id,
+                self.make_sandbox,
+                running=self.running,
             )
         except Exception:
             log.exception("submission %s: the evaluation task failed", submission_id)
@@ -107,9 +113,13 @@ class InProcessQueue:
             self.timers.append(timer)
 
     def close(self) -> None:
+        """Stop: evaluations in progress stop within moments and go back to the queue."""
         for timer in self.timers:
             timer.cancel()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        for heartbeat in list(self.running):
+            heartbeat.interrupt()
+        # Waiting lets each evaluation stop its agent and remove its files.
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 class CeleryQueue:

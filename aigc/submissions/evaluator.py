@@ -53,6 +53,7 @@ from aigc.submissions.spaces import (
 DEFAULT_PARALLEL = 64
 PIPELINE_GROUPS = 2
 EXIT_WAIT = 2.0  # seconds to let an agent that closed its socket finish exiting
+CANCEL_CHECK = 0.25  # seconds between looks at the cancel event while the agent thinks
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 OnEpisode = Callable[[EpisodeResult, int, int], None]
@@ -344,7 +345,7 @@ class _Run:
     ) -> dict:
         assert self.conn is not None
         try:
-            message = self.conn.recv(AGENT_MESSAGES, when)
+            message = self._recv_until(when)
         except DeadlineExceeded:
             raise on_timeout() from None
         except PeerClosed:
@@ -356,6 +357,23 @@ class _Run:
             code = r.AGENT_START_FAILED if starting else r.AGENT_ERROR
             raise AgentFailed(code, _clean(message["message"]))
         return message
+
+    def _recv_until(self, when: float) -> dict:
+        """Wait for the agent's next message, looking at the cancel event now and then.
+
+        A slice that ends mid-frame keeps what arrived: the next slice completes the frame.
+        """
+        assert self.conn is not None
+        if self.cancel is None:
+            return self.conn.recv(AGENT_MESSAGES, when)
+        while True:
+            if self.cancel.is_set():
+                raise EvaluationCancelled()
+            try:
+                return self.conn.recv(AGENT_MESSAGES, min(when, time.monotonic() + CANCEL_CHECK))
+            except DeadlineExceeded:
+                if time.monotonic() >= when:
+                    raise
 
     def _accept(self, listener: socket.socket, deadline: float) -> socket.socket:
         assert self.process is not None
