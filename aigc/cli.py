@@ -28,7 +28,8 @@ from aigc.submissions.results import EpisodeResult, EvaluationResult
 from aigc.submissions.sandbox import LocalSandbox, Sandbox, SandboxError
 from aigc.submissions.spaces import describe_space
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output keeps whole lines: 80 columns would cut table cells short.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 CHALLENGE_HELP = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,10 @@ def _archive_for(package: Path) -> tuple[Path, bool, str | None]:
     except PackageError as exc:
         raise fail(str(exc)) from None
     if package.is_dir():
-        return pack_folder(package), True, manifest.challenge
+        try:
+            return pack_folder(package), True, manifest.challenge
+        except ApiFailure as exc:
+            raise fail(str(exc)) from None
     return package, False, manifest.challenge
 
 
@@ -198,7 +202,7 @@ def _show(submission: dict[str, Any]) -> None:
     title = f"submission {submission['id']}: {submission['challenge']}/{submission['phase']}"
     out.print(f"{title} — [{colour}]{status}[/]")
     result, failure = submission.get("result"), submission.get("failure")
-    if result:
+    if result and result["episodes"]:
         metrics = ", ".join(
             f"{name} {value:.4g}" if value is not None else f"{name} —"
             for name, value in result["metrics"].items()
@@ -228,7 +232,7 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
         submission = _upload(client, archive, challenge_id, phase)
     finally:
         if made_here:
-            archive.unlink(missing_ok=True)
+            shutil.rmtree(archive.parent, ignore_errors=True)
     out.print(f"submitted as {submission['id']} to {challenge_id}/{phase}: {submission['status']}")
     if wait:
         submission = _wait(client, submission)
@@ -279,4 +283,8 @@ def logs(submission_id: int) -> None:
 @click.argument("submission_id", type=int)
 def cancel(submission_id: int) -> None:
     """Cancel a queued or running submission."""
-    _show(_call(_client(), "POST", f"/submissions/{submission_id}/cancel"))
+    submission = _call(_client(), "POST", f"/submissions/{submission_id}/cancel")
+    if submission["status"] == "running":
+        out.print(f"cancel requested: submission {submission_id} stops within moments")
+    else:
+        _show(submission)

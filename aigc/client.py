@@ -82,19 +82,23 @@ class _ProgressReader:
 
 
 def pack_folder(folder: Path) -> Path:
-    """Zip an agent folder into a temporary archive (caches and VCS folders left out)."""
-    handle, name = tempfile.mkstemp(prefix="aigc-upload-", suffix=".zip")
-    os.close(handle)
-    archive = Path(name)
+    """Zip an agent folder as ``<folder name>.zip`` in a fresh temporary folder (caches
+    and VCS folders left out); remove that folder when done with the archive."""
+    members = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if SKIPPED_WHEN_PACKING & set(relative.parts) or path.suffix == ".pyc":
+            continue
+        if path.is_symlink():
+            raise ApiFailure(f"{relative} is a symbolic link: replace it with the file itself")
+        if path.is_file():
+            members.append((path, relative.as_posix()))
+    archive = (
+        Path(tempfile.mkdtemp(prefix="aigc-upload-")) / f"{folder.resolve().name or 'agent'}.zip"
+    )
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder)
-            if SKIPPED_WHEN_PACKING & set(relative.parts) or path.suffix == ".pyc":
-                continue
-            if path.is_symlink():
-                raise ApiFailure(f"{relative} is a symbolic link: replace it with the file itself")
-            if path.is_file():
-                zf.write(path, relative.as_posix())
+        for path, name in members:
+            zf.write(path, name)
     return archive
 
 
