@@ -69,12 +69,15 @@ def docker_client(timeout: float = 5.0) -> docker.DockerClient | None:
 
 
 def _start_time(pid: int) -> str | None:
+    """The start time of a living process, or None if it is gone or a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # Field 22 (start time) counts from after the command name, which may hold spaces.
-    return stat.rpartition(")")[2].split()[19]
+    # Fields count from after the command name, which may hold spaces: the state is
+    # field 3, the start time field 22. A zombie (killed, not yet reaped) is dead.
+    fields = stat.rpartition(")")[2].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def owner_id() -> str:

@@ -206,3 +206,14 @@ def test_torch_agent_runs_in_the_sandbox(docker_sandbox):
     assert [e.total_return for e in in_docker.episodes] == [
         e.total_return for e in reference.episodes
     ]
+
+
+def test_a_zombie_evaluator_counts_as_dead():
+    from aigc.submissions.docker_sandbox import _owner_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    owner = f"{socket.gethostname()}:{child.pid}:"
+    time.sleep(0.5)  # it has exited, but is not reaped yet: a zombie
+    assert Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    assert not _owner_alive(owner + "anything")
+    child.wait()
