@@ -1,0 +1,267 @@
+"""Celery workers as real processes on the real Redis, evaluating in the Docker sandbox.
+
+A worker killed with SIGKILL in the middle of an evaluation must lead, after a restart,
+to exactly one finished evaluation; several workers must never score a submission twice;
+and the whole path (organizer creates a challenge, participant submits with the CLI,
+a worker evaluates in the sandbox, the result is stored) must work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from aigc.cli import main as aigc_main
+from aigc.platform.app import create_app
+from aigc.platform.models import Evaluation, Submission
+from aigc.platform.queue import CeleryQueue
+from aigc.submissions.docker_sandbox import LABEL
+
+from .conftest import AGENTS, Api, zip_agent
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).parents[2]
+LEASE = 4
+KILL_CHALLENGE = """
+id: kill-cartpole
+title: CartPole, 100 steps
+environment: {id: CartPole-v1, max_episode_steps: 100}
+phases: [{id: dev, episodes: 6, seeds: {first: 0}}]
+"""
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[str]:
+    """A Redis database of its own for this test, emptied before and after."""
+    url = redis_url.rsplit("/", 1)[0] + "/14"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture
+def celery_settings(settings, broker, docker_sandbox):
+    return settings.with_(broker_url=broker, sandbox="docker", lease_seconds=LEASE)
+
+
+def environment(settings) -> dict[str, str]:
+    """The AIGC_* variables that make a subprocess use the same platform as the test."""
+    return {
+        **os.environ,
+        "AIGC_DATA_DIR": str(settings.data_dir),
+        "AIGC_DATABASE_URL": settings.database_url,
+        "AIGC_BROKER_URL": settings.broker_url or "",
+        "AIGC_STORAGE_DIR": str(settings.storage_dir),
+        "AIGC_SECRET_KEY": settings.secret_key,
+        "AIGC_SANDBOX": settings.sandbox,
+        "AIGC_LEASE_S": str(settings.lease_seconds),
+        "AIGC_MAX_PACKAGE_BYTES": str(settings.max_package_bytes),
+        "PYTHONPATH": str(REPO),
+    }
+
+
+class Processes:
+    """Starts platform processes and makes sure none outlives the test."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aigc", *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: killing it kills its pool too
+        )
+        self.started.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def log(self, name: str) -> str:
+        return (self.tmp_path / f"{name}.log").read_text(errors="replace")
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.kill(process)
+
+
+@pytest.fixture
+def processes(tmp_path: Path, docker_sandbox) -> Iterator[Processes]:
+    running = Processes(tmp_path)
+    yield running
+    running.stop_all()
+    for container in docker_sandbox.client.containers.list(all=True, filters={"label": LABEL}):
+        container.remove(force=True)
+
+
+def wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:g} s waiting until {what}")
+
+
+def row(db, submission_id: int) -> Submission:
+    with db.session() as session:
+        return session.get_one(Submission, submission_id)
+
+
+def scored(db, submission_id: int) -> int:
+    with db.session() as session:
+        query = select(func.count()).select_from(Evaluation)
+        return session.scalar(query.where(Evaluation.submission_id == submission_id)) or 0
+
+
+def test_worker_killed_mid_evaluation_leads_to_exactly_one_result(
+    celery_settings, db, processes, docker_sandbox
+):
+    app = create_app(celery_settings)
+    assert isinstance(app.extensions["aigc"].queue, CeleryQueue)
+    api = Api(app, db)
+    orga = api.organizer()
+    created = api.client.post(
+        "/api/v1/challenges",
+        data=KILL_CHALLENGE,
+        headers={**orga.headers, "Content-Type": "application/yaml"},
+    )
+    assert created.status_code == 201, created.json
+    submission_id = api.upload(
+        api.account("alice"), zip_agent("steady"), challenge="kill-cartpole"
+    ).json["id"]
+
+    env = environment(celery_settings)
+    first = processes.start("worker-1", ["worker"], env)
+    wait(lambda: row(db, submission_id).status == "running", 90, "the first worker runs it")
+    containers = lambda: docker_sandbox.client.containers.list(all=True, filters={"label": LABEL})  # noqa: E731
+    wait(lambda: len(containers()) == 1, 30, "its sandbox container exists")
+    time.sleep(1.0)  # well inside the evaluation, which lasts several seconds
+    processes.kill(first)
+    [orphan] = containers()
+    assert row(db, submission_id).status == "running"  # nobody is evaluating it now
+
+    second = processes.start("worker-2", ["worker"], env)
+    wait(lambda: row(db, submission_id).status == "finished", 120, "the second worker finishes it")
+    final = row(db, submission_id)
+    assert final.attempts == 2
+    assert scored(db, submission_id) == 1
+    assert final.episodes_done == 6
+    # The dead worker's container was removed when the second worker started.
+    assert orphan.id not in {c.id for c in containers()}
+    assert "left by evaluators that died" in processes.log("worker-2")
+    processes.kill(second)
+
+
+def test_two_workers_score_every_submission_once(celery_settings, db, processes):
+    api = Api(create_app(celery_settings), db)
+    participants = [api.account(name) for name in ("ann", "ben", "cat")]
+    ids = [
+        api.upload(who, zip_agent(agent)).json["id"]
+        for who in participants
+        for agent in ("good", "random")
+    ]
+    env = environment(celery_settings)
+    for name in ("worker-a", "worker-b"):
+        processes.start(name, ["worker"], env)
+    wait(lambda: all(row(db, i).status == "finished" for i in ids), 180, "every submission ends")
+    assert [scored(db, i) for i in ids] == [1] * len(ids)
+    assert [row(db, i).attempts for i in ids] == [1] * len(ids)
+    workers = {row(db, i).worker.split(":")[0] for i in ids}
+    assert workers == {socket.gethostname()}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_full_path_from_cli_to_stored_result(celery_settings, processes, tmp_path):
+    """Organizer creates a challenge, a participant submits with the CLI, a worker scores it."""
+    env = environment(celery_settings)
+    port = free_port()
+    server = f"http://127.0.0.1:{port}"
+    processes.start("server", ["serve", "--port", str(port)], env)
+    wait(lambda: _answers(server), 60, "the server answers")
+    for name, flag in (("orga", ["--organizer"]), ("pat", [])):
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "aigc",
+                "admin",
+                "create-user",
+                name,
+                *flag,
+                "--password",
+                f"{name}-password",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    processes.start("worker", ["worker"], env)
+
+    cli = CliRunner()
+
+    def aigc(*args: str, config: str) -> str:
+        result = cli.invoke(aigc_main, list(args), env={"AIGC_CONFIG": str(tmp_path / config)})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    spec = tmp_path / "course.yaml"
+    spec.write_text(KILL_CHALLENGE.replace("kill-cartpole", "course-cartpole"))
+    aigc("login", "--server", server, "-u", "orga", "--password", "orga-password", config="o.json")
+    assert "created challenge course-cartpole" in aigc(
+        "challenge", "create", str(spec), config="o.json"
+    )
+    aigc("login", "--server", server, "-u", "pat", "--password", "pat-password", config="p.json")
+    output = aigc(
+        "submit", str(AGENTS / "good"), "--challenge", "course-cartpole", "--wait", config="p.json"
+    )
+    assert "finished" in output and "mean_return 100" in output
+
+    from aigc.platform.db import Database
+
+    db = Database(celery_settings.database_url)
+    with db.session() as session:
+        submission = session.scalar(select(Submission))
+        assert submission.status == "finished" and submission.worker is not None
+        assert submission.evaluation is not None and submission.evaluation.score == 100.0
+        assert len(submission.evaluation.episodes) == 6
+    db.dispose()
+
+
+def _answers(server: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(f"{server}/api/v1/challenges", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False

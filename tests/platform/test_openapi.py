@@ -1,0 +1,183 @@
+"""The OpenAPI document at /api/v1/openapi.json says what the routes really do."""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.security import generate_password_hash
+
+from aigc.platform import auth
+from aigc.platform.api import API_PREFIX, ROUTES
+from aigc.platform.app import create_app
+from aigc.platform.settings import Settings
+
+from .conftest import Api, RecordingQueue, zip_agent
+from .test_permissions import CASES, build_world
+
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        auth, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
+    )
+
+
+@pytest.fixture(scope="module")
+def doc_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """An app whose database is never touched: the document needs none."""
+    folder: Path = tmp_path_factory.mktemp("openapi")
+    settings = Settings(
+        data_dir=folder,
+        database_url=f"sqlite:///{folder / 'unused.db'}",
+        broker_url=None,
+        storage_dir=folder / "storage",
+        sandbox="local",
+        secret_key="test-secret-key",
+    )
+    return create_app(settings, queue=RecordingQueue())
+
+
+@pytest.fixture(scope="module")
+def doc(doc_app: Flask) -> dict[str, Any]:
+    response = doc_app.test_client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def openapi_path(flask_rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", flask_rule)
+
+
+def operation(doc: dict[str, Any], method: str, rule: str) -> dict[str, Any]:
+    return doc["paths"][openapi_path(API_PREFIX + rule)][method.lower()]
+
+
+def test_every_api_url_rule_is_documented_with_the_same_methods_and_nothing_else(
+    doc_app: Flask, doc: dict[str, Any]
+) -> None:
+    served: dict[str, set[str]] = {}
+    for rule in doc_app.url_map.iter_rules():
+        if rule.rule.startswith(API_PREFIX):
+            methods = set(rule.methods or ()) - SKIPPED_METHODS
+            served.setdefault(openapi_path(rule.rule), set()).update(methods)
+    documented = {
+        path: {method.upper() for method in item if method != "parameters"}
+        for path, item in doc["paths"].items()
+    }
+    assert documented == served
+
+
+def test_documented_path_parameters_are_exactly_those_in_the_path(doc: dict[str, Any]) -> None:
+    for path, item in doc["paths"].items():
+        in_path = set(re.findall(r"{([^}]+)}", path))
+        for method, op in item.items():
+            params = [p for p in op.get("parameters", []) if p["in"] == "path"]
+            assert {p["name"] for p in params} == in_path, (method, path)
+            assert all(p["required"] is True for p in params), (method, path)
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def test_every_ref_resolves(doc: dict[str, Any]) -> None:
+    refs = _refs(doc)
+    assert refs, "the document has no $ref at all: the walk is broken"
+    for ref in refs:
+        assert ref.startswith("#/"), ref
+        target: Any = doc
+        for part in ref[2:].split("/"):
+            assert isinstance(target, dict) and part in target, f"{ref} does not resolve"
+            target = target[part]
+
+
+def test_each_operation_documents_one_success_status_and_its_declared_errors(
+    doc: dict[str, Any],
+) -> None:
+    ids = []
+    for route in ROUTES:
+        op = operation(doc, route.method, route.rule)
+        ids.append(op["operationId"])
+        successes = [code for code in op["responses"] if code.startswith("2")]
+        assert successes == [str(route.success)], route.rule
+        assert {code for code in op["responses"] if not code.startswith("2")} == {
+            str(code) for code in route.errors
+        }, route.rule
+        assert op["x-access"] == route.access
+        assert ("security" in op) == (route.access != "anyone"), route.rule
+    assert len(ids) == len(set(ids)), "operationIds are not unique"
+
+
+def test_every_error_status_the_permission_table_expects_is_documented(
+    doc: dict[str, Any],
+) -> None:
+    # test_permissions proves each cell of CASES against the running app.
+    missing = set()
+    for case in CASES:
+        responses = operation(doc, case.method, case.rule)["responses"]
+        for caller in ("anonymous", "other", "owner", "organizer"):
+            status = case.expected(caller)
+            if str(status) not in responses:
+                missing.add(f"{case.id}: {status}")
+    assert missing == set()
+
+
+def test_documented_success_status_is_what_each_route_returns(api: Api, doc: dict) -> None:
+    client = api.client
+
+    def documented(method: str, rule: str, response: Any) -> None:
+        op = operation(doc, method, rule)
+        success = next(code for code in op["responses"] if code.startswith("2"))
+        assert str(response.status_code) == success, (method, rule, response.get_json())
+
+    credentials = {"username": "dora", "password": "dora-password"}
+    documented("POST", "/users", client.post("/api/v1/users", json=credentials))
+    signed_in = client.post("/api/v1/tokens", json=credentials)
+    documented("POST", "/tokens", signed_in)
+    dora = {"Authorization": f"Bearer {signed_in.get_json()['token']}"}
+    documented("GET", "/challenges", client.get("/api/v1/challenges"))
+    documented("GET", "/me", client.get("/api/v1/me", headers=dora))
+    documented("POST", "/teams", client.post("/api/v1/teams", json={"name": "doras"}, headers=dora))
+    documented("DELETE", "/me/team", client.delete("/api/v1/me/team", headers=dora))
+    account = api.account("erin")
+    documented("POST", "/submissions", api.upload(account, zip_agent("good")))
+    documented("DELETE", "/tokens/current", client.delete("/api/v1/tokens/current", headers=dora))
+
+
+def test_error_statuses_the_routes_return_are_documented(api: Api, doc: dict) -> None:
+    world = build_world(api)
+    client = world.api.client
+
+    def documented(method: str, rule: str, response: Any, status: int) -> None:
+        assert response.status_code == status, (method, rule)
+        assert str(status) in operation(doc, method, rule)["responses"], (method, rule)
+
+    for route in ROUTES:
+        if route.access == "anyone":
+            continue
+        case = next(c for c in CASES if (c.method, c.rule) == (route.method, route.rule))
+        documented(route.method, route.rule, case.call(world, "anonymous"), 401)
+        if route.access == "organizer":
+            documented(route.method, route.rule, case.call(world, "other"), 403)
+        elif "<int:submission_id>" in route.rule:
+            documented(route.method, route.rule, case.call(world, "other"), 404)
+    documented("GET", "/challenges/<slug>", client.get("/api/v1/challenges/nope"), 404)
+
+
+def test_document_is_valid_openapi(doc: dict[str, Any]) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    assert doc["openapi"].startswith("3.1")
+    validator.validate(doc)

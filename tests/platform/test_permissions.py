@@ -1,0 +1,537 @@
+"""Who may call what: every API route against four callers, and what each caller sees.
+
+The world of each test: alice (the owner) has a finished submission on the public phase
+cartpole/dev, a failed one on the hidden phase cartpole/test and a running one on dev;
+bob is another participant; orga is an organizer. ``CASES`` lists every route in
+``aigc.platform.api.ROUTES`` with the status each caller gets; a route missing from it
+fails ``test_every_route_is_in_the_table``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from aigc.platform import auth, challenges
+from aigc.platform.api import ROUTES, register
+from aigc.platform.api.render import HIDDEN_FAILURES, HIDDEN_NOTE
+from aigc.platform.evaluation import claim, record_result
+from aigc.platform.models import Submission, User
+from aigc.submissions import results
+from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
+
+from .conftest import Account, Api, zip_agent
+
+ANONYMOUS, OTHER, OWNER, ORGANIZER = "anonymous", "other", "owner", "organizer"
+CALLERS = (ANONYMOUS, OTHER, OWNER, ORGANIZER)  # also the order requests are made in
+
+# What only alice's own submissions carry: none of it may reach bob.
+DEV_LOGS = "alice-dev-log: the pole leans 0.0137 rad"
+HIDDEN_LOGS = "alice-hidden-log: observation [0.031, -0.2, 0.044, 0.91] at seed 1729"
+SECRET_FAILURE = "ValueError: the agent saw observation [0.031, -0.2, 0.044, 0.91]"
+ALICE_FILENAME = "alice-agent.zip"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One PBKDF2 round instead of scrypt: each test makes several accounts."""
+    monkeypatch.setattr(
+        auth, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
+    )
+
+
+@dataclass
+class World:
+    api: Api
+    alice: Account
+    bob: Account
+    orga: Account
+    alice_package: bytes
+    ids: dict[str, int]  # dev (finished), hidden (failed, hidden phase), running (claimed)
+    sha256: str = ""
+    join_code: str = ""
+
+    def account(self, caller: str) -> Account | None:
+        return {ANONYMOUS: None, OTHER: self.bob, OWNER: self.alice, ORGANIZER: self.orga}[caller]
+
+    def headers(self, caller: str) -> dict[str, str]:
+        account = self.account(caller)
+        return account.headers if account else {}
+
+
+def _finish(api: Api, submission_id: int, result: EvaluationResult) -> None:
+    p = api.app.extensions["aigc"]
+    held = claim(p.db, submission_id, 60, "test-worker")
+    assert held is not None
+    assert record_result(p.db, held, result)
+
+
+def build_world(api: Api) -> World:
+    alice, bob, orga = api.account("alice"), api.account("bob"), api.organizer("orga")
+    package = zip_agent("good", top_folder="alice-agent")  # bytes (and sha256) unlike bob's
+    ids = {}
+    for key, phase in (("dev", "dev"), ("hidden", "test"), ("running", "dev")):
+        response = api.upload(alice, package, "cartpole", phase, filename=ALICE_FILENAME)
+        assert response.status_code == 201, response.get_json()
+        ids[key] = response.get_json()["id"]
+    episode = EpisodeResult(0, 1729, 42.0, 42, 0.1, True, False, False)
+    _finish(
+        api,
+        ids["dev"],
+        EvaluationResult(
+            "cartpole", "dev", "good", 1, [episode], {"mean_return": 42.0}, logs=DEV_LOGS
+        ),
+    )
+    _finish(
+        api,
+        ids["hidden"],
+        EvaluationResult(
+            "cartpole",
+            "test",
+            "good",
+            500,
+            [episode],
+            {"mean_return": 42.0},
+            failure=Failure(results.AGENT_ERROR, SECRET_FAILURE, 1, 3),
+            logs=HIDDEN_LOGS,
+        ),
+    )
+    p = api.app.extensions["aigc"]
+    assert claim(p.db, ids["running"], 60, "test-worker") is not None
+    with p.db.session() as session:
+        sha256 = session.get_one(Submission, ids["dev"]).package_sha256
+    return World(api, alice, bob, orga, package, ids, sha256)
+
+
+@pytest.fixture
+def world(api: Api) -> World:
+    return build_world(api)
+
+
+# What each route is called with: (world, caller) -> keyword arguments of client.open.
+Kwargs = Callable[[World, str], dict[str, Any]]
+
+
+def _none(world: World, caller: str) -> dict[str, Any]:
+    return {}
+
+
+def _signup(world: World, caller: str) -> dict[str, Any]:
+    return {"json": {"username": f"new-{caller}", "password": "a-long-password"}}
+
+
+def _signin(world: World, caller: str) -> dict[str, Any]:
+    account = world.account(caller) or world.alice
+    return {"json": {"username": account.username, "password": account.password}}
+
+
+def _team(world: World, caller: str) -> dict[str, Any]:
+    return {"json": {"name": f"team-{caller}"}}
+
+
+def _join(world: World, caller: str) -> dict[str, Any]:
+    return {"json": {"code": world.join_code or "no-team-has-this-code"}}
+
+
+NEW_CHALLENGE = """\
+id: new-pole
+title: A new pole
+environment: {id: CartPole-v1}
+phases:
+  - {id: dev, episodes: 1, seeds: [7]}
+"""
+
+
+def _new_challenge(world: World, caller: str) -> dict[str, Any]:
+    return {"data": NEW_CHALLENGE, "content_type": "application/yaml"}
+
+
+def _cartpole_unchanged(world: World, caller: str) -> dict[str, Any]:
+    """The spec cartpole has now: an update that changes nothing."""
+    with world.api.db.session() as session:
+        challenge = challenges.find(session, "cartpole")
+        assert challenge is not None
+        current = challenge.current_version
+        text = next(v.spec_yaml for v in challenge.versions if v.version == current)
+    return {"json": {"spec_yaml": text}}
+
+
+def _upload(world: World, caller: str) -> dict[str, Any]:
+    form = {
+        "challenge": "cartpole",
+        "phase": "dev",
+        "file": (io.BytesIO(zip_agent("good")), "a.zip"),
+    }
+    return {"data": form, "content_type": "multipart/form-data"}
+
+
+def _reason(world: World, caller: str) -> dict[str, Any]:
+    return {"json": {"reason": "copied another entrant's agent"}}
+
+
+def _teams_for_everyone(world: World) -> None:
+    for caller in (OTHER, OWNER, ORGANIZER):
+        response = world.api.client.post(
+            "/api/v1/teams",
+            json={"name": f"{caller}-{secrets.token_hex(4)}"},
+            headers=world.headers(caller),
+        )
+        assert response.status_code == 201
+
+
+def _carol_team(world: World) -> None:
+    carol = world.api.account("carol")
+    response = world.api.client.post(
+        "/api/v1/teams", json={"name": "carols"}, headers=carol.headers
+    )
+    world.join_code = response.get_json()["join_code"]
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    rule: str  # exactly as registered in ROUTES
+    anonymous: int
+    other: int
+    owner: int
+    organizer: int
+    kwargs: Kwargs = _none
+    prepare: Callable[[World], None] | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.rule}"
+
+    def expected(self, caller: str) -> int:
+        return int(getattr(self, caller))
+
+    def path(self, world: World) -> str:
+        concrete = self.rule.replace("<slug>", "cartpole")
+        # Submission routes target alice's dev submission; cancel targets her running one.
+        target = world.ids["running"] if self.rule.endswith("/cancel") else world.ids["dev"]
+        return "/api/v1" + concrete.replace("<int:submission_id>", str(target))
+
+    def call(self, world: World, caller: str) -> Any:
+        return world.api.client.open(
+            self.path(world),
+            method=self.method,
+            headers=world.headers(caller),
+            **self.kwargs(world, caller),
+        )
+
+
+S = "/submissions/<int:submission_id>"
+# fmt: off
+CASES = [
+    #     method    rule                 anonymous other owner organizer
+    Case("POST",   "/users",                 201,  201,  201,  201, _signup),
+    Case("POST",   "/tokens",                201,  201,  201,  201, _signin),
+    Case("DELETE", "/tokens/current",        401,  204,  204,  204),
+    Case("GET",    "/me",                    401,  200,  200,  200),
+    Case("POST",   "/teams",                 401,  201,  201,  201, _team),
+    Case("POST",   "/teams/join",            401,  200,  200,  200, _join, _carol_team),
+    Case("GET",    "/me/team",               401,  200,  200,  200, _none, _teams_for_everyone),
+    Case("DELETE", "/me/team",               401,  204,  204,  204, _none, _teams_for_everyone),
+    Case("GET",    "/challenges",            200,  200,  200,  200),
+    Case("GET",    "/challenges/<slug>",     200,  200,  200,  200),
+    Case("POST",   "/challenges",            401,  403,  403,  201, _new_challenge),
+    Case("PUT",    "/challenges/<slug>",     401,  403,  403,  200, _cartpole_unchanged),
+    Case("POST",   "/submissions",           401,  201,  201,  201, _upload),
+    Case("GET",    "/submissions",           401,  200,  200,  200),
+    Case("GET",    S,                        401,  404,  200,  200),
+    Case("GET",    S + "/logs",              401,  404,  200,  200),
+    Case("GET",    S + "/package",           401,  404,  200,  200),
+    Case("POST",   S + "/cancel",            401,  404,  200,  200),
+    Case("POST",   S + "/rerun",             401,  403,  403,  200),
+    Case("POST",   S + "/disqualify",        401,  403,  403,  200, _reason),
+    Case("GET",    "/openapi.json",          200,  200,  200,  200),
+]
+# fmt: on
+CASE_BY_ROUTE = {(case.method, case.rule): case for case in CASES}
+
+
+def _declared(method: str, rule: str) -> Any:
+    return next(doc for doc in ROUTES if (doc.method, doc.rule) == (method, rule))
+
+
+def _assert_error_shape(response: Any, status: int) -> None:
+    body = response.get_json()
+    assert body is not None, f"{status} without a JSON body"
+    assert body["error"]["status"] == status
+    assert body["error"]["message"]
+    if status == 401:
+        assert response.headers.get("WWW-Authenticate") == "Bearer"
+
+
+# --- the table ------------------------------------------------------------------------
+
+
+def registered_routes() -> list[Any]:
+    """Every route the API registers (registering imports every module that declares one)."""
+    register(Flask("routes"))
+    return list(ROUTES)
+
+
+def test_every_route_is_in_the_table() -> None:
+    registered = {(doc.method, doc.rule) for doc in registered_routes()}
+    tabled = {(case.method, case.rule) for case in CASES}
+    assert registered - tabled == set(), "add a row to CASES for each new route"
+    assert tabled - registered == set(), "CASES names routes that no longer exist"
+    assert len(CASES) == len(CASE_BY_ROUTE), "a route is in CASES twice"
+
+
+def test_table_agrees_with_each_routes_declared_access() -> None:
+    registered_routes()
+    for case in CASES:
+        access = _declared(case.method, case.rule).access
+        if access == "anyone":
+            assert all(case.expected(c) < 400 for c in CALLERS), case.id
+        else:
+            assert case.anonymous == 401, case.id
+            assert case.organizer < 400, case.id
+            participants = {case.other, case.owner}
+            assert (403 in participants) == (access == "organizer"), case.id
+
+
+def _fresh_tokens_and_no_teams(world: World) -> None:
+    """Undo what earlier rows did to the callers: revoked tokens, teams joined."""
+    with world.api.db.session() as session:
+        for name in ("alice", "bob", "orga"):
+            user = session.scalars(select(User).where(User.username == name)).one()
+            user.team = None
+            old = getattr(world, name)
+            setattr(
+                world, name, Account(name, old.password, auth.issue_token(session, user), old.role)
+            )
+
+
+def test_every_route_answers_each_caller_as_the_table_says(world: World) -> None:
+    wrong = {}
+    for case in CASES:
+        _fresh_tokens_and_no_teams(world)
+        if case.prepare:
+            case.prepare(world)
+        for caller in CALLERS:
+            response = case.call(world, caller)
+            if response.status_code != case.expected(caller):
+                wrong[f"{case.id} as {caller}"] = (response.status_code, response.get_json())
+            elif response.status_code >= 400:
+                _assert_error_shape(response, response.status_code)
+    assert wrong == {}, "(status, body) of each cell that differs from CASES"
+
+
+# --- anonymous, bad and revoked tokens ------------------------------------------------
+
+
+def test_signed_in_routes_answer_anonymous_and_unknown_tokens_with_401(world: World) -> None:
+    bogus = {"Authorization": "Bearer aigc_not-a-token-anyone-was-given"}
+    for case in CASES:
+        if _declared(case.method, case.rule).access == "anyone":
+            continue
+        anonymous = case.call(world, ANONYMOUS)
+        unknown = world.api.client.open(
+            case.path(world), method=case.method, headers=bogus, **case.kwargs(world, OWNER)
+        )
+        for response, message in ((anonymous, "sign in first"), (unknown, "invalid or revoked")):
+            assert response.status_code == 401, case.id
+            assert response.headers["WWW-Authenticate"] == "Bearer", case.id
+            assert message in response.get_json()["error"]["message"], case.id
+
+
+def test_token_and_role_are_checked_before_the_request_body(world: World) -> None:
+    wrong = {}
+    for case in CASES:
+        access = _declared(case.method, case.rule).access
+        if access == "anyone":
+            continue
+        anonymous = world.api.client.open(case.path(world), method=case.method)
+        if anonymous.status_code != 401:
+            wrong[f"{case.id} as anonymous"] = anonymous.status_code
+        if access == "organizer":
+            participant = world.api.client.open(
+                case.path(world), method=case.method, headers=world.bob.headers
+            )
+            if participant.status_code != 403:
+                wrong[f"{case.id} as participant"] = participant.status_code
+    assert wrong == {}
+
+
+def test_a_revoked_token_gets_401_afterwards(world: World) -> None:
+    client, alice = world.api.client, world.alice
+    second = client.post(
+        "/api/v1/tokens", json={"username": "alice", "password": alice.password}
+    ).get_json()["token"]
+    assert client.delete("/api/v1/tokens/current", headers=alice.headers).status_code == 204
+    for path in ("/api/v1/me", f"/api/v1/submissions/{world.ids['dev']}"):
+        response = client.get(path, headers=alice.headers)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert "revoked" in response.get_json()["error"]["message"]
+    # Revoking a second time is refused too; alice's other token still works.
+    assert client.delete("/api/v1/tokens/current", headers=alice.headers).status_code == 401
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {second}"})
+    assert me.status_code == 200
+    assert me.get_json()["username"] == "alice"
+
+
+def test_participants_get_403_on_every_organizer_route(world: World) -> None:
+    for case in CASES:
+        if _declared(case.method, case.rule).access != "organizer":
+            continue
+        for caller in (OWNER, OTHER):
+            response = case.call(world, caller)
+            assert response.status_code == 403, (case.id, caller)
+            assert response.get_json()["error"]["message"] == "only organizers may do this"
+
+
+# --- bob never sees alice's submissions -----------------------------------------------
+
+
+def _alice_marks(world: World) -> list[str]:
+    return ["alice", world.sha256, ALICE_FILENAME, DEV_LOGS, HIDDEN_LOGS, SECRET_FAILURE]
+
+
+def _assert_nothing_of_alice(world: World, response: Any, what: str) -> None:
+    text = response.get_data(as_text=True)
+    for mark in _alice_marks(world):
+        assert mark not in text, f"{what} shows bob {mark!r}"
+
+
+def test_other_participant_gets_404_for_alices_submission_logs_and_package(
+    world: World,
+) -> None:
+    client, bob = world.api.client, world.bob
+    for key, submission_id in world.ids.items():
+        for suffix, method in (("", "GET"), ("/logs", "GET"), ("/package", "GET")):
+            path = f"/api/v1/submissions/{submission_id}{suffix}"
+            response = client.open(path, method=method, headers=bob.headers)
+            assert response.status_code == 404, (key, suffix)
+            assert response.mimetype == "application/json", (key, suffix)
+            _assert_nothing_of_alice(world, response, f"{method} {path}")
+        cancel = client.post(f"/api/v1/submissions/{submission_id}/cancel", headers=bob.headers)
+        assert cancel.status_code == 404
+        _assert_nothing_of_alice(world, cancel, "cancel")
+        for action, body in (("rerun", None), ("disqualify", {"reason": "spite"})):
+            response = client.post(
+                f"/api/v1/submissions/{submission_id}/{action}", json=body, headers=bob.headers
+            )
+            assert response.status_code == 403
+            _assert_nothing_of_alice(world, response, action)
+    with world.api.db.session() as session:
+        running = session.get_one(Submission, world.ids["running"])
+        assert running.cancel_requested is False  # bob's cancel changed nothing
+        assert not any(s.disqualified for s in session.query(Submission))
+    # The 404 is the one a submission that does not exist gets: it gives away nothing.
+    missing = 10_000 + world.ids["running"]
+    for suffix in ("", "/logs", "/package"):
+        mine = client.get(f"/api/v1/submissions/{world.ids['dev']}{suffix}", headers=bob.headers)
+        none = client.get(f"/api/v1/submissions/{missing}{suffix}", headers=bob.headers)
+        assert mine.status_code == none.status_code == 404
+        assert json.dumps(mine.get_json()).replace(str(world.ids["dev"]), "N") == json.dumps(
+            none.get_json()
+        ).replace(str(missing), "N")
+
+
+def test_other_participant_lists_none_of_alices_submissions(world: World) -> None:
+    client, bob = world.api.client, world.bob
+    assert world.api.upload(bob, zip_agent("good")).status_code == 201
+    for query in ("", "?all=1", "?challenge=cartpole", "?phase=test", "?limit=1000"):
+        response = client.get(f"/api/v1/submissions{query}", headers=bob.headers)
+        assert response.status_code == 200
+        users = {s["user"] for s in response.get_json()["submissions"]}
+        assert users <= {"bob"}, query
+        _assert_nothing_of_alice(world, response, f"GET /submissions{query}")
+
+
+def test_owner_sees_her_submission_logs_and_package(world: World) -> None:
+    client, alice = world.api.client, world.alice
+    dev = client.get(f"/api/v1/submissions/{world.ids['dev']}", headers=alice.headers).get_json()
+    assert dev["user"] == "alice"
+    assert dev["status"] == "finished"
+    assert dev["details_hidden"] is False
+    assert dev["package"]["sha256"] == world.sha256
+    assert dev["result"]["score"] == 42.0
+    assert dev["result"]["episodes"][0]["seed"] == 1729
+    logs = client.get(f"/api/v1/submissions/{world.ids['dev']}/logs", headers=alice.headers)
+    assert logs.get_json() == {"id": world.ids["dev"], "logs": DEV_LOGS, "hidden": False}
+    package = client.get(f"/api/v1/submissions/{world.ids['dev']}/package", headers=alice.headers)
+    assert package.status_code == 200
+    assert package.data == world.alice_package
+    assert ALICE_FILENAME in package.headers["Content-Disposition"]
+    listed = client.get("/api/v1/submissions", headers=alice.headers).get_json()["submissions"]
+    assert sorted(s["id"] for s in listed) == sorted(world.ids.values())
+    # On a public phase the owner reads the agent's own failure message.
+    with world.api.db.session() as session:
+        submission = session.get_one(Submission, world.ids["dev"])
+        submission.failure_code, submission.failure_message = results.AGENT_ERROR, SECRET_FAILURE
+    shown = client.get(f"/api/v1/submissions/{world.ids['dev']}", headers=alice.headers)
+    assert shown.get_json()["failure"]["message"] == SECRET_FAILURE
+
+
+def test_organizer_sees_everyones_submissions(world: World) -> None:
+    client, orga = world.api.client, world.orga
+    bobs = world.api.upload(world.bob, zip_agent("good")).get_json()["id"]
+    everyone = client.get("/api/v1/submissions?all=1", headers=orga.headers).get_json()
+    assert sorted(s["id"] for s in everyone["submissions"]) == sorted([*world.ids.values(), bobs])
+    # Without all=1 an organizer lists only their own (none here).
+    assert client.get("/api/v1/submissions", headers=orga.headers).get_json() == {"submissions": []}
+    for submission_id, user in ((world.ids["dev"], "alice"), (bobs, "bob")):
+        shown = client.get(f"/api/v1/submissions/{submission_id}", headers=orga.headers)
+        assert shown.status_code == 200
+        assert shown.get_json()["user"] == user
+        for suffix in ("/logs", "/package"):
+            response = client.get(
+                f"/api/v1/submissions/{submission_id}{suffix}", headers=orga.headers
+            )
+            assert response.status_code == 200, (user, suffix)
+
+
+# --- hidden phases --------------------------------------------------------------------
+
+
+def test_owner_sees_hidden_phase_status_but_no_result_logs_or_failure_text(world: World) -> None:
+    client, alice, hidden = world.api.client, world.alice, world.ids["hidden"]
+    shown = client.get(f"/api/v1/submissions/{hidden}", headers=alice.headers)
+    body = shown.get_json()
+    assert body["status"] == "failed"
+    assert body["phase"] == "test"
+    assert body["result"] is None
+    assert body["details_hidden"] is True
+    assert body["failure"] == {
+        "code": results.AGENT_ERROR,
+        "message": f"{HIDDEN_FAILURES[results.AGENT_ERROR]} ({HIDDEN_NOTE})",
+    }
+    logs = client.get(f"/api/v1/submissions/{hidden}/logs", headers=alice.headers).get_json()
+    assert logs == {"id": hidden, "logs": "", "hidden": True, "note": HIDDEN_NOTE}
+    listed = client.get("/api/v1/submissions?phase=test", headers=alice.headers)
+    assert [s["result"] for s in listed.get_json()["submissions"]] == [None]
+    for response in (shown, listed):
+        text = response.get_data(as_text=True)
+        for secret in (SECRET_FAILURE, HIDDEN_LOGS, "1729"):
+            assert secret not in text
+    # Whatever the agent did wrong, its owner reads the fixed text and never its own message.
+    for code, fixed in HIDDEN_FAILURES.items():
+        with world.api.db.session() as session:
+            session.get_one(Submission, hidden).failure_code = code
+        failure = client.get(f"/api/v1/submissions/{hidden}", headers=alice.headers).get_json()
+        assert failure["failure"] == {"code": code, "message": f"{fixed} ({HIDDEN_NOTE})"}
+
+
+def test_organizer_sees_everything_of_a_hidden_phase_submission(world: World) -> None:
+    client, orga, hidden = world.api.client, world.orga, world.ids["hidden"]
+    body = client.get(f"/api/v1/submissions/{hidden}", headers=orga.headers).get_json()
+    assert body["details_hidden"] is False
+    assert body["failure"] == {"code": results.AGENT_ERROR, "message": SECRET_FAILURE}
+    assert body["result"]["episodes"][0]["seed"] == 1729
+    logs = client.get(f"/api/v1/submissions/{hidden}/logs", headers=orga.headers).get_json()
+    assert logs == {"id": hidden, "logs": HIDDEN_LOGS, "hidden": False}
