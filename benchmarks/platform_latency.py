@@ -1,0 +1,256 @@
+"""Submission latency and throughput: the embedded platform against Celery workers.
+
+Both setups run as real processes in one run, with the Docker sandbox:
+
+- embedded: ``aigc serve`` alone, SQLite, its in-process pool of 2 workers;
+- celery: ``aigc serve`` with PostgreSQL and the Redis broker, plus 2 ``aigc worker``
+  processes.
+
+Latency is upload to stored result (the API reports the submission finished), for a
+20-episode CartPole challenge, one submission at a time. Throughput is 50 submissions
+uploaded at once and the time until the last one is scored. Figures go to
+``benchmarks/results/platform_latency.json``.
+
+    python benchmarks/platform_latency.py [--latency-runs 10] [--queued 50]
+
+Needs a Docker engine, and for the celery side PostgreSQL and Redis (127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+REPO = Path(__file__).parents[1]
+RESULTS = Path(__file__).parent / "results" / "platform_latency.json"
+POSTGRES = "postgresql+psycopg://root@127.0.0.1:5432/test"
+REDIS = "redis://127.0.0.1:6379/13"
+CHALLENGE = """
+id: bench-cartpole
+title: CartPole, 20 episodes
+environment: {id: CartPole-v1}
+phases: [{id: dev, episodes: 20, seeds: {first: 0}}]
+"""
+POLICY = """
+class Agent:
+    def __init__(self, observation_space, action_space):
+        pass
+
+    def act(self, observation):
+        return int(observation[2] + 0.5 * observation[3] > 0)
+"""
+
+
+def package() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("aigc.toml", 'name = "bench"\nentry_point = "agent:Agent"\n')
+        zf.writestr("agent.py", POLICY)
+    return buffer.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Platform:
+    """A running platform (server and workers) and an HTTP session signed in to it."""
+
+    def __init__(self, env: dict[str, str], url: str):
+        self.env, self.url = env, url
+        self.processes: list[subprocess.Popen] = []
+        self.http = requests.Session()
+
+    def start(self, *args: str) -> None:
+        self.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "aigc", *args],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+
+    def admin(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "aigc", "admin", *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+
+    def sign_in(self, username: str) -> None:
+        reply = self.http.post(
+            f"{self.url}/api/v1/tokens", json={"username": username, "password": "bench-password"}
+        )
+        reply.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {reply.json()['token']}"
+
+    def upload(self, data: bytes) -> int:
+        reply = self.http.post(
+            f"{self.url}/api/v1/submissions",
+            data={"challenge": "bench-cartpole", "phase": "dev"},
+            files={"file": ("bench.zip", data)},
+        )
+        reply.raise_for_status()
+        return int(reply.json()["id"])
+
+    def status(self, submission_id: int) -> str:
+        return str(self.http.get(f"{self.url}/api/v1/submissions/{submission_id}").json()["status"])
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextmanager
+def platform(kind: str, folder: Path) -> Iterator[Platform]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "AIGC_DATA_DIR": str(folder),
+        "AIGC_SANDBOX": "docker",
+        "AIGC_WORKERS": "2",
+        "PYTHONPATH": str(REPO),
+    }
+    database = None
+    if kind == "celery":
+        database = f"aigc_bench_{secrets.token_hex(4)}"
+        admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
+        env["AIGC_DATABASE_URL"] = admin.url.set(database=database).render_as_string(False)
+        env["AIGC_BROKER_URL"] = REDIS
+        import redis
+
+        redis.Redis.from_url(REDIS).flushdb()
+    running = Platform(env, f"http://127.0.0.1:{port}")
+    try:
+        running.start("serve", "--port", str(port))
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{running.url}/api/v1/challenges", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {kind} server did not start")
+            time.sleep(0.2)
+        if kind == "celery":
+            running.start("worker")
+            running.start("worker")
+        running.admin("create-user", "bench", "--organizer", "--password", "bench-password")
+        running.sign_in("bench")
+        running.http.post(
+            f"{running.url}/api/v1/challenges",
+            data=CHALLENGE,
+            headers={"Content-Type": "application/yaml"},
+        ).raise_for_status()
+        yield running
+    finally:
+        running.stop()
+        if database is not None:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE "{database}" WITH (FORCE)'))
+
+
+def wait_finished(running: Platform, ids: list[int], poll: float = 0.05) -> dict[int, float]:
+    """Poll until every submission is finished; return when each was seen finished."""
+    done: dict[int, float] = {}
+    while len(done) < len(ids):
+        for submission_id in ids:
+            if submission_id not in done:
+                status = running.status(submission_id)
+                if status == "finished":
+                    done[submission_id] = time.perf_counter()
+                elif status in ("failed", "cancelled"):
+                    raise RuntimeError(f"submission {submission_id} {status}")
+        time.sleep(poll)
+    return done
+
+
+def measure(kind: str, runs: int, queued: int) -> dict:
+    data = package()
+    with (
+        tempfile.TemporaryDirectory(prefix=f"aigc-bench-{kind}-") as tmp,
+        platform(kind, Path(tmp)) as running,
+    ):
+        wait_finished(running, [running.upload(data)])  # warm up: images, imports, caches
+        latencies = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            submission_id = running.upload(data)
+            latencies.append(wait_finished(running, [submission_id])[submission_id] - start)
+        start = time.perf_counter()
+        ids = [running.upload(data) for _ in range(queued)]
+        uploaded = time.perf_counter() - start
+        finished = wait_finished(running, ids, poll=0.2)
+        total = max(finished.values()) - start
+    return {
+        "latency_s": {
+            "median": statistics.median(latencies),
+            "p90": sorted(latencies)[max(0, int(0.9 * len(latencies)) - 1)],
+            "runs": latencies,
+        },
+        "throughput": {
+            "submissions": queued,
+            "upload_s": uploaded,
+            "all_scored_s": total,
+            "per_minute": queued / total * 60,
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-runs", type=int, default=10)
+    parser.add_argument("--queued", type=int, default=50)
+    args = parser.parse_args()
+    results = {}
+    for kind in ("embedded", "celery"):
+        print(f"measuring {kind} ...", flush=True)
+        results[kind] = measure(kind, args.latency_runs, args.queued)
+    embedded, celery = results["embedded"], results["celery"]
+    print("\n20-episode CartPole, Docker sandbox, 2 workers on each side")
+    print(f"{'':28}{'embedded':>12}{'celery':>12}{'ratio':>8}")
+    for label, key in (("latency median (s)", "median"), ("latency p90 (s)", "p90")):
+        e, c = embedded["latency_s"][key], celery["latency_s"][key]
+        print(f"{label:<28}{e:>12.3f}{c:>12.3f}{c / e:>8.2f}")
+    e, c = embedded["throughput"]["all_scored_s"], celery["throughput"]["all_scored_s"]
+    print(f"{f'{args.queued} queued, all scored (s)':<28}{e:>12.1f}{c:>12.1f}{c / e:>8.2f}")
+    e, c = embedded["throughput"]["per_minute"], celery["throughput"]["per_minute"]
+    print(f"{'submissions per minute':<28}{e:>12.1f}{c:>12.1f}{c / e:>8.2f}")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({"benchmark": "platform_latency", **results}, indent=2) + "\n")
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
