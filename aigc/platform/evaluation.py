@@ -117,6 +117,20 @@ def _release(db: Database, claim: Claim, **values: object) -> bool:
         return done == 1
 
 
+def _give_up(db: Database, held: Claim, code: str, why: str) -> None:
+    """Fail the submission for a fault of the platform's (it counts against no quota)."""
+    _release(
+        db,
+        held,
+        status=FAILED,
+        failure_code=code,
+        failure_message=f"{why}: an organizer can run it again",
+        platform_failure=True,
+        claim_token=None,
+        finished_at=now(),
+    )
+
+
 class Heartbeat:
     """Renews the lease while an evaluation runs, and notices cancellation and lost claims."""
 
@@ -198,17 +212,7 @@ def run_submission(
         spec = challenges.spec_of(challenge, submission.challenge_version)
         phase, sha256 = submission.phase, submission.package_sha256
     if held.attempt > settings.max_attempts:
-        _release(
-            db,
-            held,
-            status=FAILED,
-            failure_code=INTERRUPTED,
-            failure_message=f"the evaluation was interrupted {held.attempt - 1} times by the "
-            "platform: an organizer can run it again",
-            platform_failure=True,
-            claim_token=None,
-            finished_at=now(),
-        )
+        _give_up(db, held, INTERRUPTED, f"the evaluation was interrupted {held.attempt - 1} times")
         return DONE
     # The platform's own cap on evaluation time applies to every challenge.
     limits = dataclasses.replace(
@@ -258,17 +262,7 @@ def run_submission(
         log.exception("evaluating submission %s failed", submission_id)
         message = f"{type(exc).__name__}: {exc}"[:1000]
         if held.attempt >= settings.max_attempts:
-            _release(
-                db,
-                held,
-                status=FAILED,
-                failure_code=PLATFORM_ERROR,
-                failure_message=f"the platform could not evaluate it ({message}): "
-                "an organizer can run it again",
-                platform_failure=True,
-                claim_token=None,
-                finished_at=now(),
-            )
+            _give_up(db, held, PLATFORM_ERROR, f"the platform could not evaluate it ({message})")
             return DONE
         _release(db, held, status=QUEUED, claim_token=None, lease_expires_at=None, queued_at=now())
         return RETRY

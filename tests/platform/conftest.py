@@ -14,13 +14,16 @@ import secrets
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 
 from aigc.platform import auth, challenges
 from aigc.platform.app import create_app
@@ -40,6 +43,25 @@ def service_missing(what: str) -> None:
     if os.environ.get("AIGC_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{message}; AIGC_REQUIRE_SERVICES=1 forbids skipping its tests")
     pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One hashing round instead of scrypt: accounts cost a millisecond, not a tenth of a second.
+
+    Only in this test process: servers the tests start keep the real hashing.
+    """
+    monkeypatch.setattr(
+        auth, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
+    )
+
+
+def error(response: Any, status: int) -> str:
+    """Check a JSON error response of this status and return its message."""
+    assert response.status_code == status, response.get_json()
+    body = response.get_json()
+    assert body["error"]["status"] == status
+    return str(body["error"]["message"])
 
 
 @pytest.fixture(scope="session")

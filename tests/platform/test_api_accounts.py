@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from aigc.platform import auth
 from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.settings import Settings
 
-from .conftest import Account, Api, RecordingQueue, zip_agent
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        auth, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
-    )
-
-
-def error(response: Any, status: int) -> str:
-    """Check a JSON error response and return its message."""
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert body["error"]["status"] == status
-    return body["error"]["message"]
+from .conftest import Account, Api, RecordingQueue, error, zip_agent
 
 
 def sign_in(api: Api, username: str, password: str, name: str = "") -> Any:

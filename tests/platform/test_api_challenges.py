@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-import pytest
-from werkzeug.security import generate_password_hash
-
-from aigc.platform import auth
 from aigc.platform.evaluation import DONE, claim, record_result, run_submission
 from aigc.submissions.challenge import builtin_challenge_ids
 from aigc.submissions.results import EvaluationResult
 from aigc.submissions.sandbox import LocalSandbox
 
-from .conftest import Account, Api, zip_agent
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        auth, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
-    )
-
-
-def error(response: Any, status: int) -> str:
-    assert response.status_code == status, response.get_json()
-    assert response.get_json()["error"]["status"] == status
-    return response.get_json()["error"]["message"]
+from .conftest import Account, Api, error, zip_agent
 
 
 def spec(

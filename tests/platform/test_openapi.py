@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.security import generate_password_hash
 
-from aigc.platform import auth
 from aigc.platform.api import API_PREFIX, ROUTES
 from aigc.platform.app import create_app
 from aigc.platform.settings import Settings
@@ -20,13 +17,6 @@ from .conftest import Api, RecordingQueue, zip_agent
 from .test_permissions import CASES, build_world
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        auth, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
-    )
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,11 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from aigc.platform import auth, challenges
 from aigc.platform.api import ROUTES, register
@@ -40,14 +38,6 @@ DEV_LOGS = "alice-dev-log: the pole leans 0.0137 rad"
 HIDDEN_LOGS = "alice-hidden-log: observation [0.031, -0.2, 0.044, 0.91] at seed 1729"
 SECRET_FAILURE = "ValueError: the agent saw observation [0.031, -0.2, 0.044, 0.91]"
 ALICE_FILENAME = "alice-agent.zip"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One PBKDF2 round instead of scrypt: each test makes several accounts."""
-    monkeypatch.setattr(
-        auth, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
-    )
 
 
 @dataclass

@@ -95,6 +95,16 @@ def route(
     return decorate
 
 
+def json_fields(*required: str) -> dict[str, Any]:
+    """The OpenAPI requestBody of a JSON object with these required text fields."""
+    schema = {
+        "type": "object",
+        "required": list(required),
+        "properties": {name: {"type": "string"} for name in required},
+    }
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 def platform() -> Any:
     """The platform object of the running app (settings, database, storage, queue)."""
     return current_app.extensions["aigc"]

@@ -13,6 +13,7 @@ from aigc.platform.api import (
     ApiError,
     bearer_token,
     json_body,
+    json_fields,
     platform,
     require_user,
     route,
@@ -100,18 +101,7 @@ def me() -> Any:
     "Create a team and join it",
     "user",
     response="Team",
-    request_body={
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["name"],
-                    "properties": {"name": {"type": "string"}},
-                }
-            }
-        },
-    },
+    request_body=json_fields("name"),
     errors=(400, 401, 409),
     success=201,
 )
@@ -139,18 +129,7 @@ def create_team() -> Any:
     "Join a team with its join code",
     "user",
     response="Team",
-    request_body={
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["code"],
-                    "properties": {"code": {"type": "string"}},
-                }
-            }
-        },
-    },
+    request_body=json_fields("code"),
     errors=(400, 401, 404, 409),
 )
 def join_team() -> Any:

@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from aigc.platform import challenges
 from aigc.platform import submissions as service
-from aigc.platform.api import ApiError, json_body, platform, require_user, route, text_field
+from aigc.platform.api import (
+    ApiError,
+    json_body,
+    json_fields,
+    platform,
+    require_user,
+    route,
+    text_field,
+)
 from aigc.platform.api.render import HIDDEN_NOTE, sees_everything, submission_json
 from aigc.platform.models import Submission, User
 
@@ -234,18 +242,7 @@ def rerun_submission(submission_id: int) -> Any:
     "POST",
     "Disqualify a submission: kept, but off every leaderboard",
     "organizer",
-    request_body={
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["reason"],
-                    "properties": {"reason": {"type": "string"}},
-                }
-            }
-        },
-    },
+    request_body=json_fields("reason"),
     response="Submission",
     errors=(400, 401, 403, 404),
     parameters=ID,
