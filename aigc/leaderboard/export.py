@@ -1,0 +1,46 @@
+"""Leaderboards as CSV and JSON, for download and for the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from aigc.leaderboard.ranking import LeaderboardRow
+
+COLUMNS = (
+    "rank", "name", "team", "baseline", "score", "ci_low", "ci_high", "overlaps_next",
+    "episodes", "submission_id", "submitted_at",
+)  # fmt: skip
+
+
+def row_dict(row: LeaderboardRow) -> dict[str, Any]:
+    return {
+        "rank": row.rank,
+        "name": row.name,
+        "team": row.team,
+        "baseline": row.baseline,
+        "score": row.score,
+        "ci_low": row.ci_low,
+        "ci_high": row.ci_high,
+        "overlaps_next": row.overlaps_next,
+        "episodes": row.episodes,
+        "submission_id": row.submission_id,
+        "submitted_at": row.submitted_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def to_json(rows: list[LeaderboardRow], **meta: Any) -> str:
+    """A JSON document: the given metadata and the rows."""
+    return json.dumps({**meta, "rows": [row_dict(r) for r in rows]}, indent=2)
+
+
+def to_csv(rows: list[LeaderboardRow]) -> str:
+    """CSV with a header row; empty cells for missing values."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row_dict(row).items()})
+    return buffer.getvalue()
