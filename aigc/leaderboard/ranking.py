@@ -152,6 +152,15 @@ def episode_values(
     return np.asarray([float(s) for s in successes if s is not None], dtype=np.float64)
 
 
+def statistic(metric: str, values: np.ndarray) -> float | None:
+    """The metric of these per-episode values (None if there are none, or it is not finite)."""
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return None
+    value = float(_STATISTICS[metric][1](values))
+    return value if math.isfinite(value) else None
+
+
 def bootstrap_interval(
     metric: str, values: np.ndarray, seed: int = 0, samples: int = BOOTSTRAP_SAMPLES
 ) -> tuple[float, float] | None:

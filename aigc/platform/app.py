@@ -8,6 +8,7 @@ from flask import Flask
 
 from aigc.platform import api
 from aigc.platform.db import Database
+from aigc.platform.leaderboards import BoardCache
 from aigc.platform.queue import CeleryQueue, InProcessQueue, Queue, make_celery
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
@@ -24,6 +25,7 @@ class Platform:
     db: Database
     store: PackageStore
     queue: Queue
+    boards: BoardCache
 
 
 def make_queue(settings: Settings, db: Database, store: PackageStore) -> Queue:
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["aigc"] = Platform(settings, db, store, queue or make_queue(settings, db, store))
+    app.extensions["aigc"] = Platform(
+        settings, db, store, queue or make_queue(settings, db, store), BoardCache()
+    )
     api.register(app)
     return app

@@ -73,6 +73,7 @@ def update(session: Session, challenge: Challenge, spec_yaml: str, by: User | No
         # platform no longer put the shipped spec back.
         challenge.builtin = False
     challenge.current_version += 1
+    challenge.board_version += 1  # the direction or metric of its boards may have changed
     challenge.title = spec.title
     challenge.updated_at = now()
     challenge.versions.append(

@@ -25,8 +25,10 @@ from sqlalchemy import CursorResult, Update, and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from aigc.leaderboard.ranking import bootstrap_interval, episode_values, statistic
 from aigc.platform import challenges
 from aigc.platform.db import Database
+from aigc.platform.leaderboards import bump_board
 from aigc.platform.models import (
     CANCELLED,
     FAILED,
@@ -41,6 +43,7 @@ from aigc.platform.models import (
 )
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
+from aigc.submissions.challenge import MetricsSpec
 from aigc.submissions.evaluator import EvaluationCancelled, evaluate
 from aigc.submissions.results import EpisodeResult, EvaluationResult
 from aigc.submissions.sandbox import Sandbox
@@ -269,12 +272,34 @@ def run_submission(
     finally:
         if running is not None:
             running.discard(heartbeat)
-    record_result(db, held, result)
+    record_result(db, held, result, spec.metrics)
     return DONE
 
 
-def record_result(db: Database, held: Claim, result: EvaluationResult) -> bool:
+def board_figures(
+    result: EvaluationResult, metrics: MetricsSpec, seed: int
+) -> tuple[float | None, float | None, float | None]:
+    """The score's bootstrap interval over episodes and the tie-breaker's value."""
+    episodes = result.episodes
+    returns = [e.total_return for e in episodes]
+    lengths = [e.length for e in episodes]
+    successes = [e.success for e in episodes]
+    values = episode_values(metrics.primary, returns, lengths, successes)
+    interval = bootstrap_interval(metrics.primary, values, seed=seed)
+    tie = None
+    if metrics.tie_breaker is not None:
+        tie_values = episode_values(metrics.tie_breaker, returns, lengths, successes)
+        tie = statistic(metrics.tie_breaker, tie_values)
+    return (interval[0], interval[1], tie) if interval else (None, None, tie)
+
+
+def record_result(
+    db: Database, held: Claim, result: EvaluationResult, metrics: MetricsSpec | None = None
+) -> bool:
     """Store the result if our claim still holds; return whether it was stored."""
+    ci_low, ci_high, tie = (
+        board_figures(result, metrics, seed=held.submission_id) if metrics else (None, None, None)
+    )
     with db.session() as session:
         failure = result.failure
         done = _update(
@@ -300,6 +325,9 @@ def record_result(db: Database, held: Claim, result: EvaluationResult) -> bool:
             submission_id=held.submission_id,
             attempt=held.attempt,
             score=result.score,
+            ci_low=ci_low,
+            ci_high=ci_high,
+            tie_breaker=tie,
             metrics=result.metrics,
             episodes_requested=result.episodes_requested,
             steps=result.steps,
@@ -320,6 +348,7 @@ def record_result(db: Database, held: Claim, result: EvaluationResult) -> bool:
             ],
         )
         session.add(evaluation)
+        bump_board(session, submission_id=held.submission_id)
     return True
 
 

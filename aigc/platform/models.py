@@ -17,6 +17,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -32,6 +34,7 @@ QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
 STATUSES = (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED)
 DONE = (FINISHED, FAILED, CANCELLED)
 PARTICIPANT, ORGANIZER = "participant", "organizer"
+BASELINE_USER = "baselines"  # owns the platform's own baseline submissions; cannot sign in
 LOG_EXCERPT_CHARS = 64 * 1024
 
 
@@ -122,6 +125,8 @@ class Challenge(Base):
     title: Mapped[str] = mapped_column(String(200))
     current_version: Mapped[int] = mapped_column(default=1)
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped by every change a leaderboard shows, so boards can be cached safely.
+    board_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now)
 
@@ -175,6 +180,7 @@ class Submission(Base):
     platform_failure: Mapped[bool] = mapped_column(Boolean, default=False)
     disqualified: Mapped[bool] = mapped_column(Boolean, default=False)
     disqualified_reason: Mapped[str | None] = mapped_column(Text)
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     logs: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=now, index=True)
     queued_at: Mapped[datetime] = mapped_column(default=now)  # last put in the queue
@@ -200,6 +206,10 @@ class Evaluation(Base):
     )
     attempt: Mapped[int] = mapped_column()
     score: Mapped[float | None] = mapped_column(Float)
+    # The 95% bootstrap interval of the score over episodes, and the tie-breaker's value.
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    tie_breaker: Mapped[float | None] = mapped_column(Float)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     episodes_requested: Mapped[int] = mapped_column()
     steps: Mapped[int] = mapped_column(default=0)
@@ -211,6 +221,19 @@ class Evaluation(Base):
     episodes: Mapped[list[EpisodeRow]] = relationship(
         back_populates="evaluation", cascade="all, delete-orphan", order_by="EpisodeRow.index"
     )
+
+
+class PhaseReveal(Base):
+    """A hidden phase whose leaderboard and scores the organizers have revealed."""
+
+    __tablename__ = "phase_reveal"
+    __table_args__ = (UniqueConstraint("challenge_id", "phase"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id", ondelete="CASCADE"))
+    phase: Mapped[str] = mapped_column(String(63))
+    revealed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    revealed_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class EpisodeRow(Base):

@@ -6,9 +6,10 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from aigc.platform import challenges
+from aigc.platform.leaderboards import bump_board
 from aigc.platform.models import (
     CANCELLED,
     DONE,
@@ -146,6 +147,7 @@ def rerun(submission: Submission) -> None:
     submission.platform_failure = False
     submission.logs = ""
     submission.started_at = submission.finished_at = None
+    _bump(submission)
 
 
 def disqualify(submission: Submission, reason: str) -> None:
@@ -155,3 +157,10 @@ def disqualify(submission: Submission, reason: str) -> None:
         raise Refused(400, "give a reason for the disqualification: participants see it")
     submission.disqualified = True
     submission.disqualified_reason = reason[:2000]
+    _bump(submission)
+
+
+def _bump(submission: Submission) -> None:
+    session = object_session(submission)
+    assert session is not None, "the submission must belong to a session"
+    bump_board(session, challenge_id=submission.challenge_id)

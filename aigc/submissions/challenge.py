@@ -32,6 +32,8 @@ A challenge names a Gymnasium environment and the rules to score agents on it::
       primary: mean_return           # see METRICS
       higher_is_better: true
       success: truncated             # terminated | truncated | info | {min_return: X}
+      tie_breaker: std_return        # or {metric: X, higher_is_better: B}; default std_return,
+                                     # lower is better (the steadier of two equal agents wins)
       report: [mean_return, std_return, success_rate, mean_length]
     quotas:
       per_day: 10                    # leave out for no limit
@@ -169,6 +171,8 @@ class MetricsSpec:
     success: str | None = None  # "terminated", "truncated", "info" or "min_return"
     success_min_return: float | None = None
     report: tuple[str, ...] = ("mean_return", "std_return", "mean_length")
+    tie_breaker: str | None = "std_return"
+    tie_breaker_higher_is_better: bool = False
 
 
 @dataclass(frozen=True)
@@ -425,7 +429,9 @@ def _limits(path: str, value: Any) -> Limits:
 
 
 def _metrics(path: str, value: Any) -> MetricsSpec:
-    fields = _Fields(value, path, ("primary", "higher_is_better", "success", "report"))
+    fields = _Fields(
+        value, path, ("primary", "higher_is_better", "success", "report", "tie_breaker")
+    )
     default = MetricsSpec()
     primary = fields.get("primary", _choice(METRICS), default=default.primary)
     higher = fields.get("higher_is_better", _bool, default=default.higher_is_better)
@@ -449,7 +455,26 @@ def _metrics(path: str, value: Any) -> MetricsSpec:
             f"{success_path}: success_rate needs a definition of success: "
             "set it to terminated, truncated, info or {min_return: X}"
         )
-    return MetricsSpec(primary, higher, success, min_return, tuple(dict.fromkeys(report)))
+    tie, tie_higher = _tie_breaker(
+        fields.name("tie_breaker"), fields.get("tie_breaker", lambda p, v: v, default=None), primary
+    )
+    return MetricsSpec(
+        primary, higher, success, min_return, tuple(dict.fromkeys(report)), tie, tie_higher
+    )
+
+
+def _tie_breaker(path: str, value: Any, primary: str) -> tuple[str | None, bool]:
+    if value is None:
+        default = MetricsSpec()
+        if primary == default.tie_breaker:
+            return None, False
+        return default.tie_breaker, default.tie_breaker_higher_is_better
+    if isinstance(value, dict):
+        fields = _Fields(value, path, ("metric", "higher_is_better"))
+        metric = fields.get("metric", _choice(METRICS))
+        return metric, fields.get("higher_is_better", _bool, default=metric != "std_return")
+    metric = _choice(METRICS)(path, value)
+    return metric, metric != "std_return"
 
 
 def _quotas(path: str, value: Any) -> Quotas:

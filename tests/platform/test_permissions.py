@@ -206,7 +206,7 @@ class Case:
         return int(getattr(self, caller))
 
     def path(self, world: World) -> str:
-        concrete = self.rule.replace("<slug>", "cartpole")
+        concrete = self.rule.replace("<slug>", "cartpole").replace("<phase>", "test")
         # Submission routes target alice's dev submission; cancel targets her running one.
         target = world.ids["running"] if self.rule.endswith("/cancel") else world.ids["dev"]
         return "/api/v1" + concrete.replace("<int:submission_id>", str(target))
@@ -236,6 +236,8 @@ CASES = [
     Case("GET",    "/challenges/<slug>",     200,  200,  200,  200),
     Case("POST",   "/challenges",            401,  403,  403,  201, _new_challenge),
     Case("PUT",    "/challenges/<slug>",     401,  403,  403,  200, _cartpole_unchanged),
+    Case("GET",    "/challenges/<slug>/leaderboard", 200, 200, 200, 200),
+    Case("POST",   "/challenges/<slug>/phases/<phase>/reveal", 401, 403, 403, 200),
     Case("POST",   "/submissions",           401,  201,  201,  201, _upload),
     Case("GET",    "/submissions",           401,  200,  200,  200),
     Case("GET",    S,                        401,  404,  200,  200),

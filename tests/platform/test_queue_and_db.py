@@ -106,3 +106,26 @@ def test_upload_succeeds_when_the_queue_is_down(settings, db):
     assert response.status_code == 201
     with db.session() as session:
         assert session.scalar(select(Submission.status)) == QUEUED  # kept for the sweep
+
+
+def test_upgrading_a_populated_database_keeps_its_data(database_url):
+    from alembic import command
+
+    database = Database(database_url)
+    config = database.alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO challenge (slug, title, current_version, builtin, created_at, updated_at)"
+            " VALUES ('old', 'Old', 1, false, '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"
+        )
+    database.migrate()
+    assert database.is_current()
+    with database.session() as session:
+        from aigc.platform.models import Challenge
+
+        old = session.scalar(select(Challenge))
+        assert old.slug == "old" and old.board_version == 0
+    database.dispose()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from aigc.platform import challenges
-from aigc.platform.api import ApiError, platform, require_user, route
+from aigc.leaderboard.export import row_dict, to_csv
+from aigc.platform import challenges, leaderboards
+from aigc.platform.api import ApiError, platform, require_user, route, viewer
 from aigc.platform.api.render import challenge_json
 from aigc.platform.models import Challenge, Submission
 from aigc.submissions.challenge import SpecError
@@ -29,7 +30,9 @@ SPEC_BODY = {
         },
     },
 }
-SLUG = [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}]
+SLUG: list[dict[str, Any]] = [
+    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+]
 
 
 def _participants(session: Session) -> dict[int, int]:
@@ -131,3 +134,85 @@ def update_challenge(slug: str) -> Any:
             raise ApiError(409, str(exc)) from None
         data = challenge_json(challenge, True, _participants(session).get(challenge.id, 0))
         return {**data, "changed": changed}
+
+
+PHASE_QUERY: list[dict[str, Any]] = [
+    *SLUG,
+    {"name": "phase", "in": "query", "schema": {"type": "string", "default": "dev"}},
+    {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"], "default": "json"}},
+]
+
+
+@route(
+    "/challenges/<slug>/leaderboard",
+    "GET",
+    "The leaderboard of a phase, as JSON or CSV",
+    "anyone",
+    response="Leaderboard",
+    errors=(400, 403, 404),
+    parameters=PHASE_QUERY,
+)
+def leaderboard(slug: str) -> Any:
+    phase_id = request.args.get("phase", "dev")
+    form = request.args.get("format", "json")
+    if form not in ("json", "csv"):
+        raise ApiError(400, f"format {form!r} is unknown: ask for json or csv")
+    p = platform()
+    with p.db.session() as session:
+        challenge = _load(session, slug)
+        try:
+            phase = challenges.spec_of(challenge).phase(phase_id)
+        except SpecError as exc:
+            raise ApiError(404, str(exc)) from None
+        user = viewer(session)
+        organizer = user is not None and user.is_organizer
+        if not leaderboards.visible(
+            phase, organizer, leaderboards.revealed(session, challenge, phase_id)
+        ):
+            raise ApiError(
+                403,
+                f"the leaderboard of phase {phase_id!r} is hidden until the organizers reveal it",
+            )
+        board = p.boards.get(session, challenge, phase_id)
+    if form == "csv":
+        return Response(
+            to_csv(board.rows),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{slug}-{phase_id}.csv"'},
+        )
+    return {
+        "challenge": board.challenge,
+        "phase": board.phase,
+        "metric": board.metric,
+        "higher_is_better": board.higher_is_better,
+        "version": board.version,
+        "rows": [row_dict(row) for row in board.rows],
+    }
+
+
+@route(
+    "/challenges/<slug>/phases/<phase>/reveal",
+    "POST",
+    "Reveal a hidden phase: its leaderboard and scores become public",
+    "organizer",
+    response="Challenge",
+    errors=(401, 403, 404, 409),
+    parameters=[
+        *SLUG,
+        {"name": "phase", "in": "path", "required": True, "schema": {"type": "string"}},
+    ],
+)
+def reveal_phase(slug: str, phase: str) -> Any:
+    with platform().db.session() as session:
+        user = require_user(session, organizer=True)
+        challenge = _load(session, slug)
+        try:
+            found = challenges.spec_of(challenge).phase(phase)
+        except SpecError as exc:
+            raise ApiError(404, str(exc)) from None
+        if found.visibility == "public":
+            raise ApiError(409, f"phase {phase!r} is public: there is nothing to reveal")
+        if not leaderboards.reveal(session, challenge, phase, user):
+            raise ApiError(409, f"phase {phase!r} is revealed already")
+        session.flush()
+        return challenge_json(challenge, True, _participants(session).get(challenge.id, 0))

@@ -134,6 +134,35 @@ SCHEMAS: dict[str, Any] = {
             "submissions": {"type": "array", "items": {"$ref": "#/components/schemas/Submission"}}
         },
     },
+    "Leaderboard": {
+        "type": "object",
+        "properties": {
+            "challenge": _string,
+            "phase": _string,
+            "metric": _string,
+            "higher_is_better": {"type": "boolean"},
+            "version": _integer,
+            "rows": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "rank": {"type": ["integer", "null"]},
+                        "name": _string,
+                        "team": {"type": "boolean"},
+                        "baseline": {"type": "boolean"},
+                        "score": {"type": ["number", "null"]},
+                        "ci_low": {"type": ["number", "null"]},
+                        "ci_high": {"type": ["number", "null"]},
+                        "overlaps_next": {"type": "boolean"},
+                        "episodes": _integer,
+                        "submission_id": _integer,
+                        "submitted_at": _time,
+                    },
+                },
+            },
+        },
+    },
     "Logs": {
         "type": "object",
         "properties": {"id": _integer, "logs": _string, "hidden": {"type": "boolean"}},

@@ -11,7 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from aigc.platform import challenges
+from aigc.platform.leaderboards import revealed
 from aigc.platform.models import Challenge, Submission, Team, User
 from aigc.submissions import results
 from aigc.submissions.challenge import ChallengeSpec
@@ -115,6 +118,14 @@ def sees_everything(submission: Submission, viewer: User) -> bool:
     return spec.phase(submission.phase).visibility == "public"
 
 
+def sees_scores(submission: Submission, viewer: User) -> bool:
+    """Scores show where everything does, and on hidden phases once they are revealed."""
+    if sees_everything(submission, viewer):
+        return True
+    session = object_session(submission)
+    return session is not None and revealed(session, submission.challenge, submission.phase)
+
+
 def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
     full = sees_everything(submission, viewer)
     data: dict[str, Any] = {
@@ -150,9 +161,10 @@ def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
             message = f"{HIDDEN_FAILURES[submission.failure_code]} ({HIDDEN_NOTE})"
         data["failure"] = {"code": submission.failure_code, "message": message}
     evaluation = submission.evaluation
-    if evaluation is not None and full:
+    if evaluation is not None and (full or sees_scores(submission, viewer)):
         data["result"] = {
             "score": evaluation.score,
+            "ci": [evaluation.ci_low, evaluation.ci_high],
             "metrics": evaluation.metrics,
             "episodes_requested": evaluation.episodes_requested,
             "steps": evaluation.steps,
@@ -161,7 +173,7 @@ def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
             "episodes": [
                 {
                     "index": e.index,
-                    "seed": e.seed,
+                    "seed": e.seed if full else None,  # a revealed phase keeps its seeds
                     "return": e.total_return,
                     "length": e.length,
                     "wall_time": e.wall_time,

@@ -1,0 +1,204 @@
+"""Leaderboards of the platform: who may see which, built from the database and cached.
+
+A board is rebuilt only when its challenge's ``board_version`` changes, which every
+write a board shows (a result, a disqualification, a rerun, a reveal, a new spec) bumps in
+its own transaction. A request for an unchanged board costs one lookup by primary key.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from aigc.leaderboard.ranking import Candidate, LeaderboardRow, rank
+from aigc.platform import challenges
+from aigc.platform.models import (
+    FAILED,
+    FINISHED,
+    Challenge,
+    Evaluation,
+    PhaseReveal,
+    Submission,
+    Team,
+    User,
+    now,
+)
+from aigc.submissions.challenge import ChallengeSpec, Phase
+
+TOP_SERIES = 5  # entrants drawn in the best-score-over-time chart
+CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Board:
+    challenge: str
+    phase: str
+    metric: str
+    higher_is_better: bool
+    rows: list[LeaderboardRow]
+    # Best score over time of the top entrants: name -> [(submitted, score)].
+    series: dict[str, list[tuple[datetime, float]]]
+    version: int
+    built_at: datetime
+
+
+def bump_board(
+    session: Session, challenge_id: int | None = None, submission_id: int | None = None
+) -> None:
+    """Mark a challenge's boards out of date (by the challenge or one of its submissions)."""
+    if challenge_id is None:
+        challenge_id = session.scalar(
+            select(Submission.challenge_id).where(Submission.id == submission_id)
+        )
+    session.execute(
+        update(Challenge)
+        .where(Challenge.id == challenge_id)
+        .values(board_version=Challenge.board_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def revealed(session: Session, challenge: Challenge, phase: str) -> bool:
+    query = select(PhaseReveal.id).where(
+        PhaseReveal.challenge_id == challenge.id, PhaseReveal.phase == phase
+    )
+    return session.scalar(query) is not None
+
+
+def visible(phase: Phase, organizer: bool, is_revealed: bool) -> bool:
+    """Public phases' boards are for everyone; hidden ones for organizers until revealed."""
+    return phase.visibility == "public" or organizer or is_revealed
+
+
+def reveal(session: Session, challenge: Challenge, phase: str, by: User) -> bool:
+    """Reveal a hidden phase; return False if it was revealed already."""
+    if revealed(session, challenge, phase):
+        return False
+    session.add(
+        PhaseReveal(challenge_id=challenge.id, phase=phase, revealed_by_id=by.id, revealed_at=now())
+    )
+    bump_board(session, challenge_id=challenge.id)
+    return True
+
+
+def candidates(session: Session, challenge: Challenge, phase: str) -> list[Candidate]:
+    """Every scored or failed submission of the phase that may be ranked."""
+    rows = session.execute(
+        select(
+            Submission.id,
+            Submission.user_id,
+            Submission.team_id,
+            Submission.created_at,
+            Submission.status,
+            Submission.baseline,
+            Submission.package_name,
+            User.username,
+            Team.name,
+            Evaluation.score,
+            Evaluation.tie_breaker,
+            Evaluation.ci_low,
+            Evaluation.ci_high,
+            Evaluation.episodes_requested,
+        )
+        .join(User, User.id == Submission.user_id)
+        .outerjoin(Team, Team.id == Submission.team_id)
+        .outerjoin(Evaluation, Evaluation.submission_id == Submission.id)
+        .where(
+            Submission.challenge_id == challenge.id,
+            Submission.phase == phase,
+            Submission.status.in_((FINISHED, FAILED)),
+            Submission.disqualified.is_(False),
+            Submission.platform_failure.is_(False),
+        )
+    )
+    found = []
+    for (
+        sid,
+        user_id,
+        team_id,
+        created,
+        status,
+        baseline,
+        package,
+        username,
+        team,
+        score,
+        tie,
+        low,
+        high,
+        episodes,
+    ) in rows:
+        if baseline:
+            entrant, name = f"baseline:{package}", package
+        elif team_id is not None:
+            entrant, name = f"team:{team_id}", team
+        else:
+            entrant, name = f"user:{user_id}", username
+        found.append(
+            Candidate(
+                entrant=entrant,
+                name=name,
+                submission_id=sid,
+                submitted_at=created,
+                score=score if status == FINISHED else None,
+                tie_breaker=tie,
+                ci_low=low,
+                ci_high=high,
+                episodes=episodes or 0,
+                baseline=baseline,
+                team=team_id is not None and not baseline,
+            )
+        )
+    return found
+
+
+def build(session: Session, challenge: Challenge, spec: ChallengeSpec, phase: str) -> Board:
+    metrics = spec.metrics
+    found = candidates(session, challenge, phase)
+    rows = rank(found, metrics.higher_is_better, metrics.tie_breaker_higher_is_better)
+    top = [row.entrant for row in rows[:TOP_SERIES]]
+    series: dict[str, list[tuple[datetime, float]]] = {}
+    names = {row.entrant: row.name + (" (baseline)" if row.baseline else "") for row in rows}
+    for candidate in found:
+        if candidate.entrant in top and candidate.score is not None:
+            series.setdefault(names[candidate.entrant], []).append(
+                (candidate.submitted_at, candidate.score)
+            )
+    ordered = {names[e]: series[names[e]] for e in top if names[e] in series}
+    return Board(
+        challenge=challenge.slug,
+        phase=phase,
+        metric=metrics.primary,
+        higher_is_better=metrics.higher_is_better,
+        rows=rows,
+        series=ordered,
+        version=challenge.board_version,
+        built_at=now(),
+    )
+
+
+class BoardCache:
+    """Boards by (challenge, phase, board_version); safe across request threads."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self.boards: OrderedDict[tuple[int, str, int], Board] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, session: Session, challenge: Challenge, phase: str) -> Board:
+        key = (challenge.id, phase, challenge.board_version)
+        with self.lock:
+            if key in self.boards:
+                self.boards.move_to_end(key)
+                return self.boards[key]
+        board = build(session, challenge, challenges.spec_of(challenge), phase)
+        with self.lock:
+            self.boards[key] = board
+            while len(self.boards) > self.size:
+                self.boards.popitem(last=False)
+        return board

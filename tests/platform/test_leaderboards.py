@@ -1,0 +1,178 @@
+"""Leaderboards on the platform: who is ranked, who may look, caching, reveal, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import update
+
+from aigc.platform import evaluation as ev
+from aigc.platform.models import Submission
+from aigc.submissions.challenge import MetricsSpec
+from aigc.submissions.results import (
+    AGENT_ERROR,
+    EpisodeResult,
+    EvaluationResult,
+    Failure,
+)
+
+from .conftest import error, zip_agent
+
+CARTPOLE_METRICS = MetricsSpec(
+    primary="mean_return", report=("mean_return", "std_return"), tie_breaker="std_return"
+)
+
+
+def scored(api, who, returns: list[float], phase: str = "dev", failure: Failure | None = None):
+    """Upload, then store a result with these episode returns; return the submission id."""
+    response = api.upload(who, zip_agent("good"), phase=phase)
+    assert response.status_code == 201, response.json
+    submission_id = response.json["id"]
+    held = ev.claim(api.db, submission_id, 60, "test")
+    episodes = [
+        EpisodeResult(i, 1000 + i, r, int(r), 0.01, False, True, None)
+        for i, r in enumerate(returns)
+    ]
+    mean = sum(returns) / len(returns) if returns else None
+    result = EvaluationResult(
+        "cartpole",
+        phase,
+        "good",
+        len(returns),
+        episodes=episodes,
+        metrics={"mean_return": mean},
+        failure=failure,
+    )
+    assert ev.record_result(api.db, held, result, CARTPOLE_METRICS)
+    return submission_id
+
+
+def board(api, who=None, phase: str = "dev"):
+    headers = who.headers if who else {}
+    return api.client.get(f"/api/v1/challenges/cartpole/leaderboard?phase={phase}", headers=headers)
+
+
+def test_each_participant_ranks_with_their_best_submission(api):
+    alice, bob = api.account("alice"), api.account("bob")
+    scored(api, alice, [100, 120])
+    best = scored(api, alice, [300, 310])
+    scored(api, bob, [200, 220])
+    rows = board(api).json["rows"]
+    assert [(r["rank"], r["name"], r["submission_id"]) for r in rows] == [
+        (1, "alice", best),
+        (2, "bob", rows[1]["submission_id"]),
+    ]
+    assert rows[0]["score"] == 305 and rows[0]["episodes"] == 2
+    assert rows[0]["ci_low"] <= 305 <= rows[0]["ci_high"]
+
+
+def test_failed_submissions_rank_last_and_disqualified_or_platform_failures_not_at_all(api):
+    alice, bob, carol, dave = (api.account(n) for n in ("alice", "bob", "carol", "dave"))
+    scored(api, alice, [10, 12])
+    scored(api, bob, [5], failure=Failure(AGENT_ERROR, "boom"))
+    cheat = scored(api, carol, [500, 500])
+    broken = scored(api, dave, [400, 400])
+    with api.db.session() as session:
+        session.execute(
+            update(Submission).where(Submission.id == broken).values(platform_failure=True)
+        )
+    orga = api.organizer()
+    response = api.client.post(
+        f"/api/v1/submissions/{cheat}/disqualify",
+        json={"reason": "read the seeds"},
+        headers=orga.headers,
+    )
+    assert response.status_code == 200
+    rows = board(api).json["rows"]
+    assert [(r["name"], r["score"]) for r in rows] == [("alice", 11.0), ("bob", None)]
+
+
+def test_team_members_share_one_row(api):
+    alice, bob = api.account("alice"), api.account("bob")
+    team = api.client.post("/api/v1/teams", json={"name": "ab"}, headers=alice.headers).json
+    api.client.post("/api/v1/teams/join", json={"code": team["join_code"]}, headers=bob.headers)
+    scored(api, alice, [100, 100])
+    scored(api, bob, [150, 150])
+    rows = board(api).json["rows"]
+    assert [(r["name"], r["team"], r["score"]) for r in rows] == [("ab", True, 150.0)]
+
+
+def test_baselines_are_flagged_and_unranked(api):
+    alice = api.account("alice")
+    scored(api, alice, [100, 100])
+    baseline = scored(api, api.account("baselines"), [200, 200])
+    with api.db.session() as session:
+        session.execute(update(Submission).where(Submission.id == baseline).values(baseline=True))
+        from aigc.platform.leaderboards import bump_board
+
+        bump_board(session, submission_id=baseline)
+    rows = board(api).json["rows"]
+    assert [(r["rank"], r["name"], r["baseline"]) for r in rows] == [
+        (None, "good", True),
+        (1, "alice", False),
+    ]
+
+
+def test_boards_are_rebuilt_only_when_something_changed(api):
+    alice = api.account("alice")
+    scored(api, alice, [100, 100])
+    boards = api.app.extensions["aigc"].boards
+    first = board(api).json
+    assert board(api).json == first and len(boards.boards) == 1  # served from the cache
+    scored(api, alice, [200, 200])
+    second = board(api).json
+    assert second["version"] > first["version"] and second["rows"][0]["score"] == 200
+
+
+def test_hidden_phase_board_is_for_organizers_until_revealed(api):
+    alice, orga = api.account("alice"), api.organizer()
+    submission_id = scored(api, alice, [42, 44], phase="test")
+    assert "hidden until the organizers reveal it" in error(board(api, phase="test"), 403)
+    assert board(api, alice, phase="test").status_code == 403
+    assert board(api, orga, phase="test").json["rows"][0]["score"] == 43
+    mine = api.client.get(f"/api/v1/submissions/{submission_id}", headers=alice.headers).json
+    assert mine["result"] is None
+
+    reveal = api.client.post("/api/v1/challenges/cartpole/phases/test/reveal", headers=orga.headers)
+    assert reveal.status_code == 200
+    assert board(api, phase="test").json["rows"][0]["score"] == 43
+    mine = api.client.get(f"/api/v1/submissions/{submission_id}", headers=alice.headers).json
+    assert mine["result"]["score"] == 43
+    assert [e["seed"] for e in mine["result"]["episodes"]] == [None, None]  # seeds stay hidden
+    logs = api.client.get(f"/api/v1/submissions/{submission_id}/logs", headers=alice.headers).json
+    assert logs["hidden"] is True
+    again = api.client.post("/api/v1/challenges/cartpole/phases/test/reveal", headers=orga.headers)
+    assert "revealed already" in error(again, 409)
+    public = api.client.post("/api/v1/challenges/cartpole/phases/dev/reveal", headers=orga.headers)
+    assert "nothing to reveal" in error(public, 409)
+
+
+def test_csv_export_and_bad_queries(api):
+    scored(api, api.account("alice"), [1, 3])
+    response = api.client.get("/api/v1/challenges/cartpole/leaderboard?format=csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert 'filename="cartpole-dev.csv"' in response.headers["Content-Disposition"]
+    [row] = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert row["name"] == "alice" and float(row["score"]) == 2.0
+    assert "json or csv" in error(
+        api.client.get("/api/v1/challenges/cartpole/leaderboard?format=xml"), 400
+    )
+    assert "no phase 'final'" in error(
+        api.client.get("/api/v1/challenges/cartpole/leaderboard?phase=final"), 404
+    )
+    assert error(api.client.get("/api/v1/challenges/nope/leaderboard"), 404)
+
+
+def test_a_real_evaluation_stores_its_interval_and_tie_breaker(api):
+    from aigc.submissions.sandbox import LocalSandbox
+
+    p = api.app.extensions["aigc"]
+    response = api.upload(api.account("erin"), zip_agent("random"))
+    ev.run_submission(p.db, p.settings, p.store, response.json["id"], LocalSandbox)
+    [row] = board(api).json["rows"]
+    assert row["ci_low"] < row["score"] < row["ci_high"]
+    with p.db.session() as session:
+        stored = session.get_one(Submission, row["submission_id"]).evaluation
+        assert stored.tie_breaker == pytest.approx(stored.metrics["std_return"])
