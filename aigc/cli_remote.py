@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import shutil
 import time
 from pathlib import Path
@@ -288,3 +289,50 @@ def cancel(submission_id: int) -> None:
         out.print(f"cancel requested: submission {submission_id} stops within moments")
     else:
         _show(submission)
+
+
+@main.command()
+@click.argument("challenge_id")
+@click.option("--phase", "-p", default="dev", show_default=True)
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--server", help="Ask this server (default: the one signed in to).")
+def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) -> None:
+    """Show a challenge phase's leaderboard (public phases need no sign-in)."""
+    client = Client(server) if server else _client(required=False)
+    params = {"phase": phase, "format": "csv" if form == "csv" else "json"}
+    if form == "csv":
+        try:
+            click.echo(client.text(f"/challenges/{challenge_id}/leaderboard", params), nl=False)
+        except ApiFailure as exc:
+            raise fail(str(exc)) from None
+        return
+    board = _call(client, "GET", f"/challenges/{challenge_id}/leaderboard", params=params)
+    if form == "json":
+        click.echo(json.dumps(board, indent=2))
+        return
+    direction = "higher" if board["higher_is_better"] else "lower"
+    out.print(f"{challenge_id}/{phase}: {board['metric']} ({direction} is better)")
+    table = Table("rank", "participant", board["metric"], "95% interval", "episodes", "submitted")
+    for row in board["rows"]:
+        score = "failed" if row["score"] is None else f"{row['score']:.4g}"
+        interval = "—"
+        if row["ci_low"] is not None:
+            interval = f"{row['ci_low']:.4g} – {row['ci_high']:.4g}"
+            interval += " ≈" if row["overlaps_next"] else ""
+        name = row["name"] + (" (baseline)" if row["baseline"] else "")
+        table.add_row(
+            "—" if row["rank"] is None else str(row["rank"]),
+            name,
+            score,
+            interval,
+            str(row["episodes"]),
+            row["submitted_at"][:16].replace("T", " "),
+        )
+    out.print(table)
+    out.print("≈: its interval overlaps the next row's, so their order could be chance")

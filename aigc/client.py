@@ -117,16 +117,15 @@ class Client:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
-    def call(
+    def _send(
         self,
         method: str,
         path: str,
-        *,
         json_body: Any = None,
         data: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Any:
+    ) -> requests.Response:
         try:
             response = self.http.request(
                 method,
@@ -144,17 +143,37 @@ class Client:
             ) from None
         except requests.Timeout:
             raise ApiFailure(f"{self.server} did not answer within {self.timeout:g} s") from None
+        if response.status_code >= 400:
+            try:
+                error = response.json().get("error", {})
+            except (ValueError, AttributeError):
+                error = {}
+            message = error.get("message") or f"the server answered {response.status_code}"
+            raise ApiFailure(message, response.status_code, {"error": error})
+        return response
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Send a request and return its JSON answer (None for 204)."""
+        response = self._send(method, path, json_body, data, params, headers)
         if response.status_code == 204:
             return None
         try:
-            body = response.json()
+            return response.json()
         except ValueError:
-            body = {}
-        if response.status_code >= 400:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            message = error.get("message") or f"the server answered {response.status_code}"
-            raise ApiFailure(message, response.status_code, body)
-        return body
+            raise ApiFailure(f"{self.server} answered something that is not JSON") from None
+
+    def text(self, path: str, params: dict[str, Any] | None = None) -> str:
+        """GET a text answer (a CSV export, say)."""
+        return self._send("GET", path, params=params).text
 
     def upload(
         self, archive: Path, challenge: str, phase: str, progress: Callable[[int, int], None]

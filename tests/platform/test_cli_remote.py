@@ -297,6 +297,23 @@ def test_submit_a_folder_and_wait_for_the_score(live_server: str, cli: Cli, tmp_
     assert body["package"]["filename"].endswith(".zip")  # the client zipped the folder
 
 
+def test_leaderboard_in_three_formats(live_server: str, cli: Cli, tmp_path: Path) -> None:
+    cli.login(live_server, "alice")
+    ok(cli("submit", agent_folder(tmp_path, "good"), "--challenge", "acrobot", "--wait"))
+    table = ok(cli("leaderboard", "acrobot"))
+    assert "acrobot/dev: mean_return (higher is better)" in table
+    assert "alice" in table_rows(table).get("1", [])
+    assert ok(cli("leaderboard", "acrobot", "--format", "csv")).startswith("rank,name,")
+    document = json.loads(ok(cli("leaderboard", "acrobot", "--format", "json")))
+    assert document["rows"][0]["name"] == "alice" and document["rows"][0]["rank"] == 1
+    # Public boards need no sign-in; hidden ones say why they are closed.
+    anonymous = Cli(tmp_path / "nobody")
+    shown = ok(anonymous("leaderboard", "acrobot", "--server", live_server))
+    assert "alice" in shown
+    line = refused(anonymous("leaderboard", "acrobot", "--phase", "test", "--server", live_server))
+    assert "hidden until the organizers reveal it" in line
+
+
 def test_submit_archives_without_waiting(live_server: str, cli: Cli, tmp_path: Path) -> None:
     cli.login(live_server, "alice")
     archive = tmp_path / "good.zip"
