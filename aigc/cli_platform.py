@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from aigc.cli import err, fail, main, out, show_progress
 from aigc.platform import auth, challenges
+from aigc.platform.baseline_rows import seed_baselines
 from aigc.platform.db import Database
 from aigc.platform.models import ORGANIZER, PARTICIPANT, User
 from aigc.platform.settings import Settings, SettingsError
@@ -84,13 +85,27 @@ def serve(host: str, port: int, threads: int) -> None:
     db = _prepare(settings)
     _sandbox_ready(settings)
     app = create_app(settings)
-    queue = app.extensions["aigc"].queue
+    platform = app.extensions["aigc"]
+    queue = platform.queue
+    baselines: list[int] = []
+    if settings.baselines_dir is not None:
+        with db.session() as session:
+            baselines = seed_baselines(session, platform.store, settings.baselines_dir)
+        if baselines:
+            err.print(
+                f"{len(baselines)} baseline evaluation(s) queued from {settings.baselines_dir}"
+            )
     if isinstance(queue, InProcessQueue):
+        # Everything queued, the new baselines too, is sent from here.
         resumed = queue.recover()
         mode = f"in-process worker pool ({settings.workers} at once)"
-        if resumed:
-            err.print(f"resuming {len(resumed)} submission(s) left queued or running")
+        if len(resumed) > len(baselines):
+            err.print(
+                f"resuming {len(resumed) - len(baselines)} submission(s) left queued or running"
+            )
     else:
+        for submission_id in baselines:
+            queue.enqueue(submission_id)
         mode = "Celery workers via the broker (start them with aigc worker)"
     with db.session() as session:
         organizers = session.scalar(select(User.id).where(User.role == ORGANIZER).limit(1))

@@ -7,6 +7,8 @@
 - ``AIGC_STORAGE_DIR``: uploaded packages, stored by sha256 (default: ``storage`` in the
   data folder).
 - ``AIGC_SANDBOX``: ``docker`` (default) or ``local`` (for trusted code only).
+- ``AIGC_BASELINES_DIR``: baseline agent packages, ``<challenge>/<name>/`` (default:
+  ``baselines`` in the data folder); each is evaluated and shown on its challenge's boards.
 - ``AIGC_SECRET_KEY``: signs sessions and derives hidden seeds (default: generated once and
   kept in the data folder with mode 0600).
 - ``AIGC_WORKERS``: evaluations at once in the in-process pool (default 2).
@@ -76,6 +78,7 @@ class Settings:
     storage_dir: Path
     sandbox: str
     secret_key: str
+    baselines_dir: Path | None = None
     workers: int = 2
     max_upload_bytes: int = 64 * 2**20
     max_package_bytes: int = 512 * 2**20
@@ -104,6 +107,7 @@ class Settings:
             storage_dir=Path(os.environ.get("AIGC_STORAGE_DIR") or data_dir / "storage"),
             sandbox=sandbox,
             secret_key=_secret_key(data_dir),
+            baselines_dir=Path(os.environ.get("AIGC_BASELINES_DIR") or data_dir / "baselines"),
             workers=_int("AIGC_WORKERS", 2),
             max_upload_bytes=_int("AIGC_MAX_UPLOAD_BYTES", 64 * 2**20),
             max_package_bytes=_int("AIGC_MAX_PACKAGE_BYTES", 512 * 2**20),
