@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -30,6 +32,7 @@ from aigc.platform.models import (
 )
 from aigc.submissions.challenge import ChallengeSpec, Phase
 
+T = TypeVar("T")
 TOP_SERIES = 5  # entrants drawn in the best-score-over-time chart
 CACHE_SIZE = 256
 
@@ -183,12 +186,31 @@ def build(session: Session, challenge: Challenge, spec: ChallengeSpec, phase: st
 
 
 class BoardCache:
-    """Boards by (challenge, phase, board_version); safe across request threads."""
+    """Boards by (challenge, phase, board_version), and what is rendered from them.
+
+    Safe across request threads. A rendering (the JSON body, a chart) is made once per
+    board version: repeated requests for an unchanged board only look up its version.
+    """
 
     def __init__(self, size: int = CACHE_SIZE):
         self.size = size
         self.boards: OrderedDict[tuple[int, str, int], Board] = OrderedDict()
+        self.renderings: OrderedDict[tuple[object, ...], Any] = OrderedDict()
         self.lock = threading.Lock()
+
+    def rendered(self, board: Board, kind: str, render: Callable[[], T]) -> T:
+        """``render()`` of this board, made once per board version (``kind`` names it)."""
+        key = (board.challenge, board.phase, board.version, kind)
+        with self.lock:
+            if key in self.renderings:
+                self.renderings.move_to_end(key)
+                return cast(T, self.renderings[key])
+        value = render()
+        with self.lock:
+            self.renderings[key] = value
+            while len(self.renderings) > self.size * 4:
+                self.renderings.popitem(last=False)
+        return value
 
     def get(self, session: Session, challenge: Challenge, phase: str) -> Board:
         key = (challenge.id, phase, challenge.board_version)

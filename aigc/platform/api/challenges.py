@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, request
@@ -176,18 +177,25 @@ def leaderboard(slug: str) -> Any:
         board = p.boards.get(session, challenge, phase_id)
     if form == "csv":
         return Response(
-            to_csv(board.rows),
+            p.boards.rendered(board, "csv", lambda: to_csv(board.rows)),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{slug}-{phase_id}.csv"'},
         )
-    return {
-        "challenge": board.challenge,
-        "phase": board.phase,
-        "metric": board.metric,
-        "higher_is_better": board.higher_is_better,
-        "version": board.version,
-        "rows": [row_dict(row) for row in board.rows],
-    }
+    body = p.boards.rendered(board, "json", lambda: _board_json(board))
+    return Response(body, mimetype="application/json")
+
+
+def _board_json(board: leaderboards.Board) -> str:
+    return json.dumps(
+        {
+            "challenge": board.challenge,
+            "phase": board.phase,
+            "metric": board.metric,
+            "higher_is_better": board.higher_is_better,
+            "version": board.version,
+            "rows": [row_dict(row) for row in board.rows],
+        }
+    )
 
 
 @route(
