@@ -2,16 +2,19 @@
 # Create .venv with AIGC installed in it.
 #   --dev     add the test and lint tools
 #   --docker  also make sure a Docker engine runs and build the agent-runtime image
+#   --browser also install Debian's chromium for the browser tests (needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=0
 docker=0
+browser=0
 for arg in "$@"; do
   case "$arg" in
     --dev) dev=1 ;;
     --docker) docker=1 ;;
-    *) echo "unknown option $arg: use --dev and/or --docker" >&2; exit 2 ;;
+    --browser) browser=1 ;;
+    *) echo "unknown option $arg: use --dev, --docker and/or --browser" >&2; exit 2 ;;
   esac
 done
 
@@ -24,10 +27,19 @@ fi
 
 # torch first and exactly: a looser spelling could pull a CUDA build of several GB.
 .venv/bin/pip install --quiet "torch==2.13.0"
-extras="torch"
-[ "$dev" = 1 ] && extras="torch,dev"
+extras="train"
+[ "$dev" = 1 ] && extras="train,dev"
 .venv/bin/pip install --quiet --editable ".[$extras]"
 
+if [ "$browser" = 1 ] && ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "chromium is missing: install Debian's chromium package (as root) for the browser tests" >&2
+    exit 1
+  fi
+  echo "installing chromium from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 if [ "$docker" = 1 ]; then
   bash scripts/docker-engine.sh
   .venv/bin/aigc sandbox build

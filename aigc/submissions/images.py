@@ -90,7 +90,7 @@ def requirements() -> list[str]:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             raise ImageError(
-                f"{name} is not installed here: install it (`pip install -e .[torch]` for torch) "
+                f"{name} is not installed here: install it (`pip install -e .[train]` for torch) "
                 "so the image can carry the same version"
             ) from None
         pins.append(f"{name}=={version.split('+')[0]}")
