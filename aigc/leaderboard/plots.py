@@ -115,12 +115,18 @@ def best_over_time(
         steps: list[str] = []
         best: float | None = None
         for moment, value in sorted(p for p in line if math.isfinite(p[1])):
-            if best is None or better(value, best):
+            improved = best is None or better(value, best)
+            if improved:
                 best = value
+            assert best is not None
             x = chart.x((moment.timestamp() - start) / span)
             steps.append(
                 f"M{x:.1f} {chart.y(best):.1f}" if not steps else f"H{x:.1f} V{chart.y(best):.1f}"
             )
+            if improved:  # a dot: an entrant with one score shows, not as a zero-length line
+                chart.parts.append(
+                    f'<circle cx="{x:.1f}" cy="{chart.y(best):.1f}" r="3" fill="{colour}"/>'
+                )
         if steps:
             steps.append(f"H{chart.x(1):.1f}")
             chart.parts.append(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from aigc.platform import api
+from aigc.platform import api, web
 from aigc.platform.db import Database
 from aigc.platform.leaderboards import BoardCache
 from aigc.platform.queue import CeleryQueue, InProcessQueue, Queue, make_celery
@@ -46,10 +46,12 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + FORM_OVERHEAD,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["aigc"] = Platform(
         settings, db, store, queue or make_queue(settings, db, store), BoardCache()
     )
     api.register(app)
+    web.register(app)
     return app

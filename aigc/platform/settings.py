@@ -19,6 +19,8 @@
 - ``AIGC_LEASE_S``: a worker's hold on a running evaluation, renewed by its heartbeat; a
   dead worker's evaluation is taken over once it lapses (default 60).
 - ``AIGC_OPEN_SIGNUP``: 1 (default) lets anyone create a participant account, 0 does not.
+- ``AIGC_HTTPS``: 1 when the site is served over HTTPS (behind a proxy, say): the browser
+  then sends the session cookie over HTTPS only; 0 (default) for plain HTTP.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class Settings:
     max_evaluation_seconds: int = 3600
     lease_seconds: int = 60
     open_signup: bool = True
+    https: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -100,6 +103,9 @@ class Settings:
         signup = os.environ.get("AIGC_OPEN_SIGNUP", "1").strip()
         if signup not in ("0", "1"):
             raise SettingsError(f"AIGC_OPEN_SIGNUP={signup!r}: set 1 (open) or 0 (closed)")
+        https = os.environ.get("AIGC_HTTPS", "0").strip() or "0"
+        if https not in ("0", "1"):
+            raise SettingsError(f"AIGC_HTTPS={https!r}: set 1 (served over HTTPS) or 0 (HTTP)")
         return cls(
             data_dir=data_dir,
             database_url=os.environ.get("AIGC_DATABASE_URL") or f"sqlite:///{data_dir / 'aigc.db'}",
@@ -115,6 +121,7 @@ class Settings:
             max_evaluation_seconds=_int("AIGC_MAX_EVALUATION_S", 3600),
             lease_seconds=_int("AIGC_LEASE_S", 60, minimum=4),
             open_signup=signup == "1",
+            https=https == "1",
         )
 
     def with_(self, **changes: object) -> Settings:

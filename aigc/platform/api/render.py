@@ -126,6 +126,14 @@ def sees_scores(submission: Submission, viewer: User) -> bool:
     return session is not None and revealed(session, submission.challenge, submission.phase)
 
 
+def failure_message(submission: Submission, full: bool) -> str:
+    """Why the submission failed, as a viewer may read it: on hidden phases (``full`` false)
+    a fixed description replaces the text, which the agent could have filled."""
+    if not full and submission.failure_code in HIDDEN_FAILURES:
+        return f"{HIDDEN_FAILURES[submission.failure_code]} ({HIDDEN_NOTE})"
+    return submission.failure_message or ""
+
+
 def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
     full = sees_everything(submission, viewer)
     data: dict[str, Any] = {
@@ -156,10 +164,10 @@ def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
         "details_hidden": not full,
     }
     if submission.failure_code:
-        message = submission.failure_message or ""
-        if not full and submission.failure_code in HIDDEN_FAILURES:
-            message = f"{HIDDEN_FAILURES[submission.failure_code]} ({HIDDEN_NOTE})"
-        data["failure"] = {"code": submission.failure_code, "message": message}
+        data["failure"] = {
+            "code": submission.failure_code,
+            "message": failure_message(submission, full),
+        }
     evaluation = submission.evaluation
     if evaluation is not None and (full or sees_scores(submission, viewer)):
         data["result"] = {

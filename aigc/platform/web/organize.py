@@ -1,0 +1,223 @@
+"""Organizer pages: challenges from YAML; everyone's submissions and what to do with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aigc.platform import challenges, leaderboards
+from aigc.platform import submissions as service
+from aigc.platform.models import STATUSES, Challenge, Submission
+from aigc.platform.web import local_path, organizers_only, platform, send
+from aigc.platform.web.pages import load
+from aigc.platform.web.submissions import row, rows_query, viewing_user
+from aigc.submissions.challenge import SpecError
+
+bp = Blueprint("organize", __name__, url_prefix="/organize")
+EXAMPLE = """\
+id: my-challenge
+title: My challenge
+description: |
+  What the agents must do, in Markdown.
+environment:
+  id: CartPole-v1
+phases:
+  - id: dev
+    title: Development
+    visibility: public
+    episodes: 100
+    seeds: {first: 1000}
+  - id: test
+    title: Final test
+    visibility: hidden
+    episodes: 500
+    seeds: secret
+metrics:
+  primary: mean_return
+  higher_is_better: true
+quotas:
+  per_day: 10
+"""
+
+
+def _spec_text() -> str:
+    """The YAML of the form: an uploaded file wins over the text area."""
+    upload = request.files.get("spec_file")
+    if upload is not None and upload.filename:
+        try:
+            return upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            return "\0"  # parsed below into a one-line error
+    return request.form.get("spec_yaml", "").replace("\r\n", "\n")
+
+
+def _check_text(text: str) -> str | None:
+    if "\0" in text:
+        return "the uploaded file is not UTF-8 text: save it as UTF-8"
+    if not text.strip():
+        return "paste the challenge spec (YAML) or choose a .yaml file"
+    return None
+
+
+@bp.route("/challenges/new", methods=["GET", "POST"])
+@organizers_only
+def new_challenge() -> Any:
+    """Create a challenge from a YAML spec pasted or uploaded."""
+    if request.method == "GET":
+        return render_template("challenge_form.html", text=EXAMPLE, challenge=None)
+    text = _spec_text()
+    error = _check_text(text)
+    if error is None:
+        try:
+            with platform().db.session() as session:
+                challenge = challenges.create(session, text, by=viewing_user(session))
+                slug = challenge.slug
+        except (SpecError, challenges.ChallengeConflict) as exc:
+            error = str(exc)
+        else:
+            flash(f"Challenge {slug} is created.")
+            return redirect(url_for("pages.challenge_page", slug=slug))
+    form_text = text if "\0" not in text else ""
+    return render_template("challenge_form.html", text=form_text, challenge=None, error=error), 400
+
+
+@bp.route("/challenges/<slug>/edit", methods=["GET", "POST"])
+@organizers_only
+def edit_challenge(slug: str) -> Any:
+    """Change a challenge's spec: every change is a new version."""
+    p = platform()
+    with p.db.session() as session:
+        found = load(session, slug)
+        current = _current_yaml(found)
+        version = found.current_version
+        shown = {"slug": found.slug, "title": found.title, "builtin": found.builtin}
+    if request.method == "GET":
+        return render_template(
+            "challenge_form.html", text=current, challenge=shown, version=version
+        )
+    text = _spec_text()
+    error = _check_text(text)
+    if error is None:
+        try:
+            with p.db.session() as session:
+                challenge = load(session, slug)
+                changed = challenges.update(session, challenge, text, by=viewing_user(session))
+                version = challenge.current_version
+        except (SpecError, challenges.ChallengeConflict) as exc:
+            error = str(exc)
+        else:
+            flash(f"Saved as version {version}." if changed else "Nothing changed.")
+            return redirect(url_for("pages.challenge_page", slug=slug))
+    form_text = text if "\0" not in text else current
+    page = render_template(
+        "challenge_form.html", text=form_text, challenge=shown, version=version, error=error
+    )
+    return page, 400
+
+
+def _current_yaml(challenge: Challenge) -> str:
+    return next(v.spec_yaml for v in challenge.versions if v.version == challenge.current_version)
+
+
+@bp.get("/submissions")
+@organizers_only
+def all_submissions() -> Any:
+    """Everyone's submissions, newest first, filtered by challenge and status."""
+    slug = request.args.get("challenge", "")
+    status = request.args.get("status", "")
+    with platform().db.session() as session:
+        user = viewing_user(session)
+        query = rows_query()
+        if slug:
+            challenge = challenges.find(session, slug)
+            query = query.where(Submission.challenge_id == (challenge.id if challenge else -1))
+        if status in STATUSES:
+            query = query.where(Submission.status == status)
+        rows = [row(s, user) for s in session.scalars(query)]
+        slugs = list(session.scalars(select(Challenge.slug).order_by(Challenge.slug)))
+    return render_template(
+        "organize_submissions.html",
+        rows=rows,
+        slug=slug,
+        status=status,
+        slugs=slugs,
+        statuses=STATUSES,
+        here=request.full_path if request.query_string else request.path,
+    )
+
+
+def _submission(session: Session, submission_id: int) -> Submission:
+    submission = session.get(Submission, submission_id)
+    if submission is None:
+        abort(404, description=f"there is no submission {submission_id}")
+    return submission
+
+
+def _back() -> Any:
+    return redirect(local_path(request.form.get("next")) or url_for("organize.all_submissions"))
+
+
+@bp.post("/submissions/<int:submission_id>/rerun")
+@organizers_only
+def rerun(submission_id: int) -> Any:
+    """Evaluate a finished, failed or cancelled submission again."""
+    p = platform()
+    try:
+        with p.db.session() as session:
+            service.rerun(_submission(session, submission_id))
+    except service.Refused as exc:
+        flash(exc.message, "error")
+    else:
+        send(p, submission_id)  # after the commit
+        flash(f"Submission {submission_id} is queued again.")
+    return _back()
+
+
+@bp.post("/submissions/<int:submission_id>/cancel")
+@organizers_only
+def cancel(submission_id: int) -> Any:
+    """Cancel a queued or running submission."""
+    try:
+        with platform().db.session() as session:
+            service.cancel(_submission(session, submission_id))
+    except service.Refused as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Submission {submission_id} is cancelled (a running one stops soon).")
+    return _back()
+
+
+@bp.post("/submissions/<int:submission_id>/disqualify")
+@organizers_only
+def disqualify(submission_id: int) -> Any:
+    """Take a submission off every leaderboard, with a reason its author sees."""
+    try:
+        with platform().db.session() as session:
+            service.disqualify(_submission(session, submission_id), request.form.get("reason", ""))
+    except service.Refused as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Submission {submission_id} is disqualified.")
+    return _back()
+
+
+@bp.post("/challenges/<slug>/phases/<phase>/reveal")
+@organizers_only
+def reveal(slug: str, phase: str) -> Any:
+    """Reveal a hidden phase: its leaderboard and scores become public."""
+    with platform().db.session() as session:
+        challenge = load(session, slug)
+        try:
+            found = challenges.spec_of(challenge).phase(phase)
+        except SpecError as exc:
+            abort(404, description=str(exc))
+        if found.visibility == "public":
+            flash(f"Phase {phase!r} is public: there is nothing to reveal.", "error")
+        elif not leaderboards.reveal(session, challenge, phase, viewing_user(session)):
+            flash(f"Phase {phase!r} is revealed already.", "error")
+        else:
+            flash(f"Phase {phase!r} is revealed: everyone sees its leaderboard now.")
+    return redirect(url_for("boards.leaderboard", slug=slug, phase=phase))
