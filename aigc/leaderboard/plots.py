@@ -101,7 +101,10 @@ def best_over_time(
         return chart.empty("no scores yet")
     start = min(t for t, _ in points).timestamp()
     span = (max(t for t, _ in points).timestamp() - start) or 1.0
-    chart.axes(_ticks(min(v for _, v in points), max(v for _, v in points)), y_label, "submitted")
+    low, high = min(v for _, v in points), max(v for _, v in points)
+    if high == low:  # one value: keep it in the middle, not on the axis
+        low, high = low - 0.5, high + 0.5
+    chart.axes(_ticks(low, high), y_label, "submitted")
     for fraction, anchor in ((0.0, "start"), (1.0, "end")):
         moment = datetime.fromtimestamp(start + fraction * span, UTC)
         chart.parts.append(
