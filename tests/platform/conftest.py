@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import socket
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -195,6 +196,13 @@ def app(settings: Settings, db: Database) -> Flask:
 @pytest.fixture
 def api(app: Flask, db: Database) -> Api:
     return Api(app, db)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def zip_agent(name: str, top_folder: str | None = None) -> bytes:

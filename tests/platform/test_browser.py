@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import AGENTS
+from .conftest import AGENTS, free_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).parents[2]
@@ -40,12 +39,6 @@ environment: {id: CartPole-v1}
 phases:
   - {id: dev, episodes: 3, seeds: {first: 0}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

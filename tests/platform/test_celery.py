@@ -29,7 +29,7 @@ from aigc.platform.models import Evaluation, Submission
 from aigc.platform.queue import CeleryQueue
 from aigc.submissions.docker_sandbox import LABEL
 
-from .conftest import AGENTS, Api, zip_agent
+from .conftest import AGENTS, Api, free_port, zip_agent
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).parents[2]
@@ -194,12 +194,6 @@ def test_two_workers_score_every_submission_once(celery_settings, db, processes)
     assert [row(db, i).attempts for i in ids] == [1] * len(ids)
     workers = {row(db, i).worker.split(":")[0] for i in ids}
     assert workers == {socket.gethostname()}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_full_path_from_cli_to_stored_result(celery_settings, processes, tmp_path):

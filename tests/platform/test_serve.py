@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import requests
 
 from aigc.submissions.challenge import builtin_challenge_ids
 
-from .conftest import zip_agent
+from .conftest import free_port, zip_agent
 
 ORGANIZER_HINT = "aigc admin create-user NAME --organizer"
 # A challenge whose agents may take their time: a hanging agent keeps its evaluation running
@@ -35,13 +34,6 @@ phases:
   - {id: dev, visibility: public, episodes: 1, seeds: {first: 0}}
 limits: {step_timeout: 10m, episode_timeout: 20m, evaluation_timeout: 30m}
 """
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it for a socket bound to port 0)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def platform_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
