@@ -118,13 +118,20 @@ def entry_module_path(package_dir: Path, manifest: Manifest) -> Path | None:
 
 
 def load_agent_class(package_dir: Path, manifest: Manifest) -> type:
-    """Import the entry point from ``package_dir`` (which goes first on ``sys.path``)."""
+    """Import the entry point from ``package_dir`` (which goes first on ``sys.path``).
+
+    A module of the same top-level name that an earlier package brought in is forgotten
+    first, so the class always comes from ``package_dir``."""
     if entry_module_path(package_dir, manifest) is None:
         raise PackageError(
             f"entry point module {manifest.module!r} not found: {MANIFEST} says "
             f"entry_point = {manifest.entry_point!r} but the package has no "
             f"{manifest.module.replace('.', '/')}.py"
         )
+    top = manifest.module.split(".")[0]
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
     sys.path.insert(0, str(package_dir))
     module = importlib.import_module(manifest.module)
     agent_class = getattr(module, manifest.class_name, None)

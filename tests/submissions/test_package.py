@@ -191,6 +191,15 @@ def test_load_agent_class_imports_the_entry_point(tmp_path, clean_imports):
     assert agent_class.__name__ == "Agent" and hasattr(agent_class, "act")
 
 
+def test_a_second_package_with_the_same_module_name_gets_its_own_class(tmp_path, clean_imports):
+    first = write_package(tmp_path / "first")
+    second = write_package(tmp_path / "second", **{"agent.py": "def Agent(): pass\n"})
+    load_agent_class(first, read_manifest(first))
+    # The cached "agent" module of the first package must not answer for the second.
+    with pytest.raises(PackageError, match="defines no class 'Agent'"):
+        load_agent_class(second, read_manifest(second))
+
+
 def test_load_agent_class_from_a_subpackage(tmp_path, clean_imports):
     folder = write_package(
         tmp_path / "pkg",
