@@ -37,8 +37,8 @@ if [ "$browser" = 1 ] && ! command -v chromium >/dev/null; then
     exit 1
   fi
   echo "installing chromium from Debian's packages"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null
 fi
 if [ "$docker" = 1 ]; then
   bash scripts/docker-engine.sh
