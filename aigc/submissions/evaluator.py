@@ -54,6 +54,7 @@ DEFAULT_PARALLEL = 64
 PIPELINE_GROUPS = 2
 EXIT_WAIT = 2.0  # seconds to let an agent that closed its socket finish exiting
 CANCEL_CHECK = 0.25  # seconds between looks at the cancel event while the agent thinks
+LAST_WORDS_WAIT = 0.5  # seconds to read what a departed agent left on the connection
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 OnEpisode = Callable[[EpisodeResult, int, int], None]
@@ -338,7 +339,21 @@ class _Run:
         except DeadlineExceeded:
             raise AgentFailed(r.STEP_TIMEOUT, "the agent stopped reading its messages") from None
         except PeerClosed:
+            # An agent that failed says why before it exits; with two groups in flight the
+            # next send can find it gone before its error message has been read.
+            said = self._last_words()
+            if said is not None:
+                raise AgentFailed(r.AGENT_ERROR, _clean(said)) from None
             raise AgentFailed(r.AGENT_EXITED, self._exit_message()) from None
+
+    def _last_words(self) -> str | None:
+        """The error message a departed agent left unread on the connection, if any."""
+        assert self.conn is not None
+        try:
+            message = self.conn.recv(AGENT_MESSAGES, time.monotonic() + LAST_WORDS_WAIT)
+        except (DeadlineExceeded, PeerClosed, ProtocolError, OSError):
+            return None
+        return str(message["message"]) if message["type"] == "error" else None
 
     def _receive(
         self, when: float, on_timeout: Callable[[], AgentFailed], starting: bool = False

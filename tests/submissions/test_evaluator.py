@@ -208,3 +208,26 @@ def test_setting_cancel_stops_the_evaluation_and_the_agent():
             on_episode=on_episode,
         )
     assert seen == [1]
+
+
+def test_an_agent_that_failed_and_left_is_reported_by_its_own_words(cartpole):
+    # Two groups are in flight: the agent answers the first with an error and exits, and
+    # the evaluator's next send finds it gone. The error it left unread still counts.
+    import socket
+    import time
+
+    from aigc.submissions.evaluator import AgentFailed, _Run
+    from aigc.submissions.protocol import Connection
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    Connection(theirs).send({"type": "error", "message": "act raised KeyError", "traceback": ""})
+    theirs.close()
+    run = _Run(cartpole, EvaluationResult("cartpole", "dev", "a", 1), [1], 1, None, None)
+    run.conn = Connection(ours)
+    run.deadline = time.monotonic() + 30
+    with pytest.raises(AgentFailed) as failed:
+        for _ in range(100):  # the first sends may still fit in the socket's buffer
+            run._send({"type": "reset", "observations": [list(range(4096))]})
+    assert failed.value.code == r.AGENT_ERROR
+    assert "act raised KeyError" in str(failed.value)
+    ours.close()
