@@ -1,0 +1,281 @@
+"""``aigc/TextGen-v0``: write a continuation of a prompt, one token at a time."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from aigc.envs.textgen.corpus import check_split, prompts
+from aigc.envs.textgen.judge import GoldJudge, Target, distinct_n
+from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer
+
+Scorer = Callable[[str, str], float]
+"""Scores a completion: ``scorer(prompt_text, completion_text) -> float``."""
+NLLScorer = Callable[[Sequence[int], Sequence[int]], float]
+"""Mean NLL per token: ``nll(prompt_ids, completion_ids) -> float``, in nats."""
+
+
+class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
+    """Write a continuation of an English prompt, token by token; a judge scores it at the end.
+
+    This is the token-level MDP of RL4LMs. An episode starts from a prompt (the opening
+    words of a passage from the corpus of ``aigc.envs.textgen.corpus``, drawn with the
+    environment's seed from the ``split``); each action appends one token of the shipped
+    byte-level BPE tokenizer; at the end a scorer judges the completion's text.
+
+    ## Action Space
+
+    ``Discrete(vocab_size)`` (4096 with the shipped tokenizer): the id of the next token.
+    Token 0 is ``<|endoftext|>`` and ends the completion.
+
+    ## Observation Space
+
+    A ``Dict``:
+
+    * ``"tokens"``: ``Box(0, vocab_size - 1, (max_prompt_tokens + max_new_tokens,), int64)``,
+      the prompt's tokens, then the tokens generated so far, then padding with token 0;
+    * ``"length"``: ``Discrete(max_prompt_tokens + max_new_tokens + 1)``, how many leading
+      entries of ``"tokens"`` are real (prompt and generated);
+    * ``"prompt_length"``: ``Discrete(max_prompt_tokens + 1)``, how many of them are prompt.
+
+    ## Rewards
+
+    0 after every token but the last. The last step is rewarded with
+    ``scorer(prompt, completion)``, the completion decoded to text without its
+    ``<|endoftext|>``. The default scorer, ``"reward_model"``, is the shipped reward model
+    (``aigc.envs.textgen.reward_model``, needs torch), trained to prefer what the gold judge
+    prefers for the target ``"positive"``: an unbounded score with mean 0 and standard
+    deviation 1 over the reference model's samples and the corpus. ``"gold"`` is
+    :class:`GoldJudge` itself (sentiment toward ``target`` times fluency, in [0, 1]). Any
+    callable ``(prompt: str, completion: str) -> float`` may be passed instead.
+
+    ## Starting State
+
+    The observation holds the prompt alone. ``reset(options={"prompt": text})`` starts from
+    a given text, ``options={"prompt_index": i}`` from the split's i-th prompt.
+
+    ## Episode End
+
+    The episode terminates when the action is ``<|endoftext|>`` or when ``max_new_tokens``
+    tokens have been generated (the budget is part of the task and visible through
+    ``"length"``, so this is termination, not truncation).
+
+    ## Info
+
+    ``reset`` gives ``prompt`` and ``prompt_index`` (-1 for a given prompt). The last
+    ``step`` adds the metrics that are computed here, on the evaluator's side: ``completion``,
+    ``ended_by`` (``"end_of_text"`` or ``"max_new_tokens"``), ``completion_tokens``,
+    ``score`` (the reward), ``gold``, ``gold_sentiment`` and ``gold_fluency`` (the gold
+    judge's verdict, whatever the scorer), ``distinct_1`` and ``distinct_2`` (share of
+    distinct word n-grams in the completion) and, when a ``reference_lm`` is given, ``nll``:
+    the completion's mean negative log-likelihood per token under it, in nats.
+
+    ## Arguments
+
+    * ``max_new_tokens`` (32): the token budget of a completion.
+    * ``max_prompt_tokens`` (32): prompts longer than this are left out of the split.
+    * ``split`` (``"train"``): ``"train"`` or ``"heldout"`` prompts.
+    * ``scorer`` (``"reward_model"``): ``"reward_model"``, ``"gold"`` or a callable
+      ``(prompt, completion) -> float``.
+    * ``target`` (``"positive"``): the sentiment the gold judge rewards.
+    * ``reference_lm`` (None): None, ``"default"`` (the shipped reference model), a path to a
+      model saved by ``aigc.envs.textgen.lm.save_lm``, or a callable
+      ``(prompt_ids, completion_ids) -> nats per token``.
+    * ``render_mode`` (None): None or ``"ansi"`` (the prompt and completion as text).
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 (Gymnasium's API)
+
+    def __init__(
+        self,
+        max_new_tokens: int = 32,
+        max_prompt_tokens: int = 32,
+        split: str = "train",
+        scorer: str | Scorer = "reward_model",
+        target: Target = "positive",
+        reference_lm: str | Path | NLLScorer | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if max_new_tokens < 1 or max_prompt_tokens < 1:
+            raise ValueError(
+                f"max_new_tokens={max_new_tokens} and max_prompt_tokens={max_prompt_tokens} "
+                "must both be at least 1"
+            )
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"unknown render_mode {render_mode!r}: use None or 'ansi'")
+        self.max_new_tokens = max_new_tokens
+        self.max_prompt_tokens = max_prompt_tokens
+        self.split = check_split(split)
+        self.render_mode = render_mode
+        self.tokenizer = load_tokenizer()
+        self.vocab_size = self.tokenizer.get_vocab_size()
+        self.gold_judge = GoldJudge(target)
+        self.scorer = self._resolve_scorer(scorer)
+        self.reference_lm = self._resolve_reference(reference_lm)
+
+        texts = prompts(self.split)
+        encoded = self.tokenizer.encode_batch(list(texts))
+        kept = [
+            (t, e.ids)
+            for t, e in zip(texts, encoded, strict=True)
+            if len(e.ids) <= max_prompt_tokens
+        ]
+        if not kept:
+            raise ValueError(f"no {split} prompt fits in max_prompt_tokens={max_prompt_tokens}")
+        self.prompts: tuple[str, ...] = tuple(t for t, _ in kept)
+        self._prompt_ids: tuple[list[int], ...] = tuple(ids for _, ids in kept)
+
+        self.max_length = max_prompt_tokens + max_new_tokens
+        self.action_space = spaces.Discrete(self.vocab_size)
+        self.observation_space = spaces.Dict(
+            {
+                "tokens": spaces.Box(0, self.vocab_size - 1, (self.max_length,), np.int64),
+                "length": spaces.Discrete(self.max_length + 1),
+                "prompt_length": spaces.Discrete(max_prompt_tokens + 1),
+            }
+        )
+        self._prompt = ""
+        self._prompt_tokens: list[int] = []
+        self._generated: list[int] = []
+        self._completion = ""
+        self._done = True
+
+    def _resolve_scorer(self, scorer: str | Scorer) -> Scorer:
+        if scorer == "gold":
+            return self.gold_judge
+        if scorer == "reward_model":
+            if self.gold_judge.target != "positive":
+                raise ValueError(
+                    "the shipped reward model rewards positive text: pass target='positive', "
+                    "or scorer='gold' for another target"
+                )
+            try:
+                from aigc.envs.textgen.reward_model import shipped_reward_scorer
+            except ImportError as error:
+                raise ImportError(
+                    "the 'reward_model' scorer needs torch: pip install 'aigc[train]', or pass "
+                    "scorer='gold'"
+                ) from error
+            return shipped_reward_scorer()
+        if callable(scorer):
+            return scorer
+        raise ValueError(
+            f"unknown scorer {scorer!r}: use 'reward_model', 'gold' or a callable "
+            "(prompt, completion)"
+        )
+
+    def _resolve_reference(self, reference: str | Path | NLLScorer | None) -> NLLScorer | None:
+        if reference is None or callable(reference):
+            return reference
+        from aigc.envs.textgen.lm import DEFAULT_LM_PATH, ReferenceLM  # needs torch
+
+        model = ReferenceLM(DEFAULT_LM_PATH if reference == "default" else Path(reference))
+        if model.block_size < self.max_prompt_tokens + self.max_new_tokens + 1:
+            raise ValueError(
+                f"the reference model reads at most {model.block_size} tokens: lower "
+                "max_prompt_tokens + max_new_tokens below that"
+            )
+        return model
+
+    def _observation(self) -> dict[str, Any]:
+        ids = self._prompt_tokens + self._generated
+        tokens = np.full(self.max_length, END_OF_TEXT_ID, dtype=np.int64)
+        tokens[: len(ids)] = ids
+        return {
+            "tokens": tokens,
+            "length": np.int64(len(ids)),
+            "prompt_length": np.int64(len(self._prompt_tokens)),
+        }
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Start a completion of a prompt drawn from the split (or given in ``options``)."""
+        super().reset(seed=seed)
+        options = options or {}
+        if "prompt" in options:
+            index = -1
+            self._prompt = str(options["prompt"])
+            self._prompt_tokens = self.tokenizer.encode(self._prompt).ids
+            if not 1 <= len(self._prompt_tokens) <= self.max_prompt_tokens:
+                raise ValueError(
+                    f"the prompt has {len(self._prompt_tokens)} tokens: give one of 1 to "
+                    f"max_prompt_tokens={self.max_prompt_tokens}"
+                )
+        else:
+            given = options.get("prompt_index")
+            index = int(self.np_random.integers(len(self.prompts)) if given is None else given)
+            if not 0 <= index < len(self.prompts):
+                raise ValueError(
+                    f"prompt_index={index} is out of range: the {self.split} split has "
+                    f"{len(self.prompts)} prompts"
+                )
+            self._prompt = self.prompts[index]
+            self._prompt_tokens = list(self._prompt_ids[index])
+        self._generated = []
+        self._completion = ""
+        self._done = False
+        return self._observation(), {"prompt": self._prompt, "prompt_index": index}
+
+    def step(self, action: int | np.integer) -> tuple[dict[str, Any], float, bool, bool, dict]:
+        """Append one token; at the end of the completion, score it."""
+        if self._done:
+            raise RuntimeError("the episode has ended: call reset() before step()")
+        token = int(action)
+        if not self.action_space.contains(np.int64(token)):
+            raise ValueError(
+                f"action {action!r} is not a token id: give an int in [0, {self.vocab_size})"
+            )
+        self._generated.append(token)
+        ended_by = None
+        if token == END_OF_TEXT_ID:
+            ended_by = "end_of_text"
+        elif len(self._generated) >= self.max_new_tokens:
+            ended_by = "max_new_tokens"
+        if ended_by is None:
+            return self._observation(), 0.0, False, False, {}
+        self._done = True
+        text_ids = self._generated[:-1] if token == END_OF_TEXT_ID else self._generated
+        self._completion = self.tokenizer.decode(text_ids)
+        reward = float(self.scorer(self._prompt, self._completion))
+        if not math.isfinite(reward):
+            raise ValueError(
+                f"the scorer returned {reward} for a completion: it must return a finite float"
+            )
+        info = self._metrics(reward, ended_by)
+        return self._observation(), reward, True, False, info
+
+    def _metrics(self, reward: float, ended_by: str) -> dict[str, Any]:
+        gold = self.gold_judge.score(self._prompt, self._completion)
+        info: dict[str, Any] = {
+            "prompt": self._prompt,
+            "completion": self._completion,
+            "ended_by": ended_by,
+            "completion_tokens": len(self._generated),
+            "score": reward,
+            "gold": gold.gold,
+            "gold_sentiment": gold.sentiment,
+            "gold_fluency": gold.fluency,
+            "distinct_1": distinct_n(self._completion, 1),
+            "distinct_2": distinct_n(self._completion, 2),
+        }
+        if self.reference_lm is not None:
+            info["nll"] = float(self.reference_lm(self._prompt_tokens, self._generated))
+        return info
+
+    def render(self) -> str | None:  # type: ignore[override]  # ansi frames are text
+        """Return the prompt and the completion so far as text (``render_mode="ansi"``)."""
+        if self.render_mode != "ansi":
+            return None
+        completion = self._completion if self._done else self.tokenizer.decode(self._generated)
+        return f"{self._prompt}{completion}"

@@ -1,0 +1,182 @@
+"""The reference language model: causal, saved as a plain state dict, and trainable quickly."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from aigc.envs.textgen import train_lm  # noqa: E402
+from aigc.envs.textgen.env import TextGenEnv  # noqa: E402
+from aigc.envs.textgen.lm import CausalLM, LMConfig, ReferenceLM, load_lm, save_lm  # noqa: E402
+from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer  # noqa: E402
+
+TINY = LMConfig(vocab_size=4096, block_size=80, n_layer=1, n_head=2, n_embd=32)
+
+
+def test_logits_at_a_position_ignore_later_tokens() -> None:
+    torch.manual_seed(0)
+    model = CausalLM(TINY).eval()
+    x = torch.randint(0, 4096, (2, 10))
+    changed = x.clone()
+    changed[:, 6:] = 7
+    logits, loss = model(x)
+    assert logits.shape == (2, 10, 4096) and loss is None
+    assert torch.allclose(logits[:, :6], model(changed)[0][:, :6], atol=1e-5)
+    with pytest.raises(ValueError, match="longer than block_size"):
+        model(torch.zeros(1, 81, dtype=torch.long))
+
+
+def test_cached_next_token_logits_match_the_full_forward() -> None:
+    torch.manual_seed(0)
+    model = CausalLM(TINY).eval()
+    x = torch.randint(0, 4096, (3, TINY.block_size))
+    full, _ = model(x)
+    logits, past = model.next_token_logits(x[:, :5])
+    assert torch.allclose(logits, full[:, 4], atol=1e-5)
+    for position in range(5, TINY.block_size):
+        logits, past = model.next_token_logits(x[:, position : position + 1], past)
+        assert torch.allclose(logits, full[:, position], atol=1e-4)
+    assert past is None  # the window is full: the next call recomputes the cropped sequence
+    longer = torch.cat([x, x[:, :1]], dim=1)
+    logits, _ = model.next_token_logits(longer)
+    assert torch.allclose(logits, model(longer[:, 1:])[0][:, -1], atol=1e-5)
+
+
+def test_generate_takes_one_temperature_per_row_and_runs_past_block_size() -> None:
+    torch.manual_seed(0)
+    model = CausalLM(TINY).eval()
+    prompt = torch.tensor([[END_OF_TEXT_ID, 5, 6]] * 2)
+    cold = torch.tensor([1e-3, 1e-3])
+    first = model.generate(prompt, 10, temperature=cold, stop_token=None)
+    again = model.generate(prompt, 10, temperature=1e-3, stop_token=None)
+    assert torch.equal(first, again) and torch.equal(first[0], first[1])  # greedy, both rows
+    mixed = model.generate(prompt, 100, temperature=torch.tensor([1e-3, 5.0]), stop_token=None)
+    assert mixed.shape == (2, 103) and not torch.equal(mixed[0], mixed[1])
+
+
+def test_default_model_fits_the_size_budget() -> None:
+    model = CausalLM(LMConfig(**{k: v for k, v in vars(train_lm.Args()).items() if k in {
+        "n_layer", "n_head", "n_embd", "block_size"}}))  # fmt: skip
+    assert model.num_parameters() * 4 < 20e6
+
+
+def test_generate_stops_rows_at_end_of_text() -> None:
+    torch.manual_seed(0)
+    model = CausalLM(TINY).eval()
+    with torch.no_grad():
+        model.head.weight.zero_()  # tied to the embedding: every token equally likely
+    prompt = torch.tensor([[END_OF_TEXT_ID, 5, 6], [END_OF_TEXT_ID, 8, 9]])
+    out = model.generate(prompt, 40, generator=torch.Generator().manual_seed(1), stop_token=5)
+    assert out.shape[0] == 2 and 3 < out.shape[1] <= 43
+    assert torch.equal(out[:, :3], prompt)
+    for row in out[:, 3:]:
+        stops = (row == 5).nonzero()
+        if len(stops):
+            assert (row[int(stops[0]) :] == 5).all()
+
+
+def test_save_and_load_round_trip_with_weights_only(tmp_path: Path) -> None:
+    model = CausalLM(TINY).eval()
+    path = tmp_path / "lm.pt"
+    save_lm(model, path, steps=3)
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["config"]["n_embd"] == 32 and checkpoint["metadata"] == {"steps": 3}
+    loaded = load_lm(path)
+    x = torch.randint(0, 4096, (1, 12))
+    assert torch.equal(model(x)[0], loaded(x)[0])
+
+
+def test_load_explains_missing_foreign_and_mismatched_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="train_lm"):
+        load_lm(tmp_path / "none.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match="not an AIGC language model"):
+        load_lm(tmp_path / "foreign.pt")
+    save_lm(CausalLM(TINY), tmp_path / "old.pt")
+    checkpoint = torch.load(tmp_path / "old.pt", weights_only=True)
+    checkpoint["tokenizer_sha256"] = "0" * 64
+    torch.save(checkpoint, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="another tokenizer"):
+        load_lm(tmp_path / "old.pt")
+
+
+@pytest.fixture(scope="module")
+def smoke_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Train a tiny model for 60 steps (a few seconds on one thread)."""
+    output = tmp_path_factory.mktemp("lm") / "lm.pt"
+    args = train_lm.parse_args(
+        [
+            "--n-layer", "1", "--n-head", "2", "--n-embd", "64", "--block-size", "80",
+            "--batch-size", "16", "--total-steps", "60", "--warmup-steps", "5",
+            "--learning-rate", "0.01", "--eval-every", "30", "--eval-batches", "2",
+            "--threads", "1", "--output", str(output),
+        ]
+    )  # fmt: skip
+    return output, train_lm.train(args)
+
+
+def test_smoke_training_lowers_the_loss_and_saves_a_loadable_model(
+    smoke_model: tuple[Path, dict],
+) -> None:
+    path, metrics = smoke_model
+    assert metrics["steps"] == 60
+    assert metrics["heldout_loss"] < math.log(4096) - 1.0  # from 8.3 nats at the start
+    model = load_lm(path)
+    assert model.config.n_embd == 64 and not model.training
+
+
+def test_reference_nll_prefers_real_text_and_feeds_the_env(smoke_model: tuple[Path, dict]) -> None:
+    path, _ = smoke_model
+    reference = ReferenceLM(path)
+    tokenizer = load_tokenizer()
+    prompt = tokenizer.encode("The best thing about life is").ids
+    real = tokenizer.encode(" that it is full of surprises.").ids
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randint(1, 4096, (len(real),), generator=generator).tolist()
+    assert reference(prompt, real) < reference(prompt, noise) - 1.0
+    with pytest.raises(ValueError, match="empty"):
+        reference(prompt, [])
+
+    env = TextGenEnv(max_new_tokens=12, reference_lm=path)
+    env.reset(options={"prompt": "The best thing about life is"})
+    for token in [*real, END_OF_TEXT_ID]:
+        _, _, terminated, _, info = env.step(token)
+    assert terminated
+    assert info["nll"] == pytest.approx(reference(prompt, [*real, END_OF_TEXT_ID]))
+    with pytest.raises(ValueError, match="at most 80 tokens"):
+        TextGenEnv(max_new_tokens=60, reference_lm=path)
+
+
+def test_learning_rate_warms_up_then_decays_by_steps_or_time() -> None:
+    args = train_lm.Args(total_steps=100, warmup_steps=10, learning_rate=1.0, min_learning_rate=0.1)
+    assert train_lm.learning_rate(0, 0.0, args) == pytest.approx(0.1)
+    assert train_lm.learning_rate(10, 0.1, args) == pytest.approx(1.0)
+    assert train_lm.learning_rate(55, 0.55, args) == pytest.approx(0.55)
+    assert train_lm.learning_rate(20, 1.0, args) == pytest.approx(0.1)  # time is up
+
+
+def test_the_time_budget_stops_training_and_still_saves(tmp_path: Path) -> None:
+    output = tmp_path / "lm.pt"
+    args = train_lm.Args(
+        n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=4, total_steps=100_000,
+        eval_every=1_000_000, eval_batches=1, threads=1, time_budget_s=0.5, output=str(output),
+    )  # fmt: skip
+    metrics = train_lm.train(args)
+    assert 0 < metrics["steps"] < 100_000
+    assert load_lm(output).config.block_size == 32
+
+
+def test_the_same_settings_train_the_same_weights(tmp_path: Path) -> None:
+    weights = []
+    for name in ("first.pt", "second.pt"):
+        args = train_lm.Args(
+            n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=4, total_steps=10,
+            eval_every=5, eval_batches=1, threads=1, num_samples=1, output=str(tmp_path / name),
+        )  # fmt: skip
+        train_lm.train(args)
+        weights.append(torch.load(tmp_path / name, weights_only=True)["state_dict"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
