@@ -245,4 +245,4 @@ def sandbox_reap() -> None:
 
 
 # The platform's commands live in their own modules and register themselves on main.
-from aigc import cli_platform, cli_remote  # noqa: E402, F401
+from aigc import cli_platform, cli_remote, cli_train  # noqa: E402, F401
