@@ -206,6 +206,7 @@ def main() -> None:
                 "AIGC_DATA_DIR": data,
                 "AIGC_DATABASE_URL": url,
                 "AIGC_SANDBOX": "local",
+                "AIGC_BASELINES_DIR": "none",
                 "PYTHONPATH": str(REPO),
             }
             server_process = subprocess.Popen(

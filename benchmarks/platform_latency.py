@@ -137,6 +137,7 @@ def platform(kind: str, folder: Path) -> Iterator[Platform]:
         "AIGC_DATA_DIR": str(folder),
         "AIGC_SANDBOX": "docker",
         "AIGC_WORKERS": "2",
+        "AIGC_BASELINES_DIR": "none",
         "PYTHONPATH": str(REPO),
     }
     database = None

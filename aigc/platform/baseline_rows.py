@@ -9,6 +9,7 @@ reproducibly, so the same package is submitted once however often the platform s
 from __future__ import annotations
 
 import io
+import logging
 import zipfile
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aigc.platform import challenges
-from aigc.platform.models import BASELINE_USER, PARTICIPANT, QUEUED, Submission, User
+from aigc.platform.models import BASELINE_USER, PARTICIPANT, Submission, User
 from aigc.platform.storage import PackageStore
-from aigc.submissions.package import PackageError, read_manifest
+from aigc.platform.submissions import Refused, check_archive, queue_submission
+
+log = logging.getLogger(__name__)
 
 # Every member gets this time, so the same files always zip to the same bytes.
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -56,19 +59,21 @@ def seed_baselines(session: Session, store: PackageStore, folder: Path) -> list[
     if not folder.is_dir():
         return []
     created = []
+    user = baseline_user(session)
     for challenge_folder in sorted(p for p in folder.iterdir() if p.is_dir()):
         challenge = challenges.find(session, challenge_folder.name)
         if challenge is None:
+            log.warning("baselines: %s names no challenge: skipped", challenge_folder)
             continue
         spec = challenges.spec_of(challenge)
         for package in sorted(p for p in challenge_folder.iterdir() if p.is_dir()):
-            try:
-                name = read_manifest(package).name
-            except PackageError:
-                continue
             data = pack(package)
+            try:  # the same checks as an upload
+                name = check_archive(data, f"{package.name}.zip", store.limits)
+            except Refused as exc:
+                log.warning("baselines: %s is skipped: %s", package, exc.message)
+                continue
             sha256 = store.put(data)
-            user = baseline_user(session)
             for phase in spec.phases:
                 exists = session.scalar(
                     select(Submission.id).where(
@@ -78,22 +83,10 @@ def seed_baselines(session: Session, store: PackageStore, folder: Path) -> list[
                         Submission.baseline.is_(True),
                     )
                 )
-                if exists is not None:
-                    continue
-                submission = Submission(
-                    user_id=user.id,
-                    challenge_id=challenge.id,
-                    challenge_version=challenge.current_version,
-                    phase=phase.id,
-                    package_sha256=sha256,
-                    package_name=name,
-                    filename=f"{name}.zip",
-                    size_bytes=len(data),
-                    status=QUEUED,
-                    episodes_total=phase.episodes,
-                    baseline=True,
-                )
-                session.add(submission)
-                session.flush()
-                created.append(submission.id)
+                if exists is None:
+                    submission = queue_submission(
+                        session, user, challenge, phase, sha256, name, f"{name}.zip", len(data),
+                        baseline=True,
+                    )  # fmt: skip
+                    created.append(submission.id)
     return created

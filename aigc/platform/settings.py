@@ -7,8 +7,9 @@
 - ``AIGC_STORAGE_DIR``: uploaded packages, stored by sha256 (default: ``storage`` in the
   data folder).
 - ``AIGC_SANDBOX``: ``docker`` (default) or ``local`` (for trusted code only).
-- ``AIGC_BASELINES_DIR``: baseline agent packages, ``<challenge>/<name>/`` (default:
-  ``baselines`` in the data folder); each is evaluated and shown on its challenge's boards.
+- ``AIGC_BASELINES_DIR``: baseline agent packages, ``<challenge>/<name>/``; each is
+  evaluated and shown on its challenge's boards (default: the trained baselines that ship
+  with the platform, written by ``aigc baselines build``; ``none``: no baselines).
 - ``AIGC_SECRET_KEY``: signs sessions and derives hidden seeds (default: generated once and
   kept in the data folder with mode 0600).
 - ``AIGC_WORKERS``: evaluations at once in the in-process pool (default 2).
@@ -36,6 +37,10 @@ import platformdirs
 
 from aigc.submissions.archive import ArchiveLimits
 
+# The trained baseline packages that ship with the platform (``aigc baselines build`` writes
+# them): one folder per built-in challenge, one package per algorithm.
+SHIPPED_BASELINES = Path(__file__).parents[1] / "baselines" / "trained"
+
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names the variable and the fix."""
@@ -54,6 +59,14 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     if value < minimum:
         raise SettingsError(f"{name}={value} is below {minimum}: set at least {minimum}")
     return value
+
+
+def baselines_dir_from_env() -> Path | None:
+    """``AIGC_BASELINES_DIR`` as a folder; None when it says ``none``."""
+    raw = os.environ.get("AIGC_BASELINES_DIR", "").strip()
+    if raw.lower() == "none":
+        return None
+    return Path(raw).expanduser() if raw else SHIPPED_BASELINES
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -113,7 +126,7 @@ class Settings:
             storage_dir=Path(os.environ.get("AIGC_STORAGE_DIR") or data_dir / "storage"),
             sandbox=sandbox,
             secret_key=_secret_key(data_dir),
-            baselines_dir=Path(os.environ.get("AIGC_BASELINES_DIR") or data_dir / "baselines"),
+            baselines_dir=baselines_dir_from_env(),
             workers=_int("AIGC_WORKERS", 2),
             max_upload_bytes=_int("AIGC_MAX_UPLOAD_BYTES", 64 * 2**20),
             max_package_bytes=_int("AIGC_MAX_PACKAGE_BYTES", 512 * 2**20),

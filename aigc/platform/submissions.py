@@ -15,6 +15,7 @@ from aigc.platform.models import (
     DONE,
     QUEUED,
     RUNNING,
+    Challenge,
     Submission,
     User,
     now,
@@ -22,7 +23,7 @@ from aigc.platform.models import (
 from aigc.platform.quotas import QuotaExceeded, check_quota
 from aigc.platform.storage import PackageStore
 from aigc.submissions.archive import ArchiveLimits
-from aigc.submissions.challenge import SpecError
+from aigc.submissions.challenge import Phase, SpecError
 from aigc.submissions.package import (
     PackageError,
     entry_module_path,
@@ -39,8 +40,8 @@ class Refused(Exception):
         self.status, self.message, self.retry_at = status, message, retry_at
 
 
-def _check_package(data: bytes, filename: str, limits: ArchiveLimits) -> str:
-    """Check an uploaded archive as evaluation will open it; return the agent's name."""
+def check_archive(data: bytes, filename: str, limits: ArchiveLimits) -> str:
+    """Check an archive as evaluation will open it; return the agent's name, or raise Refused."""
     suffix = ".zip" if filename.lower().endswith(".zip") else ".tar.gz"
     with tempfile.TemporaryDirectory(prefix="aigc-upload-") as tmp:
         archive = Path(tmp) / f"upload{suffix}"
@@ -90,23 +91,41 @@ def accept_upload(
         raise Refused(409, f"phase {phase_id!r} opens at {phase.start:%Y-%m-%d %H:%M} UTC")
     if state == "closed":
         raise Refused(409, f"phase {phase_id!r} closed at {phase.end:%Y-%m-%d %H:%M} UTC")
-    name = _check_package(data, filename, store.limits)
+    name = check_archive(data, filename, store.limits)
     try:
         check_quota(session, user, challenge.id, phase_id, spec.quotas, now())
     except QuotaExceeded as exc:
         raise Refused(429, exc.message, exc.retry_at) from None
+    return queue_submission(
+        session, user, challenge, phase, store.put(data), name, filename, len(data)
+    )
+
+
+def queue_submission(
+    session: Session,
+    user: User,
+    challenge: Challenge,
+    phase: Phase,
+    sha256: str,
+    name: str,
+    filename: str,
+    size_bytes: int,
+    baseline: bool = False,
+) -> Submission:
+    """Add a queued submission of a stored, checked package to a phase."""
     submission = Submission(
         user_id=user.id,
         team_id=user.team_id,
         challenge_id=challenge.id,
         challenge_version=challenge.current_version,
-        phase=phase_id,
-        package_sha256=store.put(data),
+        phase=phase.id,
+        package_sha256=sha256,
         package_name=name,
         filename=Path(filename).name[:255] or "package",
-        size_bytes=len(data),
+        size_bytes=size_bytes,
         status=QUEUED,
         episodes_total=phase.episodes,
+        baseline=baseline,
     )
     session.add(submission)
     session.flush()

@@ -70,3 +70,17 @@ def test_packing_is_reproducible(tmp_path):
     first = pack(folder)
     (folder / "agent.py").touch()  # a new modification time changes nothing
     assert pack(folder) == first
+
+
+def test_a_broken_baseline_package_is_skipped_with_the_reason(api, tmp_path, caplog):
+    folder = baselines_folder(tmp_path)
+    broken = folder / "cartpole" / "broken"
+    broken.mkdir()
+    (broken / "aigc.toml").write_text('name = "broken"\nentry_point = "missing:Agent"\n')
+    platform = api.app.extensions["aigc"]
+    with caplog.at_level("WARNING"), api.db.session() as session:
+        created = seed_baselines(session, platform.store, folder)
+        names = {session.get(Submission, i).package_name for i in created}
+    assert names == {"heuristic"}  # the good one still goes on the board
+    assert "broken is skipped: entry point module 'missing' not found" in caplog.text
+    assert "no-such-challenge names no challenge" in caplog.text

@@ -49,6 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         **os.environ,
         "AIGC_DATA_DIR": str(data),
         "AIGC_SANDBOX": "local",
+        "AIGC_BASELINES_DIR": "none",
         "AIGC_MAX_UPLOAD_BYTES": str(256 * 1024),
         "PYTHONPATH": str(REPO),
     }

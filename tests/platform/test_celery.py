@@ -67,6 +67,7 @@ def environment(settings) -> dict[str, str]:
         "AIGC_STORAGE_DIR": str(settings.storage_dir),
         "AIGC_SECRET_KEY": settings.secret_key,
         "AIGC_SANDBOX": settings.sandbox,
+        "AIGC_BASELINES_DIR": "none",
         "AIGC_LEASE_S": str(settings.lease_seconds),
         "AIGC_MAX_PACKAGE_BYTES": str(settings.max_package_bytes),
         "PYTHONPATH": str(REPO),

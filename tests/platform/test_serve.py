@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from aigc.platform.settings import SHIPPED_BASELINES
 from aigc.submissions.challenge import builtin_challenge_ids
 
 from .conftest import free_port, zip_agent
@@ -47,6 +49,8 @@ def platform_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, s
         # Docker sandbox has its own tests (tests/submissions/test_docker_sandbox.py).
         AIGC_SANDBOX="local",
         AIGC_WORKERS="2",
+        # The shipped baselines have their own test below; the others start without them.
+        AIGC_BASELINES_DIR="none",
     )
     env.update(extra)
     return env
@@ -339,3 +343,34 @@ def test_stopping_the_server_ends_the_agents_it_runs(tmp_path: Path, short_tmp: 
         for pid in orphans:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+
+
+def test_the_shipped_baselines_are_scored_onto_the_boards(tmp_path: Path, short_tmp: Path) -> None:
+    # One of the trained baselines that ship with the platform, as AIGC_BASELINES_DIR holds them.
+    baselines = tmp_path / "baselines"
+    shutil.copytree(SHIPPED_BASELINES / "cliffwalking", baselines / "cliffwalking")
+    env = platform_env(
+        tmp_path / "data",
+        f"sqlite:///{tmp_path / 'aigc.db'}",
+        TMPDIR=str(short_tmp),
+        AIGC_BASELINES_DIR=str(baselines),
+    )
+    server = ServerProcess(env, tmp_path).wait_ready()
+    try:
+        assert "2 baseline evaluation(s) queued" in server.stderr, server.output
+        deadline = time.monotonic() + 120
+        rows: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not rows:
+            board = requests.get(server.api("/challenges/cliffwalking/leaderboard"), timeout=30)
+            rows = board.json()["rows"]
+            time.sleep(0.5)
+        assert [(r["rank"], r["name"], r["baseline"], r["score"]) for r in rows] == [
+            (None, "qlearning", True, -13.0)  # the optimum: the shortest path around the cliff
+        ], server.output
+    finally:
+        server.stop()
+    again = ServerProcess(env, tmp_path / "again").wait_ready()
+    try:
+        assert "baseline evaluation(s) queued" not in again.stderr  # submitted once only
+    finally:
+        again.stop()

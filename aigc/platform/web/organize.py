@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -164,15 +165,8 @@ def _back() -> Any:
 @organizers_only
 def rerun(submission_id: int) -> Any:
     """Evaluate a finished, failed or cancelled submission again."""
-    p = platform()
-    try:
-        with p.db.session() as session:
-            service.rerun(_submission(session, submission_id))
-    except service.Refused as exc:
-        flash(exc.message, "error")
-    else:
-        send(p, submission_id)  # after the commit
-        flash(f"Submission {submission_id} is queued again.")
+    if _change(submission_id, service.rerun, f"Submission {submission_id} is queued again."):
+        send(platform(), submission_id)  # after the commit
     return _back()
 
 
@@ -180,13 +174,11 @@ def rerun(submission_id: int) -> Any:
 @organizers_only
 def cancel(submission_id: int) -> Any:
     """Cancel a queued or running submission."""
-    try:
-        with platform().db.session() as session:
-            service.cancel(_submission(session, submission_id))
-    except service.Refused as exc:
-        flash(exc.message, "error")
-    else:
-        flash(f"Submission {submission_id} is cancelled (a running one stops soon).")
+    _change(
+        submission_id,
+        service.cancel,
+        f"Submission {submission_id} is cancelled (a running one stops soon).",
+    )
     return _back()
 
 
@@ -194,14 +186,25 @@ def cancel(submission_id: int) -> Any:
 @organizers_only
 def disqualify(submission_id: int) -> Any:
     """Take a submission off every leaderboard, with a reason its author sees."""
+    reason = request.form.get("reason", "")
+    _change(
+        submission_id,
+        lambda submission: service.disqualify(submission, reason),
+        f"Submission {submission_id} is disqualified.",
+    )
+    return _back()
+
+
+def _change(submission_id: int, change: Callable[[Submission], object], done: str) -> bool:
+    """Apply ``change`` to a submission and commit; flash ``done``, or why it was refused."""
     try:
         with platform().db.session() as session:
-            service.disqualify(_submission(session, submission_id), request.form.get("reason", ""))
+            change(_submission(session, submission_id))
     except service.Refused as exc:
         flash(exc.message, "error")
-    else:
-        flash(f"Submission {submission_id} is disqualified.")
-    return _back()
+        return False
+    flash(done)
+    return True
 
 
 @bp.post("/challenges/<slug>/phases/<phase>/reveal")
