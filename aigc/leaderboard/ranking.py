@@ -15,21 +15,26 @@ Rules:
 - Each row carries a 95% bootstrap confidence interval of its primary metric over its
   episodes, and a mark where its interval overlaps the next row's: the order of two such
   rows could be chance.
+
+Besides the built-in metrics, ``mean_x`` is the mean over episodes of the number ``x`` the
+environment put in the info of each episode's last step (a challenge's ``metrics.info``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 
+from aigc.submissions.challenge import INFO_PREFIX
+
 BOOTSTRAP_SAMPLES = 2000
 CONFIDENCE = 0.95
 
-# Each metric is a statistic of one per-episode quantity.
+# Each built-in metric is a statistic of one per-episode quantity (mean_x: see _statistic_of).
 _STATISTICS: dict[str, tuple[str, Callable[..., np.ndarray]]] = {
     "mean_return": ("return", np.mean),
     "std_return": ("return", np.std),
@@ -39,6 +44,15 @@ _STATISTICS: dict[str, tuple[str, Callable[..., np.ndarray]]] = {
     "mean_length": ("length", np.mean),
     "success_rate": ("success", np.mean),
 }
+
+
+def _statistic_of(metric: str) -> tuple[str, Callable[..., np.ndarray]]:
+    """The per-episode quantity of a metric ("info:x" for mean_x) and its statistic."""
+    if metric in _STATISTICS:
+        return _STATISTICS[metric]
+    if metric.startswith(INFO_PREFIX) and len(metric) > len(INFO_PREFIX):  # mean_x
+        return f"info:{metric.removeprefix(INFO_PREFIX)}", np.mean
+    raise KeyError(f"unknown metric {metric!r}")
 
 
 @dataclass(frozen=True)
@@ -141,15 +155,27 @@ def _overlap(a: LeaderboardRow, b: LeaderboardRow) -> bool:
 
 
 def episode_values(
-    metric: str, returns: Sequence[float], lengths: Sequence[int], successes: Sequence[bool | None]
+    metric: str,
+    returns: Sequence[float],
+    lengths: Sequence[int],
+    successes: Sequence[bool | None],
+    infos: Sequence[Mapping[str, float | None]] = (),
 ) -> np.ndarray:
-    """The per-episode quantity a metric is a statistic of (successes drop unknowns)."""
-    quantity = _STATISTICS[metric][0]
+    """The per-episode quantity a metric is a statistic of.
+
+    ``infos`` holds each episode's info values (``EpisodeResult.values``) for ``mean_x``
+    metrics. Successes without a verdict and missing info values are dropped.
+    """
+    quantity = _statistic_of(metric)[0]
     if quantity == "return":
         return np.asarray(returns, dtype=np.float64)
     if quantity == "length":
         return np.asarray(lengths, dtype=np.float64)
-    return np.asarray([float(s) for s in successes if s is not None], dtype=np.float64)
+    if quantity == "success":
+        return np.asarray([float(s) for s in successes if s is not None], dtype=np.float64)
+    name = quantity.removeprefix("info:")
+    found = (values.get(name) for values in infos)
+    return np.asarray([v for v in found if v is not None], dtype=np.float64)
 
 
 def statistic(metric: str, values: np.ndarray) -> float | None:
@@ -157,7 +183,7 @@ def statistic(metric: str, values: np.ndarray) -> float | None:
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return None
-    value = float(_STATISTICS[metric][1](values))
+    value = float(_statistic_of(metric)[1](values))
     return value if math.isfinite(value) else None
 
 
@@ -171,7 +197,7 @@ def bootstrap_interval(
     values = values[np.isfinite(values)]
     if len(values) < 2:
         return None
-    statistic = _STATISTICS[metric][1]
+    statistic = _statistic_of(metric)[1]
     generator = np.random.default_rng(seed)
     picks = generator.integers(0, len(values), size=(samples, len(values)))
     estimates = statistic(values[picks], axis=1)

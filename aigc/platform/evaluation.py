@@ -284,11 +284,12 @@ def board_figures(
     returns = [e.total_return for e in episodes]
     lengths = [e.length for e in episodes]
     successes = [e.success for e in episodes]
-    values = episode_values(metrics.primary, returns, lengths, successes)
+    infos = [e.values for e in episodes]
+    values = episode_values(metrics.primary, returns, lengths, successes, infos)
     interval = bootstrap_interval(metrics.primary, values, seed=seed)
     tie = None
     if metrics.tie_breaker is not None:
-        tie_values = episode_values(metrics.tie_breaker, returns, lengths, successes)
+        tie_values = episode_values(metrics.tie_breaker, returns, lengths, successes, infos)
         tie = statistic(metrics.tie_breaker, tie_values)
     return (interval[0], interval[1], tie) if interval else (None, None, tie)
 
@@ -343,6 +344,7 @@ def record_result(
                     terminated=e.terminated,
                     truncated=e.truncated,
                     success=e.success,
+                    values={k: _finite(v) for k, v in e.values.items()},
                 )
                 for e in result.episodes
             ],
@@ -350,6 +352,11 @@ def record_result(
         session.add(evaluation)
         bump_board(session, submission_id=held.submission_id)
     return True
+
+
+def _finite(value: float | None) -> float | None:
+    # JSON columns take no NaN or infinity (PostgreSQL refuses them).
+    return value if value is not None and math.isfinite(value) else None
 
 
 def stale_submissions(db: Database, older_than: timedelta) -> list[int]:

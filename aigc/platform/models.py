@@ -250,5 +250,7 @@ class EpisodeRow(Base):
     terminated: Mapped[bool] = mapped_column(Boolean)
     truncated: Mapped[bool] = mapped_column(Boolean)
     success: Mapped[bool | None] = mapped_column(Boolean)
+    # The numbers of the challenge's metrics.info from the last step's info (None: missing).
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
 
     evaluation: Mapped[Evaluation] = relationship(back_populates="episodes")

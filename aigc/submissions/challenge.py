@@ -29,12 +29,14 @@ A challenge names a Gymnasium environment and the rules to score agents on it::
       memory: 1GiB
       cpus: 1
     metrics:
-      primary: mean_return           # see METRICS
+      primary: mean_return           # see METRICS, or mean_x for an x listed in info
       higher_is_better: true
       success: truncated             # terminated | truncated | info | {min_return: X}
+      info: [gold, nll]              # optional: numbers the environment puts in the info of an
+                                     # episode's last step; each x gives the metric mean_x
       tie_breaker: std_return        # or {metric: X, higher_is_better: B}; default std_return,
                                      # lower is better (the steadier of two equal agents wins)
-      report: [mean_return, std_return, success_rate, mean_length]
+      report: [mean_return, std_return, success_rate, mean_length, mean_gold]
     quotas:
       per_day: 10                    # leave out for no limit
       total: 200
@@ -72,7 +74,9 @@ METRICS = (
     "success_rate",
 )
 SUCCESS_RULES = ("terminated", "truncated", "info")
+INFO_PREFIX = "mean_"  # a name x in metrics.info is reported as the metric mean_x
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_INFO_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr)?")
 _SIZE_UNITS = {"b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
@@ -173,6 +177,18 @@ class MetricsSpec:
     report: tuple[str, ...] = ("mean_return", "std_return", "mean_length")
     tie_breaker: str | None = "std_return"
     tie_breaker_higher_is_better: bool = False
+    # Numbers the environment puts in the info of an episode's last step (trusted side).
+    info: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every metric this challenge can use: METRICS, then mean_x for each x in info."""
+        return METRICS + tuple(info_metric(x) for x in self.info)
+
+
+def info_metric(name: str) -> str:
+    """The metric that reports the info value ``name``: its mean over episodes."""
+    return INFO_PREFIX + name
 
 
 @dataclass(frozen=True)
@@ -430,10 +446,12 @@ def _limits(path: str, value: Any) -> Limits:
 
 def _metrics(path: str, value: Any) -> MetricsSpec:
     fields = _Fields(
-        value, path, ("primary", "higher_is_better", "success", "report", "tie_breaker")
+        value, path, ("primary", "higher_is_better", "success", "info", "report", "tie_breaker")
     )
     default = MetricsSpec()
-    primary = fields.get("primary", _choice(METRICS), default=default.primary)
+    info = _info(fields.name("info"), fields.get("info", lambda p, v: v, default=[]))
+    names = MetricsSpec(info=info).names
+    primary = fields.get("primary", _metric(names), default=default.primary)
     higher = fields.get("higher_is_better", _bool, default=default.higher_is_better)
     success, min_return = fields.get("success", lambda p, v: v, default=None), None
     success_path, report_path = fields.name("success"), fields.name("report")
@@ -447,7 +465,7 @@ def _metrics(path: str, value: Any) -> MetricsSpec:
         raise SpecError(
             f"{report_path}: expected a list of metrics, e.g. [mean_return, std_return]"
         )
-    report = [_choice(METRICS)(f"{report_path}[{i}]", m) for i, m in enumerate(report)]
+    report = [_metric(names)(f"{report_path}[{i}]", m) for i, m in enumerate(report)]
     if primary not in report:
         report.insert(0, primary)
     if "success_rate" in report and success is None:
@@ -456,14 +474,75 @@ def _metrics(path: str, value: Any) -> MetricsSpec:
             "set it to terminated, truncated, info or {min_return: X}"
         )
     tie, tie_higher = _tie_breaker(
-        fields.name("tie_breaker"), fields.get("tie_breaker", lambda p, v: v, default=None), primary
+        fields.name("tie_breaker"),
+        fields.get("tie_breaker", lambda p, v: v, default=None),
+        primary,
+        names,
     )
     return MetricsSpec(
-        primary, higher, success, min_return, tuple(dict.fromkeys(report)), tie, tie_higher
+        primary,
+        higher,
+        success,
+        min_return,
+        tuple(dict.fromkeys(report)),
+        tie,
+        tie_higher,
+        info=info,
     )
 
 
-def _tie_breaker(path: str, value: Any, primary: str) -> tuple[str | None, bool]:
+def _info(path: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise SpecError(
+            f"{path}: expected a list of the names the environment puts in the info of an "
+            "episode's last step, e.g. [gold, nll]"
+        )
+    names: list[str] = []
+    for i, name in enumerate(value):
+        where = f"{path}[{i}]"
+        if not isinstance(name, str) or not _INFO_NAME.fullmatch(name):
+            raise SpecError(
+                f"{where}: {name!r} must start with a lowercase letter, then up to 31 lowercase "
+                "letters, digits or '_' (the key in the environment's info), e.g. gold"
+            )
+        if info_metric(name) in METRICS:
+            raise SpecError(
+                f"{where}: {info_metric(name)} is a built-in metric computed from the episode "
+                f"itself: leave {name} out of {path}"
+            )
+        if name in names:
+            raise SpecError(f"{where}: {name!r} is listed twice: list each name once")
+        names.append(name)
+    return tuple(names)
+
+
+def _metric(names: tuple[str, ...]) -> Callable[[str, Any], str]:
+    """Read a metric name: one of ``names``, or say how to declare mean_x or fix a typo."""
+    choose = _choice(names, ", or mean_x for a number x listed in metrics.info")
+
+    def read(path: str, value: Any) -> str:
+        if value in names or not isinstance(value, str) or not value.startswith(INFO_PREFIX):
+            return choose(path, value)
+        x = value.removeprefix(INFO_PREFIX)
+        if not _INFO_NAME.fullmatch(x):
+            return choose(path, value)
+        close = difflib.get_close_matches(value, names, n=1, cutoff=0.85)
+        if close:
+            raise SpecError(
+                f"{path}: {value!r} is not a metric: did you mean {close[0]!r}? Or, for the "
+                f"mean of the number {x!r} in the environment's final info, add {x} to metrics.info"
+            )
+        raise SpecError(
+            f"{path}: {value!r} is the mean of {x!r} from the info of each episode's last step, "
+            f"which is not declared: add {x} to metrics.info"
+        )
+
+    return read
+
+
+def _tie_breaker(
+    path: str, value: Any, primary: str, names: tuple[str, ...]
+) -> tuple[str | None, bool]:
     if value is None:
         default = MetricsSpec()
         if primary == default.tie_breaker:
@@ -471,9 +550,9 @@ def _tie_breaker(path: str, value: Any, primary: str) -> tuple[str | None, bool]
         return default.tie_breaker, default.tie_breaker_higher_is_better
     if isinstance(value, dict):
         fields = _Fields(value, path, ("metric", "higher_is_better"))
-        metric = fields.get("metric", _choice(METRICS))
+        metric = fields.get("metric", _metric(names))
         return metric, fields.get("higher_is_better", _bool, default=metric != "std_return")
-    metric = _choice(METRICS)(path, value)
+    metric = _metric(names)(path, value)
     return metric, metric != "std_return"
 
 

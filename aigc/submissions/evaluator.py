@@ -298,6 +298,7 @@ class _Run:
             terminated=bool(terminated),
             truncated=bool(truncated),
             success=r.episode_success(metrics, episode.total_return, terminated, truncated, info),
+            values=r.info_values(metrics, info),
         )
         self.result.episodes.append(done)
         if self.on_episode is not None:

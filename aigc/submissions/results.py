@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from aigc.submissions.challenge import MetricsSpec
+from aigc.submissions.challenge import MetricsSpec, info_metric
 
 # Failure codes, each a different thing for a participant to fix.
 AGENT_START_FAILED = "agent_start_failed"  # import, constructor or startup deadline
@@ -34,6 +36,9 @@ class EpisodeResult:
     terminated: bool
     truncated: bool
     success: bool | None = None
+    # The numbers named in the challenge's metrics.info, from the info of the last step;
+    # None where the environment gave no finite number.
+    values: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,10 @@ def compute_metrics(episodes: list[EpisodeResult], spec: MetricsSpec) -> dict[st
         "mean_length": stat(lengths, np.mean),
         "success_rate": float(np.mean(successes)) if successes else None,
     }
+    for x in spec.info:  # the mean over the episodes that have a number for it
+        found = (e.values.get(x) for e in episodes)
+        values = [v for v in found if v is not None and math.isfinite(v)]
+        table[info_metric(x)] = stat(np.array(values, dtype=np.float64), np.mean)
     return {name: _finite(table[name]) for name in spec.report}
 
 
@@ -142,3 +151,24 @@ def episode_success(
         assert spec.success_min_return is not None
         return total_return >= spec.success_min_return
     return None
+
+
+def info_values(spec: MetricsSpec, info: Mapping[str, Any]) -> dict[str, float | None]:
+    """Read the numbers the challenge declares in metrics.info from a last step's info.
+
+    A missing value, one that is not a real number, or one that is NaN or infinite gives
+    None. True and False count as 1 and 0, so the mean of a flag is how often it was set.
+    """
+    return {name: _info_number(info.get(name)) for name in spec.info}
+
+
+def _info_number(value: Any) -> float | None:
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()  # a 0-d array holds one number
+    if not isinstance(value, numbers.Real | np.bool_):  # numpy numbers are registered
+        return None
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):  # an int too large for a float
+        return None
+    return number if math.isfinite(number) else None

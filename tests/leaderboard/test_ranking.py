@@ -14,7 +14,13 @@ import pytest
 
 from aigc.leaderboard import plots
 from aigc.leaderboard.export import to_csv, to_json
-from aigc.leaderboard.ranking import Candidate, bootstrap_interval, episode_values, rank
+from aigc.leaderboard.ranking import (
+    Candidate,
+    bootstrap_interval,
+    episode_values,
+    rank,
+    statistic,
+)
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -136,6 +142,37 @@ def test_episode_values_follow_the_metric():
     assert list(episode_values("success_rate", returns, lengths, successes)) == [1.0]
     low, high = bootstrap_interval("success_rate", np.array([1.0, 0.0] * 50))
     assert 0.35 < low < 0.5 < high < 0.65
+
+
+def test_info_metrics_are_means_of_each_episodes_info_value():
+    returns, lengths, successes = [1.0, 2.0, 3.0], [10, 20, 30], [None] * 3
+    infos = [{"gold": 0.5, "nll": 2.0}, {"gold": None, "nll": 4.0}, {"gold": 1.5}]
+    gold = episode_values("mean_gold", returns, lengths, successes, infos)
+    assert list(gold) == [0.5, 1.5]  # an episode without the value is left out
+    assert list(episode_values("mean_nll", returns, lengths, successes, infos)) == [2.0, 4.0]
+    assert statistic("mean_gold", gold) == 1.0
+    assert len(episode_values("mean_gold", returns, lengths, successes)) == 0  # no infos given
+    assert statistic("mean_gold", np.array([])) is None
+    # An info value named like a built-in quantity is still read from the infos.
+    flags = episode_values("mean_success", returns, lengths, [True] * 3, [{"success": 0.0}])
+    assert list(flags) == [0.0]
+
+
+def test_bootstrap_interval_of_an_info_metric_is_that_of_its_mean():
+    values = np.random.default_rng(2).normal(-3.0, 0.5, 400)
+    infos = [{"nll": float(v)} for v in values]
+    per_episode = episode_values("mean_nll", [0.0] * 400, [1] * 400, [None] * 400, infos)
+    interval = bootstrap_interval("mean_nll", per_episode, seed=7)
+    assert interval == bootstrap_interval("mean_return", values, seed=7)
+    low, high = interval
+    assert low < values.mean() < high and high - low < 0.2
+
+
+def test_unknown_metric_is_refused():
+    with pytest.raises(KeyError):
+        episode_values("best_return", [1.0], [1], [None])
+    with pytest.raises(KeyError):
+        statistic("mean_", np.array([1.0]))
 
 
 def test_csv_and_json_exports_carry_every_row():

@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from aigc.platform import evaluation as ev
 from aigc.platform.models import Submission
@@ -18,6 +18,7 @@ from aigc.submissions.results import (
     Failure,
 )
 
+from ..submissions.conftest import InfoEnv  # noqa: F401  (registers aigc-test/Info-v0)
 from .conftest import error, zip_agent
 
 CARTPOLE_METRICS = MetricsSpec(
@@ -176,3 +177,94 @@ def test_a_real_evaluation_stores_its_interval_and_tie_breaker(api):
     with p.db.session() as session:
         stored = session.get_one(Submission, row["submission_id"]).evaluation
         assert stored.tie_breaker == pytest.approx(stored.metrics["std_return"])
+
+
+INFO_CHALLENGE = """\
+id: info-count
+title: Info count
+environment: {id: aigc-test/Info-v0}
+phases:
+  - {id: dev, episodes: 6, seeds: {first: 0}}
+metrics:
+  primary: mean_steps
+  higher_is_better: false
+  info: [steps, odd]
+  report: [mean_steps, mean_return, mean_odd]
+  tie_breaker: {metric: mean_odd, higher_is_better: false}
+"""
+
+
+def test_a_challenge_ranks_by_an_info_metric_with_intervals_and_tie_breaker(api):
+    from aigc.platform import challenges
+    from aigc.platform.models import EpisodeRow
+    from aigc.submissions.results import compute_metrics
+    from aigc.submissions.sandbox import LocalSandbox
+
+    # aigc-test/Info-v0 (tests/submissions/conftest.py): seeds 0..5 last 3, 4, 5, 6, 3, 4
+    # steps and report that length as `steps` in their last info, except seed 4.
+    orga, alice, bob = api.organizer(), api.account("alice"), api.account("bob")
+    created = api.client.post(
+        "/api/v1/challenges",
+        data=INFO_CHALLENGE,
+        content_type="application/yaml",
+        headers=orga.headers,
+    )
+    assert created.status_code == 201, created.json
+    assert created.json["metrics"]["info"] == ["steps", "odd"]
+    p = api.app.extensions["aigc"]
+    evaluated = api.upload(alice, zip_agent("random"), challenge="info-count").json["id"]
+    assert ev.run_submission(p.db, p.settings, p.store, evaluated, LocalSandbox) == ev.DONE
+
+    with p.db.session() as session:
+        stored = session.get_one(Submission, evaluated).evaluation
+        assert stored is not None
+        assert stored.metrics == {
+            "mean_steps": pytest.approx(22 / 5),  # seed 4 has no value and does not count
+            "mean_return": pytest.approx(25 / 6),
+            "mean_odd": pytest.approx(2 / 5),
+        }
+        assert stored.score == pytest.approx(22 / 5)
+        assert stored.ci_low is not None and stored.ci_high is not None
+        assert 3 <= stored.ci_low < 22 / 5 < stored.ci_high <= 6  # over the five values
+        assert stored.tie_breaker == pytest.approx(2 / 5)
+        assert [e.values for e in stored.episodes] == [
+            {"steps": 3.0, "odd": 1.0},
+            {"steps": 4.0, "odd": 0.0},
+            {"steps": 5.0, "odd": 1.0},
+            {"steps": 6.0, "odd": 0.0},
+            {"steps": None, "odd": None},
+            {"steps": 4.0, "odd": 0.0},
+        ]
+        spec = challenges.spec_of(session.get_one(Submission, evaluated).challenge)
+        count = session.scalar(select(func.count()).select_from(EpisodeRow))
+        assert count == 6
+    shown = api.client.get(f"/api/v1/submissions/{evaluated}", headers=alice.headers).json
+    assert shown["result"]["metrics"]["mean_steps"] == pytest.approx(22 / 5)
+    assert shown["result"]["episodes"][4]["values"] == {"steps": None, "odd": None}
+
+    # Bob has the same mean_steps but never an odd length: the tie-breaker puts him first.
+    bobs = api.upload(bob, zip_agent("random"), challenge="info-count").json["id"]
+    episodes = [
+        EpisodeResult(i, i, 4.0, 4, 0.01, True, False, None, {"steps": 4.4, "odd": 0.0})
+        for i in range(2)
+    ]
+    result = EvaluationResult(
+        "info-count",
+        "dev",
+        "random",
+        2,
+        episodes=episodes,
+        metrics=compute_metrics(episodes, spec.metrics),
+        primary_metric="mean_steps",
+    )
+    assert ev.record_result(p.db, ev.claim(p.db, bobs, 60, "test"), result, spec.metrics)
+    document = api.client.get("/api/v1/challenges/info-count/leaderboard").json
+    assert document["metric"] == "mean_steps" and document["higher_is_better"] is False
+    rows = document["rows"]
+    assert [(r["name"], r["rank"]) for r in rows] == [("bob", 1), ("alice", 2)]
+    assert rows[0]["score"] == rows[1]["score"] == pytest.approx(4.4)
+    assert rows[0]["ci_low"] == rows[0]["ci_high"] == pytest.approx(4.4)
+    page = api.client.get("/challenges/info-count").get_data(as_text=True)
+    assert "<code>mean_steps</code> (<code>steps</code>)" in page
+    board_page = api.client.get("/challenges/info-count/leaderboard").get_data(as_text=True)
+    assert "ranked by <code>mean_steps</code>, lower is better" in board_page

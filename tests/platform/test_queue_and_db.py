@@ -129,3 +129,32 @@ def test_upgrading_a_populated_database_keeps_its_data(database_url):
         old = session.scalar(select(Challenge))
         assert old.slug == "old" and old.board_version == 0
     database.dispose()
+
+
+def test_episodes_stored_before_info_values_get_an_empty_mapping(api):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from aigc.platform import evaluation as ev
+    from aigc.platform.models import EpisodeRow
+    from aigc.submissions.results import EpisodeResult, EvaluationResult
+
+    db = api.db
+    submission_id = api.upload(api.account("erin"), zip_agent("good")).json["id"]
+    values = {"gold": 0.5, "nll": float("nan")}  # JSON has no NaN: it is stored as null
+    episodes = [EpisodeResult(0, 1000, 9.0, 9, 0.1, True, False, None, values)]
+    result = EvaluationResult("cartpole", "dev", "good", 1, episodes, {"mean_return": 9.0})
+    assert ev.record_result(db, ev.claim(db, submission_id, 60, "test"), result)
+    with db.session() as session:
+        assert session.scalar(select(EpisodeRow.values)) == {"gold": 0.5, "nll": None}
+    # Back to the schema before 0003, whose episodes have no values; then up again.
+    config = db.alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+        assert "values" not in {c["name"] for c in inspect(connection).get_columns("episode")}
+    db.migrate()
+    assert db.is_current()
+    with db.session() as session:
+        row = session.scalar(select(EpisodeRow))
+        assert row is not None and row.values == {} and row.total_return == 9.0

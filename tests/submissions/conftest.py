@@ -26,9 +26,13 @@ def make_challenge(
     env_id: str = "CartPole-v1",
     episodes: int = 6,
     success: str | None = "truncated",
+    metrics: dict | None = None,
     **limits: object,
 ) -> ChallengeSpec:
-    """Build a small challenge with short limits (overridable by keyword)."""
+    """Build a small challenge with short limits (overridable by keyword).
+
+    ``metrics`` adds to or replaces fields of the spec's metrics.
+    """
     spec = {
         "id": "test-" + env_id.split("-")[0].lower(),
         "title": f"{env_id} for tests",
@@ -52,6 +56,7 @@ def make_challenge(
     if success:
         spec["metrics"]["success"] = success
         spec["metrics"]["report"].append("success_rate")
+    spec["metrics"].update(metrics or {})
     return parse_challenge(yaml.safe_load(yaml.safe_dump(spec)))
 
 
@@ -98,3 +103,37 @@ class TargetEnv(gym.Env):
 
 
 gym.register("aigc-test/Target-v0", entry_point=TargetEnv)
+
+
+class InfoEnv(gym.Env):
+    """Reports numbers in the info of an episode's last step, as the text environment does.
+
+    Observation: Box(-1, 1, (4,)) of zeros; action: Discrete(2); reward 1 per step. The
+    episode with seed s lasts ``3 + s % 4`` steps. Its last info holds ``steps`` (that
+    length), ``odd`` (whether it is odd, a flag) and ``label`` (text), except for seeds that
+    are 4 modulo 6, whose last info is empty; earlier steps' infos say ``steps: -1``.
+    """
+
+    def __init__(self) -> None:
+        self.observation_space = spaces.Box(-1.0, 1.0, (4,), dtype=np.float32)
+        self.action_space = spaces.Discrete(2)
+        self.seed_used, self.steps, self.length = 0, 0, 3
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.seed_used, self.steps = seed or 0, 0
+        self.length = 3 + self.seed_used % 4
+        return np.zeros(4, dtype=np.float32), {}
+
+    def step(self, action):
+        self.steps += 1
+        done = self.steps >= self.length
+        info: dict = {"steps": -1}
+        if done:
+            info = {"steps": self.steps, "odd": self.steps % 2 == 1, "label": "final"}
+            if self.seed_used % 6 == 4:
+                info = {}
+        return np.zeros(4, dtype=np.float32), 1.0, done, False, info
+
+
+gym.register("aigc-test/Info-v0", entry_point=InfoEnv)

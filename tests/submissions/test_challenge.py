@@ -237,6 +237,58 @@ BROKEN = [
         {"min_return": "high"},
         ["metrics.success.min_return", "expected a number"],
     ),
+    ("info not a list", "metrics.info", "gold", ["metrics.info", "expected a list", "[gold, nll]"]),
+    (
+        "info name uppercase",
+        "metrics.info",
+        ["gold", "NLL"],
+        ["metrics.info[1]", "'NLL' must start with a lowercase letter", "e.g. gold"],
+    ),
+    ("info name a number", "metrics.info", [2], ["metrics.info[0]", "2 must start with"]),
+    ("info name too long", "metrics.info", ["g" * 33], ["metrics.info[0]", "up to 31"]),
+    ("info name twice", "metrics.info", ["gold", "gold"], ["metrics.info[1]", "listed twice"]),
+    (
+        "info name built in",
+        "metrics.info",
+        ["length"],
+        ["metrics.info[0]", "mean_length is a built-in metric", "leave length out"],
+    ),
+    (
+        "info primary undeclared",
+        "metrics.primary",
+        "mean_gold",
+        ["metrics.primary", "'mean_gold'", "add gold to metrics.info"],
+    ),
+    (
+        "info report undeclared",
+        "metrics.report",
+        ["mean_return", "mean_nll"],
+        ["metrics.report[1]", "add nll to metrics.info"],
+    ),
+    (
+        "info tie_breaker undeclared",
+        "metrics.tie_breaker",
+        "mean_nll",
+        ["metrics.tie_breaker", "add nll to metrics.info"],
+    ),
+    (
+        "info tie_breaker metric undeclared",
+        "metrics.tie_breaker",
+        {"metric": "mean_nll", "higher_is_better": False},
+        ["metrics.tie_breaker.metric", "add nll to metrics.info"],
+    ),
+    (
+        "mean_ typo of a built-in",
+        "metrics.primary",
+        "mean_retrun",
+        ["metrics.primary", "did you mean 'mean_return'?", "add retrun to metrics.info"],
+    ),
+    (
+        "unknown metric mentions info",
+        "metrics.primary",
+        "best",
+        ["'best' is not allowed", "success_rate, or mean_x for a number x listed in metrics.info"],
+    ),
     ("per_day 0", "quotas.per_day", 0, ["quotas.per_day", "whole number of at least 1"]),
     ("quotas unknown field", "quotas.per_week", 3, ["quotas.per_week is not a known field"]),
 ]
@@ -387,6 +439,51 @@ def test_min_return_success_rule_is_read():
 def test_every_metric_can_be_reported():
     spec = spec_with(("metrics.success", "terminated"), ("metrics.report", list(METRICS)))
     assert spec.metrics.report == METRICS
+
+
+INFO_METRICS = """
+primary: mean_return
+info: [gold, nll, distinct_2]   # numbers the environment puts in the info of an episode's last step
+report: [mean_return, mean_gold, mean_nll, mean_distinct_2, mean_length]
+tie_breaker: {metric: mean_nll, higher_is_better: false}
+"""
+
+
+def test_info_names_become_metrics_for_report_and_tie_breaker():
+    metrics = spec_with(("metrics", yaml.safe_load(INFO_METRICS))).metrics
+    assert metrics.info == ("gold", "nll", "distinct_2")
+    assert metrics.report == (
+        "mean_return",
+        "mean_gold",
+        "mean_nll",
+        "mean_distinct_2",
+        "mean_length",
+    )
+    assert (metrics.tie_breaker, metrics.tie_breaker_higher_is_better) == ("mean_nll", False)
+    assert metrics.names == (*METRICS, "mean_gold", "mean_nll", "mean_distinct_2")
+
+
+def test_an_info_metric_can_be_primary_and_is_reported_first():
+    metrics = spec_with(
+        ("metrics.info", ["gold"]),
+        ("metrics.primary", "mean_gold"),
+        ("metrics.tie_breaker", "mean_gold"),
+    ).metrics
+    assert metrics.primary == "mean_gold" and metrics.report[0] == "mean_gold"
+    # As for any metric but std_return, a bare tie-breaker means higher is better.
+    assert metrics.tie_breaker_higher_is_better is True
+
+
+def test_no_info_by_default_and_an_empty_list_is_allowed():
+    assert spec_with().metrics.info == ()
+    assert spec_with(("metrics.info", [])).metrics.info == ()
+
+
+def test_unknown_metric_lists_the_declared_info_metrics():
+    message = spec_error(
+        mutate(mutate(valid(), "metrics.info", ["gold", "nll"]), "metrics.report", ["avg"])
+    )
+    assert "use one of mean_return" in message and "success_rate, mean_gold, mean_nll" in message
 
 
 # --- seeds -------------------------------------------------------------------------------------

@@ -231,3 +231,31 @@ def test_an_agent_that_failed_and_left_is_reported_by_its_own_words(cartpole):
     assert failed.value.code == r.AGENT_ERROR
     assert "act raised KeyError" in str(failed.value)
     ours.close()
+
+
+def test_declared_info_values_come_from_each_episodes_last_step():
+    # aigc-test/Info-v0 (conftest): seed s lasts 3 + s % 4 steps and reports that length as
+    # `steps` in its last info, except seed 4, whose last info is empty.
+    info = {"info": ["steps", "odd", "label"], "report": ["mean_steps", "mean_odd", "mean_label"]}
+    challenge = make_challenge("aigc-test/Info-v0", success=None, metrics=info)
+    result = evaluate(agent("random"), challenge, parallel=3)
+    assert result.ok, result.failure
+    assert [e.length for e in result.episodes] == [3, 4, 5, 6, 3, 4]
+    assert [e.values for e in result.episodes] == [
+        {"steps": 3.0, "odd": 1.0, "label": None},
+        {"steps": 4.0, "odd": 0.0, "label": None},
+        {"steps": 5.0, "odd": 1.0, "label": None},
+        {"steps": 6.0, "odd": 0.0, "label": None},
+        {"steps": None, "odd": None, "label": None},  # the last info was empty
+        {"steps": 4.0, "odd": 0.0, "label": None},
+    ]
+    # The means count only the episodes that reported a number; text gives no number.
+    assert result.metrics["mean_steps"] == pytest.approx(22 / 5)
+    assert result.metrics["mean_odd"] == pytest.approx(2 / 5)
+    assert result.metrics["mean_label"] is None
+    assert EvaluationResult.from_json(result.to_json()) == result
+
+
+def test_episodes_carry_no_values_when_the_challenge_declares_none(cartpole):
+    result = evaluate(agent("good"), cartpole, episodes=2)
+    assert [e.values for e in result.episodes] == [{}, {}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from aigc.submissions import results as r
@@ -15,6 +16,7 @@ from aigc.submissions.results import (
     Failure,
     compute_metrics,
     episode_success,
+    info_values,
 )
 
 ALL = MetricsSpec(success="terminated", report=METRICS)
@@ -27,6 +29,7 @@ def episode(
     index: int = 0,
     terminated: bool = False,
     truncated: bool = True,
+    values: dict[str, float | None] | None = None,
 ) -> EpisodeResult:
     return EpisodeResult(
         index=index,
@@ -37,6 +40,7 @@ def episode(
         terminated=terminated,
         truncated=truncated,
         success=success,
+        values=values or {},
     )
 
 
@@ -103,6 +107,73 @@ def test_finite_extremes_survive_a_non_finite_return():
 def test_only_the_reported_metrics_are_returned_in_report_order():
     spec = MetricsSpec(report=("max_return", "mean_length"))
     assert compute_metrics([episode(3.0, 7)], spec) == {"max_return": 3.0, "mean_length": 7.0}
+
+
+INFO = MetricsSpec(info=("gold", "nll"), report=("mean_return", "mean_gold", "mean_nll"))
+
+
+def test_info_metrics_are_means_over_the_episodes_that_have_the_value():
+    episodes = [
+        episode(1.0, values={"gold": 0.5, "nll": 3.0}),
+        episode(2.0, values={"gold": None, "nll": 5.0}),  # the env gave no number
+        episode(3.0, values={"gold": 1.5, "nll": None}),
+        episode(4.0, values={"gold": 0.25, "nll": 4.0}),
+    ]
+    metrics = compute_metrics(episodes, INFO)
+    assert list(metrics) == ["mean_return", "mean_gold", "mean_nll"]
+    assert metrics["mean_gold"] == pytest.approx(0.75)
+    assert metrics["mean_nll"] == pytest.approx(4.0)
+    assert metrics["mean_return"] == 2.5
+    assert type(metrics["mean_gold"]) is float
+
+
+def test_info_metric_without_any_value_is_none():
+    episodes = [episode(1.0, values={"gold": None}), episode(2.0)]  # e.g. results from before
+    assert compute_metrics(episodes, INFO)["mean_gold"] is None
+    assert compute_metrics([], INFO) == dict.fromkeys(INFO.report)
+
+
+def test_info_metric_leaves_out_a_value_that_is_not_finite():
+    episodes = [episode(1.0, values={"gold": 2.0}), episode(1.0, values={"gold": math.nan})]
+    assert compute_metrics(episodes, INFO)["mean_gold"] == 2.0
+
+
+def test_info_values_not_reported_are_not_returned():
+    spec = MetricsSpec(info=("gold",), report=("mean_return",))
+    assert compute_metrics([episode(1.0, values={"gold": 1.0})], spec) == {"mean_return": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (2, 2.0),
+        (-0.5, -0.5),
+        (np.float32(1.5), 1.5),
+        (np.int64(7), 7.0),
+        (np.array(0.25), 0.25),  # a 0-d array holds one number
+        (True, 1.0),  # a flag counts as 1 or 0: its mean is how often it was set
+        (np.bool_(False), 0.0),
+        (math.nan, None),
+        (math.inf, None),
+        (np.float64(-np.inf), None),
+        (10**400, None),  # too large for a float
+        ("0.5", None),
+        (None, None),
+        ([1.0], None),
+        (np.array([1.0, 2.0]), None),
+        (1 + 2j, None),
+        ({"x": 1}, None),
+    ],
+)
+def test_info_values_take_finite_real_numbers_only(value, expected):
+    assert info_values(MetricsSpec(info=("x",)), {"x": value, "other": 3.0}) == {"x": expected}
+
+
+def test_info_values_give_none_for_a_missing_key_and_keep_the_declared_order():
+    spec = MetricsSpec(info=("b", "a"))
+    values = info_values(spec, {"a": 1, "c": 2})
+    assert values == {"b": None, "a": 1.0} and list(values) == ["b", "a"]
+    assert info_values(MetricsSpec(), {"a": 1}) == {}
 
 
 # --- episode_success ---------------------------------------------------------------------------
@@ -176,6 +247,22 @@ def test_json_round_trip_is_equal():
     assert EvaluationResult.from_json(result.to_json()) == result
 
 
+def test_json_round_trip_keeps_info_values():
+    episodes = [episode(1.0, values={"gold": 0.5, "nll": None}, index=0)]
+    result = finished_result(episodes=episodes, episodes_requested=1)
+    back = EvaluationResult.from_json(result.to_json())
+    assert back == result and back.episodes[0].values == {"gold": 0.5, "nll": None}
+
+
+def test_json_without_info_values_loads_with_none_declared():
+    data = json.loads(finished_result().to_json())
+    for record in data["episodes"]:
+        del record["values"]  # as written before episodes carried them
+    back = EvaluationResult.from_dict(data)
+    assert [e.values for e in back.episodes] == [{}, {}]
+    assert back == finished_result()
+
+
 def test_json_round_trip_keeps_a_failure():
     failure = Failure(r.INVALID_ACTION, "action 5 is outside Discrete(2)", episode=1, step=0)
     result = finished_result(failure=failure, episodes=[episode(500.0, index=0)])
@@ -228,6 +315,7 @@ def test_json_has_the_key_names_a_participant_reads():
         "terminated",
         "truncated",
         "success",
+        "values",
     }
     assert data["failure"] == {
         "code": "agent_error",

@@ -103,6 +103,7 @@ def challenge_json(challenge: Challenge, detail: bool, participants: int) -> dic
                 "success": metrics.success,
                 "success_min_return": metrics.success_min_return,
                 "report": list(metrics.report),
+                "info": list(metrics.info),
             },
             quotas={"per_day": spec.quotas.per_day, "total": spec.quotas.total},
             starter=f"aigc init-agent my-agent --challenge {challenge.slug}",
@@ -188,6 +189,7 @@ def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
                     "terminated": e.terminated,
                     "truncated": e.truncated,
                     "success": e.success,
+                    "values": e.values,
                 }
                 for e in evaluation.episodes
             ],

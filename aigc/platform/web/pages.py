@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from aigc.platform import challenges
 from aigc.platform.models import Challenge, Submission
 from aigc.platform.web import current_user, number, platform
-from aigc.submissions.challenge import ChallengeSpec, EnvironmentSpec, Phase
+from aigc.submissions.challenge import ChallengeSpec, EnvironmentSpec, Phase, info_metric
 from aigc.submissions.spaces import describe_space
 
 bp = Blueprint("pages", __name__)
@@ -132,6 +132,7 @@ def rules(spec: ChallengeSpec) -> dict[str, Any]:
         "tie_direction": "higher" if metrics.tie_breaker_higher_is_better else "lower",
         "success": success,
         "report": metrics.report,
+        "info": [(info_metric(x), x) for x in metrics.info],
         "per_day": quotas.per_day,
         "total": quotas.total,
     }
