@@ -6,13 +6,12 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from aigc.envs.textgen import train_lm  # noqa: E402
-from aigc.envs.textgen.env import TextGenEnv  # noqa: E402
-from aigc.envs.textgen.lm import CausalLM, LMConfig, ReferenceLM, load_lm, save_lm  # noqa: E402
-from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer  # noqa: E402
+from aigc.envs.textgen import train_lm
+from aigc.envs.textgen.env import TextGenEnv
+from aigc.envs.textgen.lm import CausalLM, LMConfig, ReferenceLM, load_lm, save_lm
+from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer
 
 TINY = LMConfig(vocab_size=4096, block_size=80, n_layer=1, n_head=2, n_embd=32)
 
@@ -180,3 +179,22 @@ def test_the_same_settings_train_the_same_weights(tmp_path: Path) -> None:
         train_lm.train(args)
         weights.append(torch.load(tmp_path / name, weights_only=True)["state_dict"])
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_checkpoints_record_no_machine_paths(tmp_path):
+    from aigc.envs.textgen.lm import DEFAULT_LM_PATH, SOURCE_ROOT, portable
+
+    inside = SOURCE_ROOT / "aigc" / "envs" / "textgen" / "data" / "reference_lm.pt"
+    assert portable({"args": {"output": str(inside), "seed": 1}}) == {
+        "args": {"output": "aigc/envs/textgen/data/reference_lm.pt", "seed": 1}
+    }
+    assert portable(["/somewhere/else/model.pt", "relative/x.pt"]) == ["model.pt", "relative/x.pt"]
+    for shipped in (DEFAULT_LM_PATH, DEFAULT_LM_PATH.with_name("reward_model.pt")):
+        metadata = torch.load(shipped, weights_only=True)["metadata"]
+
+        def strings(value):
+            if isinstance(value, dict):
+                return [s for v in value.values() for s in strings(v)]
+            return [value] if isinstance(value, str) else []
+
+        assert not [s for s in strings(metadata) if s.startswith("/")], shipped

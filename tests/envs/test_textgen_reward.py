@@ -7,15 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from aigc.envs.textgen import train_reward  # noqa: E402
-from aigc.envs.textgen.corpus import passages, prompt_of  # noqa: E402
-from aigc.envs.textgen.env import TextGenEnv  # noqa: E402
-from aigc.envs.textgen.judge import GoldJudge  # noqa: E402
-from aigc.envs.textgen.lm import CausalLM, LMConfig, ReferenceLM, load_lm, save_lm  # noqa: E402
-from aigc.envs.textgen.reward_model import (  # noqa: E402
+from aigc.envs.textgen import train_reward
+from aigc.envs.textgen.corpus import passages, prompt_of
+from aigc.envs.textgen.env import TextGenEnv
+from aigc.envs.textgen.judge import GoldJudge
+from aigc.envs.textgen.lm import CausalLM, LMConfig, ReferenceLM, load_lm, save_lm
+from aigc.envs.textgen.reward_model import (
     RewardModel,
     RewardScorer,
     encode_for_reward,
@@ -25,8 +24,8 @@ from aigc.envs.textgen.reward_model import (  # noqa: E402
     save_reward_model,
     shipped_reward_scorer,
 )
-from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer  # noqa: E402
-from aigc.envs.textgen.train_reward import PromptGroup  # noqa: E402
+from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer
+from aigc.envs.textgen.train_reward import PromptGroup
 
 TINY = LMConfig(vocab_size=4096, block_size=80, n_layer=2, n_head=2, n_embd=32)
 

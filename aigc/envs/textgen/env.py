@@ -49,7 +49,7 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
     0 after every token but the last. The last step is rewarded with
     ``scorer(prompt, completion)``, the completion decoded to text without its
     ``<|endoftext|>``. The default scorer, ``"reward_model"``, is the shipped reward model
-    (``aigc.envs.textgen.reward_model``, needs torch), trained to prefer what the gold judge
+    (``aigc.envs.textgen.reward_model``), trained to prefer what the gold judge
     prefers for the target ``"positive"``: an unbounded score with mean 0 and standard
     deviation 1 over the reference model's samples and the corpus. ``"gold"`` is
     :class:`GoldJudge` itself (sentiment toward ``target`` times fluency, in [0, 1]). Any
@@ -159,13 +159,8 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
                     "the shipped reward model rewards positive text: pass target='positive', "
                     "or scorer='gold' for another target"
                 )
-            try:
-                from aigc.envs.textgen.reward_model import shipped_reward_scorer
-            except ImportError as error:
-                raise ImportError(
-                    "the 'reward_model' scorer needs torch: pip install 'aigc[train]', or pass "
-                    "scorer='gold'"
-                ) from error
+            from aigc.envs.textgen.reward_model import shipped_reward_scorer  # loads torch
+
             return shipped_reward_scorer()
         if callable(scorer):
             return scorer
@@ -177,9 +172,9 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
     def _resolve_reference(self, reference: str | Path | NLLScorer | None) -> NLLScorer | None:
         if reference is None or callable(reference):
             return reference
-        from aigc.envs.textgen.lm import DEFAULT_LM_PATH, ReferenceLM  # needs torch
+        from aigc.envs.textgen.lm import ReferenceLM, shipped_reference_lm  # needs torch
 
-        model = ReferenceLM(DEFAULT_LM_PATH if reference == "default" else Path(reference))
+        model = shipped_reference_lm() if reference == "default" else ReferenceLM(Path(reference))
         if model.block_size < self.max_prompt_tokens + self.max_new_tokens + 1:
             raise ValueError(
                 f"the reference model reads at most {model.block_size} tokens: lower "
