@@ -90,8 +90,8 @@ def requirements() -> list[str]:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             raise ImageError(
-                f"{name} is not installed here: install it (`pip install -e .[train]` for torch) "
-                "so the image can carry the same version"
+                f"{name} is not installed here: install it (`bash scripts/setup.sh` installs "
+                "every one) so the image can carry the same version"
             ) from None
         pins.append(f"{name}=={version.split('+')[0]}")
     return pins
