@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from aigc.baselines import common
+from aigc.baselines.text_agent import write_reference_package
 from aigc.cli import CHALLENGE_HELP, err, fail, main, out
 from aigc.platform.settings import baselines_dir_from_env
 from aigc.submissions.challenge import SpecError, get_challenge
@@ -60,7 +61,7 @@ def _train(algorithm: str, settings: object, folder: Path) -> common.TrainingLog
 def train(
     algorithm: str, challenge: str, steps: int | None, seed: int, folder: Path, changes: tuple
 ) -> None:
-    """Train ALGORITHM (qlearning, dqn or ppo) on a challenge and write an agent package.
+    """Train ALGORITHM (qlearning, dqn, ppo, ppo-text) on a challenge; write an agent package.
 
     Shows a progress bar while it trains; at the end FOLDER holds the agent (aigc.toml,
     agent.py, the weights), settings.json, and the learning curve as learning_curve.csv and
@@ -85,7 +86,10 @@ def train(
         f"Trained {algorithm} on [bold]{spec.id}[/] for {log.steps:,} steps in "
         f"{log.wall_time:.1f} s ({rate:,.0f} steps/s); {recent}."
     )
-    out.print(f"Wrote the agent package and learning_curve.png/.csv to {folder}/. Next:")
+    curves = "learning_curve.png/.csv" + (
+        " and rlhf_curve.png/.csv" if (folder / "rlhf_curve.png").is_file() else ""
+    )
+    out.print(f"Wrote the agent package and {curves} to {folder}/. Next:")
     out.print(f"  aigc check {folder}")
     out.print(f"  aigc evaluate {folder}")
 
@@ -145,5 +149,11 @@ def baselines_build(challenges: tuple[str, ...], folder: Path | None) -> None:
                 f"{log.wall_time:.1f} s",
                 "—" if mean is None else f"{mean:.2f}",
             )
+        for name in common.REFERENCE_PACKAGES.get(challenge, ()):
+            target = folder / challenge / name
+            _check_out_folder(target)
+            err.print(f"[bold]{challenge}[/]: {name} (not trained) → {target}")
+            write_reference_package(target)
+            table.add_row(challenge, name, "—", "—", "—")
     out.print(table)
     out.print(f"Check each with: aigc evaluate {folder}/<challenge>/<algorithm>")

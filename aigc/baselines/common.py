@@ -30,7 +30,7 @@ from aigc.dataclass_args import add_options, options_given
 from aigc.submissions.challenge import get_challenge
 from aigc.submissions.package import MANIFEST, load_agent_class, read_manifest
 
-ALGORITHMS = ("qlearning", "dqn", "ppo")
+ALGORITHMS = ("qlearning", "dqn", "ppo", "ppo-text")
 
 # The default settings of each algorithm on each challenge, tuned on a 2-core CPU so that one
 # `aigc train ALGO --challenge ID` with them meets the bar in BARS (`aigc evaluate`, dev seeds).
@@ -144,7 +144,12 @@ BASELINES: dict[str, tuple[str, ...]] = {
     "acrobot": ("ppo", "dqn"),
     "pendulum": ("ppo",),
     "lunarlander": ("ppo",),
+    "textgen": ("ppo-text",),
 }
+
+# Packages that `aigc baselines build` writes without training, beside the trained ones:
+# the reference language model, the policy RLHF starts from and must beat.
+REFERENCE_PACKAGES: dict[str, tuple[str, ...]] = {"textgen": ("reference",)}
 
 # The score each default baseline must reach on the dev phase (issue 6, §3).
 BARS: dict[tuple[str, str], float] = {
@@ -157,6 +162,9 @@ BARS: dict[tuple[str, str], float] = {
     ("ppo", "acrobot"): -100,
     ("ppo", "pendulum"): -250,
     ("ppo", "lunarlander"): 200,
+    # The reference model scores 0.43 (95% CI 0.35-0.51) on the dev prompts: RLHF must lift
+    # the reward model's score clearly above that (issue 7).
+    ("ppo-text", "textgen"): 1.0,
 }
 
 
@@ -180,9 +188,14 @@ def settings_for(settings_class: type, algorithm: str, challenge: str, **changes
     return settings_class(challenge=challenge, **values)
 
 
+def algorithm_module(algorithm: str) -> Any:
+    """The module of an algorithm: ``ppo-text`` is ``aigc.baselines.ppo_text``."""
+    return importlib.import_module(f"aigc.baselines.{algorithm.replace('-', '_')}")
+
+
 def default_settings(algorithm: str, challenge: str, **changes: Any) -> Any:
     """The settings ``aigc train ALGORITHM --challenge CHALLENGE`` uses, with changes."""
-    module = importlib.import_module(f"aigc.baselines.{algorithm}")
+    module = algorithm_module(algorithm)
     return settings_for(module.Settings, algorithm, challenge, **changes)
 
 
@@ -387,6 +400,21 @@ def plot_curve(
 # --- agent packages ----------------------------------------------------------------------
 
 
+def write_manifest(
+    folder: Path, *, name: str, challenge: str, framework: str, description: str
+) -> None:
+    """Write the ``aigc.toml`` of a package whose entry point is ``agent:Agent``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = (
+        f'name = "{name}"\n'
+        'entry_point = "agent:Agent"\n'
+        f"description = {json.dumps(description)}\n"
+        f'challenge = "{challenge}"\n'
+        f'framework = "{framework}"\n'
+    )
+    (folder / MANIFEST).write_text(manifest, encoding="utf-8")
+
+
 def write_package(
     folder: Path,
     *,
@@ -400,15 +428,9 @@ def write_package(
 ) -> None:
     """Write a self-contained agent package: ``aigc.toml``, ``agent.py``, the weights (by
     ``save_weights(folder)``) and ``settings.json`` (how it was trained)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = (
-        f'name = "{name}"\n'
-        'entry_point = "agent:Agent"\n'
-        f"description = {json.dumps(description)}\n"
-        f'challenge = "{challenge}"\n'
-        f'framework = "{framework}"\n'
+    write_manifest(
+        folder, name=name, challenge=challenge, framework=framework, description=description
     )
-    (folder / MANIFEST).write_text(manifest, encoding="utf-8")
     (folder / "agent.py").write_text(agent_source, encoding="utf-8")
     save_weights(folder)
     (folder / "settings.json").write_text(
@@ -419,7 +441,7 @@ def write_package(
 def run(algorithm: str, settings: Any, out: Path, show: bool = True) -> TrainingLog:
     """Train ``algorithm`` with ``settings``, then write the agent package and its learning
     curve into ``out``; return the log (curve, steps, wall time)."""
-    module = importlib.import_module(f"aigc.baselines.{algorithm}")
+    module = algorithm_module(algorithm)
     log = TrainingLog(settings.total_steps, f"{algorithm} {settings.challenge}", show)
     try:
         model = module.train(settings, log)

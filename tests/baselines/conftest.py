@@ -16,9 +16,8 @@ from aigc.submissions.sandbox import LocalSandbox
 def train_package(algorithm: str, challenge: str, folder: Path, **changes: Any) -> Any:
     """Train with the challenge's defaults and ``changes``, without a progress bar; write the
     package into ``folder`` and return the trained model and the log."""
-    import importlib
 
-    module = importlib.import_module(f"aigc.baselines.{algorithm}")
+    module = common.algorithm_module(algorithm)
     settings = common.settings_for(module.Settings, algorithm, challenge, **changes)
     log = common.TrainingLog(settings.total_steps, algorithm, show=False)
     model = module.train(settings, log)

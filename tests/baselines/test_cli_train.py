@@ -86,11 +86,24 @@ def test_the_platform_seeds_the_shipped_baselines_unless_told_otherwise(monkeypa
 
 def test_every_shipped_baseline_is_the_default_build_of_its_challenge():
     shipped = sorted(p.relative_to(SHIPPED_BASELINES) for p in SHIPPED_BASELINES.glob("*/*"))
-    expected = sorted(Path(c, a) for c, algorithms in common.BASELINES.items() for a in algorithms)
-    assert shipped == expected
-    for folder in shipped:
+    trained = [Path(c, a) for c, algorithms in common.BASELINES.items() for a in algorithms]
+    untrained = [Path(c, n) for c, names in common.REFERENCE_PACKAGES.items() for n in names]
+    assert shipped == sorted(trained + untrained)
+    for folder in trained:
         settings = json.loads((SHIPPED_BASELINES / folder / "settings.json").read_text())
         challenge, algorithm = folder.parts
         assert settings == json.loads(
             json.dumps(dataclasses.asdict(common.default_settings(algorithm, challenge)))
         ), folder
+
+
+def test_train_ppo_text_writes_the_rlhf_curve(tmp_path):
+    small = ["--set", "batch_size=8", "--set", "minibatch_size=4", "--set", "update_epochs=1"]
+    code, output = run(
+        "train", "ppo-text", "-c", "textgen", "--steps", "50", *small, "--out", str(tmp_path)
+    )
+    assert code == 0, output
+    assert "rlhf_curve.png" in output
+    assert (tmp_path / "rlhf_curve.png").is_file() and (tmp_path / "policy.pt").is_file()
+    code, output = run("train", "ppo-text", "-c", "cartpole", "--out", str(tmp_path / "c"))
+    assert code != 0 and "not a text challenge" in output

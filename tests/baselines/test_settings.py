@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from aigc.baselines import common, dqn, ppo, qlearning
+from aigc.baselines import common, ppo
 from aigc.dataclass_args import field_docs
 from aigc.submissions.challenge import builtin_challenge_ids
-
-MODULES = {"qlearning": qlearning, "dqn": dqn, "ppo": ppo}
 
 
 @pytest.mark.parametrize("algorithm", common.ALGORITHMS)
 def test_every_setting_has_a_line_of_documentation(algorithm):
-    settings_class = MODULES[algorithm].Settings
+    settings_class = common.algorithm_module(algorithm).Settings
     docs = field_docs(settings_class)
     assert [f.name for f in dataclasses.fields(settings_class)] == list(docs)
 
