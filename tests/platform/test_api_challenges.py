@@ -46,10 +46,10 @@ def listed(api: Api) -> dict[str, dict[str, Any]]:
 # --- list and show ----------------------------------------------------------------------
 
 
-def test_list_shows_the_seven_builtins_and_counts_participants(api: Api) -> None:
+def test_list_shows_the_eight_builtins_and_counts_participants(api: Api) -> None:
     challenges = listed(api)
     assert sorted(challenges) == builtin_challenge_ids()
-    assert len(challenges) == 7
+    assert len(challenges) == 8
     for challenge in challenges.values():
         assert challenge["builtin"] is True
         assert challenge["version"] == 1
@@ -152,7 +152,7 @@ def test_invalid_spec_is_400_naming_the_field(api: Api) -> None:
         assert says in error(post_spec(api, orga, text), 400), text
     missing = api.client.post("/api/v1/challenges", json={"yaml": spec()}, headers=orga.headers)
     assert "send the challenge spec" in error(missing, 400)
-    assert len(listed(api)) == 7
+    assert len(listed(api)) == 8
 
 
 def test_creating_an_existing_id_is_409(api: Api) -> None:

@@ -236,7 +236,7 @@ def test_login_to_a_server_that_does_not_answer(cli: Cli) -> None:
 def test_challenges_lists_the_servers_challenges(live_server: str, cli: Cli) -> None:
     cli.login(live_server, "alice")
     rows = table_rows(ok(cli("challenges")))
-    assert set(builtin_challenge_ids()) <= set(rows) and len(builtin_challenge_ids()) == 7
+    assert set(builtin_challenge_ids()) <= set(rows) and len(builtin_challenge_ids()) == 8
     assert rows["cartpole"][2] == "CartPole-v1"
     assert rows["cartpole"][3].startswith("dev (public,")  # the phases (wrapped at 80 columns)
 

@@ -217,7 +217,7 @@ def test_first_start_migrates_seeds_and_a_restart_keeps_everything(
         assert f"AIGC on {first.url}/" in first.stdout and "in-process worker pool" in first.stdout
         assert ORGANIZER_HINT in first.stdout
         listed = requests.get(first.api("/challenges"), timeout=30).json()["challenges"]
-        assert sorted(c["id"] for c in listed) == builtins and len(builtins) == 7
+        assert sorted(c["id"] for c in listed) == builtins and len(builtins) == 8
 
         # Accounts made while it runs, and a challenge of the organizer's own.
         create_user(env, "pat", "pat-password")
