@@ -40,6 +40,12 @@ if [ "$browser" = 1 ] && ! command -v chromium >/dev/null; then
   apt-get -o DPkg::Lock::Timeout=600 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null
 fi
+# The corpus of the text environment is rebuilt from Debian's fortunes in the tests.
+if [ "$dev" = 1 ] && [ ! -f /usr/share/games/fortunes/wisdom ] && [ "$(id -u)" = 0 ]; then
+  echo "installing fortunes from Debian's packages"
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq fortunes >/dev/null
+fi
 if [ "$docker" = 1 ]; then
   bash scripts/docker-engine.sh
   .venv/bin/aigc sandbox build
