@@ -291,6 +291,10 @@ def cancel(submission_id: int) -> None:
         _show(submission)
 
 
+def _figure(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
 @main.command()
 @click.argument("challenge_id")
 @click.option("--phase", "-p", default="dev", show_default=True)
@@ -318,7 +322,10 @@ def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) ->
         return
     direction = "higher" if board["higher_is_better"] else "lower"
     out.print(f"{challenge_id}/{phase}: {board['metric']} ({direction} is better)")
-    table = Table("rank", "participant", board["metric"], "95% interval", "episodes", "submitted")
+    columns = board.get("columns", [])
+    table = Table(
+        "rank", "participant", board["metric"], "95% interval", *columns, "episodes", "submitted"
+    )
     for row in board["rows"]:
         score = "failed" if row["score"] is None else f"{row['score']:.4g}"
         interval = "—"
@@ -331,6 +338,7 @@ def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) ->
             name,
             score,
             interval,
+            *(_figure(row["metrics"].get(c)) for c in columns),
             str(row["episodes"]),
             row["submitted_at"][:16].replace("T", " "),
         )

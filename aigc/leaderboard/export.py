@@ -16,6 +16,7 @@ COLUMNS = (
 
 
 def row_dict(row: LeaderboardRow) -> dict[str, Any]:
+    """One row for JSON: its figures and, under ``metrics``, the other reported metrics."""
     return {
         "rank": row.rank,
         "name": row.name,
@@ -28,6 +29,7 @@ def row_dict(row: LeaderboardRow) -> dict[str, Any]:
         "episodes": row.episodes,
         "submission_id": row.submission_id,
         "submitted_at": row.submitted_at.isoformat().replace("+00:00", "Z"),
+        "metrics": dict(row.metrics),
     }
 
 
@@ -36,11 +38,14 @@ def to_json(rows: list[LeaderboardRow], **meta: Any) -> str:
     return json.dumps({**meta, "rows": [row_dict(r) for r in rows]}, indent=2)
 
 
-def to_csv(rows: list[LeaderboardRow]) -> str:
-    """CSV with a header row; empty cells for missing values."""
+def to_csv(rows: list[LeaderboardRow], metrics: tuple[str, ...] = ()) -> str:
+    """CSV with a header row, one column per metric in ``metrics`` after the fixed ones;
+    empty cells for missing values."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS + metrics, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row_dict(row).items()})
+        cells = {k: v for k, v in row_dict(row).items() if k != "metrics"}
+        cells.update({name: row.metrics.get(name) for name in metrics})
+        writer.writerow({k: "" if v is None else v for k, v in cells.items()})
     return buffer.getvalue()

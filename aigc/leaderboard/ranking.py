@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -70,6 +70,8 @@ class Candidate:
     episodes: int = 0
     baseline: bool = False
     team: bool = False
+    # The challenge's other reported metrics of this submission, shown beside the score.
+    metrics: Mapping[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class LeaderboardRow:
     baseline: bool
     team: bool
     overlaps_next: bool = False  # the interval overlaps the next row's
+    metrics: Mapping[str, float | None] = field(default_factory=dict)
 
 
 def _present(value: float | None) -> bool:
@@ -138,6 +141,7 @@ def rank(
                 episodes=candidate.episodes,
                 baseline=candidate.baseline,
                 team=candidate.team,
+                metrics=candidate.metrics,
             )
         )
     return [

@@ -44,6 +44,9 @@ class Board:
     metric: str
     higher_is_better: bool
     rows: list[LeaderboardRow]
+    # The challenge's other reported metrics, shown as columns after the score: an agent's
+    # gold score beside its reward-model score, say.
+    columns: tuple[str, ...]
     # Best score over time of the top entrants: name -> [(submitted, score)].
     series: dict[str, list[tuple[datetime, float]]]
     version: int
@@ -89,8 +92,11 @@ def reveal(session: Session, challenge: Challenge, phase: str, by: User) -> bool
     return True
 
 
-def candidates(session: Session, challenge: Challenge, phase: str) -> list[Candidate]:
-    """Every scored or failed submission of the phase that may be ranked."""
+def candidates(
+    session: Session, challenge: Challenge, phase: str, columns: tuple[str, ...] = ()
+) -> list[Candidate]:
+    """Every scored or failed submission of the phase that may be ranked, with the metrics
+    named in ``columns``."""
     rows = session.execute(
         select(
             Submission.id,
@@ -107,6 +113,7 @@ def candidates(session: Session, challenge: Challenge, phase: str) -> list[Candi
             Evaluation.ci_low,
             Evaluation.ci_high,
             Evaluation.episodes_requested,
+            Evaluation.metrics,
         )
         .join(User, User.id == Submission.user_id)
         .outerjoin(Team, Team.id == Submission.team_id)
@@ -135,6 +142,7 @@ def candidates(session: Session, challenge: Challenge, phase: str) -> list[Candi
         low,
         high,
         episodes,
+        measured,
     ) in rows:
         if baseline:
             entrant, name = f"baseline:{package}", package
@@ -155,6 +163,7 @@ def candidates(session: Session, challenge: Challenge, phase: str) -> list[Candi
                 episodes=episodes or 0,
                 baseline=baseline,
                 team=team_id is not None and not baseline,
+                metrics={k: v for k, v in (measured or {}).items() if k in columns},
             )
         )
     return found
@@ -162,7 +171,8 @@ def candidates(session: Session, challenge: Challenge, phase: str) -> list[Candi
 
 def build(session: Session, challenge: Challenge, spec: ChallengeSpec, phase: str) -> Board:
     metrics = spec.metrics
-    found = candidates(session, challenge, phase)
+    columns = tuple(m for m in metrics.report if m != metrics.primary)
+    found = candidates(session, challenge, phase, columns)
     rows = rank(found, metrics.higher_is_better, metrics.tie_breaker_higher_is_better)
     top = [row.entrant for row in rows[:TOP_SERIES]]
     series: dict[str, list[tuple[datetime, float]]] = {}
@@ -179,6 +189,7 @@ def build(session: Session, challenge: Challenge, spec: ChallengeSpec, phase: st
         metric=metrics.primary,
         higher_is_better=metrics.higher_is_better,
         rows=rows,
+        columns=columns,
         series=ordered,
         version=challenge.board_version,
         built_at=now(),

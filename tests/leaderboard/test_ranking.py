@@ -193,6 +193,20 @@ def test_csv_and_json_exports_carry_every_row():
     assert document["rows"][0]["ci_low"] == 2.0
 
 
+def test_the_other_reported_metrics_travel_with_each_row():
+    rows = rank(
+        [
+            candidate("alice", 1.5, metrics={"mean_gold": 0.64, "mean_nll": 4.5}),
+            candidate("bob", 0.4, metrics={"mean_gold": 0.31}),
+        ]
+    )
+    assert rows[0].metrics == {"mean_gold": 0.64, "mean_nll": 4.5}
+    table = list(csv.DictReader(io.StringIO(to_csv(rows, ("mean_gold", "mean_nll")))))
+    assert [(r["mean_gold"], r["mean_nll"]) for r in table] == [("0.64", "4.5"), ("0.31", "")]
+    document = json.loads(to_json(rows))
+    assert document["rows"][1]["metrics"] == {"mean_gold": 0.31}
+
+
 def test_plots_are_valid_standalone_svg():
     series = {
         "alice": [(T0, 1.0), (T0 + timedelta(hours=1), 3.0)],

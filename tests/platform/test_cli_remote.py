@@ -303,9 +303,15 @@ def test_leaderboard_in_three_formats(live_server: str, cli: Cli, tmp_path: Path
     table = ok(cli("leaderboard", "acrobot"))
     assert "acrobot/dev: mean_return (higher is better)" in table
     assert "alice" in table_rows(table).get("1", [])
-    assert ok(cli("leaderboard", "acrobot", "--format", "csv")).startswith("rank,name,")
+    exported = ok(cli("leaderboard", "acrobot", "--format", "csv"))
+    assert exported.startswith("rank,name,")
+    assert exported.splitlines()[0].endswith(",std_return,success_rate,mean_length")
     document = json.loads(ok(cli("leaderboard", "acrobot", "--format", "json")))
     assert document["rows"][0]["name"] == "alice" and document["rows"][0]["rank"] == 1
+    # The challenge's other reported metrics come with every row, and as table columns.
+    assert document["columns"] == ["std_return", "success_rate", "mean_length"]
+    length = document["rows"][0]["metrics"]["mean_length"]
+    assert length > 0 and f"{length:.4g}" in table
     # Public boards need no sign-in; hidden ones say why they are closed.
     anonymous = Cli(tmp_path / "nobody")
     shown = ok(anonymous("leaderboard", "acrobot", "--server", live_server))

@@ -268,3 +268,15 @@ def test_a_challenge_ranks_by_an_info_metric_with_intervals_and_tie_breaker(api)
     assert "<code>mean_steps</code> (<code>steps</code>)" in page
     board_page = api.client.get("/challenges/info-count/leaderboard").get_data(as_text=True)
     assert "ranked by <code>mean_steps</code>, lower is better" in board_page
+    # The other reported metrics stand beside the score: in the JSON, the CSV and the page.
+    assert document["columns"] == ["mean_return", "mean_odd"]
+    assert rows[0]["metrics"] == {"mean_return": 4.0, "mean_odd": 0.0}
+    assert rows[1]["metrics"] == {
+        "mean_return": pytest.approx(25 / 6),
+        "mean_odd": pytest.approx(2 / 5),
+    }
+    exported = api.client.get("/api/v1/challenges/info-count/leaderboard?format=csv")
+    table = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [(r["name"], float(r["mean_odd"])) for r in table] == [("bob", 0.0), ("alice", 0.4)]
+    assert '<th class="num">mean_return</th><th class="num">mean_odd</th>' in board_page
+    assert "<td>4.17</td><td>0.400</td>" in board_page  # alice's, beside her score

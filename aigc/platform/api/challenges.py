@@ -177,7 +177,7 @@ def leaderboard(slug: str) -> Any:
         board = p.boards.get(session, challenge, phase_id)
     if form == "csv":
         return Response(
-            p.boards.rendered(board, "csv", lambda: to_csv(board.rows)),
+            p.boards.rendered(board, "csv", lambda: to_csv(board.rows, board.columns)),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{slug}-{phase_id}.csv"'},
         )
@@ -192,6 +192,7 @@ def _board_json(board: leaderboards.Board) -> str:
             "phase": board.phase,
             "metric": board.metric,
             "higher_is_better": board.higher_is_better,
+            "columns": list(board.columns),
             "version": board.version,
             "rows": [row_dict(row) for row in board.rows],
         }

@@ -141,6 +141,11 @@ SCHEMAS: dict[str, Any] = {
             "phase": _string,
             "metric": _string,
             "higher_is_better": {"type": "boolean"},
+            "columns": {
+                "type": "array",
+                "items": _string,
+                "description": "the challenge's other reported metrics, in each row's metrics",
+            },
             "version": _integer,
             "rows": {
                 "type": "array",
@@ -155,6 +160,10 @@ SCHEMAS: dict[str, Any] = {
                         "ci_low": {"type": ["number", "null"]},
                         "ci_high": {"type": ["number", "null"]},
                         "overlaps_next": {"type": "boolean"},
+                        "metrics": {
+                            "type": "object",
+                            "additionalProperties": {"type": ["number", "null"]},
+                        },
                         "episodes": _integer,
                         "submission_id": _integer,
                         "submitted_at": _time,

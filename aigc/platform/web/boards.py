@@ -49,6 +49,7 @@ def table(board: Board) -> list[dict[str, Any]]:
             "scored": row.score is not None,
             "overlaps_next": row.overlaps_next,
             "episodes": row.episodes,
+            "columns": [number(row.metrics.get(name)) for name in board.columns],
             "submitted": f"{row.submitted_at:%Y-%m-%d %H:%M}",
             "submitted_iso": row.submitted_at.isoformat(),
             "submission_id": row.submission_id,
