@@ -18,6 +18,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -187,6 +188,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk, then run this again")
 
     admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
     name = f"aigc_load_{secrets.token_hex(4)}"
