@@ -105,8 +105,9 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x)), present
 
 
-class CausalLM(nn.Module):
-    """A GPT-style language model over the environment's tokens."""
+class Transformer(nn.Module):
+    """Token and position embeddings, ``n_layer`` blocks and a final layer norm: the trunk
+    that the language model and the reward model put their heads on."""
 
     def __init__(self, config: LMConfig) -> None:
         super().__init__()
@@ -116,25 +117,9 @@ class CausalLM(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd)
-        self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.head.weight = self.tok_emb.weight  # tied: fewer parameters, better small models
-        self.apply(self._init_weights)
-        # GPT-2's scaled init of the layers that write into the residual stream.
-        for name, parameter in self.named_parameters():
-            if name.endswith(("attn.proj.weight", "mlp.2.weight")):
-                nn.init.normal_(parameter, std=0.02 / math.sqrt(2 * config.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=0.02)
 
     def num_parameters(self) -> int:
-        """Return the number of distinct parameters (the tied output layer counts once)."""
+        """Return the number of distinct parameters (a tied layer counts once)."""
         return sum(p.numel() for p in self.parameters())
 
     def hidden_states(
@@ -158,6 +143,29 @@ class CausalLM(nn.Module):
             x, layer = block(x, past[i] if past else None)
             present.append(layer)
         return self.ln_f(x), present
+
+
+class CausalLM(Transformer):
+    """A GPT-style language model over the environment's tokens."""
+
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__(config)
+        self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.head.weight = self.tok_emb.weight  # tied: fewer parameters, better small models
+        self.apply(self._init_weights)
+        # GPT-2's scaled init of the layers that write into the residual stream.
+        for name, parameter in self.named_parameters():
+            if name.endswith(("attn.proj.weight", "mlp.2.weight")):
+                nn.init.normal_(parameter, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None

@@ -1,9 +1,9 @@
 """The reward model: a small transformer that scores a completion with one number.
 
-It reads ``<|endoftext|> prompt completion <|endoftext|>`` with the blocks of a causal
-transformer (the same :class:`~aigc.envs.textgen.lm.Block` as the reference model, whose
-first layers it starts from) and maps the final hidden state of the last token to a scalar
-with a linear head. ``python -m aigc.envs.textgen.train_reward`` trains it with the
+It reads ``<|endoftext|> prompt completion <|endoftext|>`` with a causal transformer (the
+trunk of the reference model, :class:`~aigc.envs.textgen.model.Transformer`, whose first
+layers it starts from) and maps the final hidden state of the last token to a scalar with
+a linear head. ``python -m aigc.envs.textgen.train_reward`` trains it with the
 Bradley-Terry loss on preference pairs labelled by the gold judge; :func:`save_reward_model`
 writes a plain state dict in float16, which :func:`load_reward_model` reads back with
 ``torch.load(weights_only=True)``.
@@ -25,7 +25,8 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from aigc.envs.textgen.corpus import DATA_DIR
-from aigc.envs.textgen.lm import Block, CausalLM, LMConfig, read_checkpoint, write_checkpoint
+from aigc.envs.textgen.lm import CausalLM, LMConfig, read_checkpoint, write_checkpoint
+from aigc.envs.textgen.model import Transformer
 from aigc.envs.textgen.tokenizer import (
     END_OF_TEXT_ID,
     load_tokenizer,
@@ -35,17 +36,11 @@ CHECKPOINT_FORMAT = "aigc-reward-model/1"
 DEFAULT_REWARD_MODEL_PATH = DATA_DIR / "reward_model.pt"
 
 
-class RewardModel(nn.Module):
+class RewardModel(Transformer):
     """A causal transformer with a scalar head on the last token's hidden state."""
 
     def __init__(self, config: LMConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
-        self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd)
+        super().__init__(config)
         self.head = nn.Linear(config.n_embd, 1)
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
@@ -70,10 +65,6 @@ class RewardModel(nn.Module):
         assert set(missing) == {"head.weight", "head.bias"} and not unexpected
         return model
 
-    def num_parameters(self) -> int:
-        """Return the number of parameters."""
-        return sum(p.numel() for p in self.parameters())
-
     def forward(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Return the reward of each row of ``idx`` (batch, time), shape (batch,).
 
@@ -86,10 +77,8 @@ class RewardModel(nn.Module):
                 f"a sequence of {time} tokens is longer than block_size="
                 f"{self.config.block_size}: encode it with encode_for_reward()"
             )
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(torch.arange(time, device=idx.device)))
-        for block in self.blocks:
-            x, _ = block(x)
-        last = self.ln_f(x)[torch.arange(idx.shape[0], device=idx.device), lengths - 1]
+        hidden, _ = self.hidden_states(idx)
+        last = hidden[torch.arange(idx.shape[0], device=idx.device), lengths - 1]
         return self.head(last).squeeze(-1)
 
 
