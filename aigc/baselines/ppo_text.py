@@ -32,17 +32,21 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aigc.baselines.common import TrainingLog, flushing_denormals, make_env, parse_settings, run
+from aigc.baselines.common import TrainingLog, flushing_denormals, parse_settings, run
 from aigc.baselines.text_agent import write_text_agent
-from aigc.envs.textgen.corpus import prompts as corpus_prompts
+from aigc.envs.textgen.env import TextGenEnv
 from aigc.envs.textgen.judge import GoldJudge
 from aigc.envs.textgen.lm import load_lm
 from aigc.envs.textgen.model import END_OF_TEXT_ID, CausalLM
+from aigc.submissions.challenge import get_challenge
+
+TEXT_ENVIRONMENT = "aigc.envs.textgen.env:TextGenEnv"
 
 
 @dataclass
@@ -200,24 +204,22 @@ def train(settings: Settings, log: TrainingLog) -> Tuned:
             f"batch_size={settings.batch_size} is not a multiple of "
             f"minibatch_size={settings.minibatch_size}: change one"
         )
-    env = make_env(settings.challenge).unwrapped
-    for needed in ("scorer", "gold_judge", "tokenizer", "max_new_tokens"):
-        if not hasattr(env, needed):
-            raise ValueError(
-                f"challenge {settings.challenge!r} is not a text challenge: ppo-text trains on "
-                "challenges of aigc/TextGen-v0, e.g. --challenge textgen"
-            )
+    environment = get_challenge(settings.challenge).environment
+    if gym.spec(environment.id).entry_point != TEXT_ENVIRONMENT:
+        raise ValueError(
+            f"challenge {settings.challenge!r} is not a text challenge: ppo-text trains on "
+            "challenges of aigc/TextGen-v0, e.g. --challenge textgen"
+        )
+    # The challenge's environment, on the training split whatever split it evaluates on.
+    train_split = {**environment.kwargs, "split": "train"}
+    env: TextGenEnv = dataclasses.replace(environment, kwargs=train_split).make().unwrapped
     scorer = env.scorer
     score_batch = getattr(scorer, "score_batch", None) or (
         lambda ps, cs: [scorer(p, c) for p, c in zip(ps, cs, strict=True)]
     )
     judge: GoldJudge = env.gold_judge
     tokenizer, max_new_tokens = env.tokenizer, int(env.max_new_tokens)
-    # Train on the training split whatever split the challenge evaluates on.
-    texts = tuple(p for p in corpus_prompts("train"))
-    encoded = [e.ids for e in tokenizer.encode_batch(list(texts))]
-    kept = [(t, e) for t, e in zip(texts, encoded, strict=True) if len(e) <= env.max_prompt_tokens]
-    sampler = PromptSampler(tuple(t for t, _ in kept), [e for _, e in kept], settings.seed)
+    sampler = PromptSampler(env.prompts, list(env.prompt_ids), settings.seed)
 
     reference = load_lm().eval().requires_grad_(False)
     # Without dropout, so the ratios of the PPO epochs compare the same function.

@@ -133,7 +133,7 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
         if not kept:
             raise ValueError(f"no {split} prompt fits in max_prompt_tokens={max_prompt_tokens}")
         self.prompts: tuple[str, ...] = tuple(t for t, _ in kept)
-        self._prompt_ids: tuple[list[int], ...] = tuple(ids for _, ids in kept)
+        self.prompt_ids: tuple[list[int], ...] = tuple(ids for _, ids in kept)
 
         self.max_length = max_prompt_tokens + max_new_tokens
         self.action_space = spaces.Discrete(self.vocab_size)
@@ -216,7 +216,7 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
                     f"{len(self.prompts)} prompts"
                 )
             self._prompt = self.prompts[index]
-            self._prompt_tokens = list(self._prompt_ids[index])
+            self._prompt_tokens = list(self.prompt_ids[index])
         self._generated = []
         self._completion = ""
         self._done = False
