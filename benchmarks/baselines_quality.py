@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from aigc.baselines import common, qlearning
-from aigc.leaderboard.ranking import bootstrap_interval, episode_values
+from aigc.platform.evaluation import board_figures
 from aigc.platform.settings import SHIPPED_BASELINES
 from aigc.submissions.challenge import get_challenge
 from aigc.submissions.docker_sandbox import DockerSandbox
@@ -71,22 +71,15 @@ def main() -> None:
             result = evaluate(folder, spec, "dev", sandbox=sandbox)
             if result.failure is not None:
                 raise SystemExit(f"{folder}: {result.failure.code}: {result.failure.message}")
-            returns = [e.total_return for e in result.episodes]
-            values = episode_values(
-                spec.metrics.primary,
-                returns,
-                [e.length for e in result.episodes],
-                [e.success for e in result.episodes],
-                [e.values for e in result.episodes],
-            )
-            interval = bootstrap_interval(spec.metrics.primary, values)
+            # The interval the board shows (seeded by 0 here, by the submission there).
+            low, high, _ = board_figures(result, spec.metrics, seed=0)
             steps, seconds = training(folder) if trained else (0, 0.0)
             row = {
                 "challenge": challenge,
                 "algorithm": algorithm,
                 "metric": spec.metrics.primary,
                 "dev_score": result.score,
-                "ci95": list(interval) if interval else None,
+                "ci95": [low, high] if low is not None else None,
                 "metrics": result.metrics,
                 "episodes": len(result.episodes),
                 "bar": common.BARS[(algorithm, challenge)] if trained else None,
