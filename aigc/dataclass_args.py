@@ -11,7 +11,9 @@ import ast
 import dataclasses
 import inspect
 import itertools
-from typing import Any, get_origin, get_type_hints
+from typing import Any, TypeVar, get_origin, get_type_hints
+
+T = TypeVar("T")
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -54,3 +56,11 @@ def options_given(namespace: argparse.Namespace) -> dict[str, Any]:
         for name, value in vars(namespace).items()
         if value is not None
     }
+
+
+def parse_dataclass_args(cls: type[T], doc: str | None, argv: list[str] | None = None) -> T:
+    """Parse a command line into the dataclass ``cls``, one ``--option`` per field; the first
+    line of ``doc`` describes the command."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    add_options(parser, cls)
+    return cls(**options_given(parser.parse_args(argv)))

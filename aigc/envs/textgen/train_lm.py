@@ -16,7 +16,6 @@ held-out stream (:func:`heldout_nll`).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import math
@@ -25,17 +24,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
 
-from aigc.dataclass_args import add_options, options_given
+from aigc.dataclass_args import parse_dataclass_args
 from aigc.envs.textgen.corpus import Split, passages, prompts
 from aigc.envs.textgen.lm import DEFAULT_LM_PATH, CausalLM, LMConfig, save_lm
 from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -261,13 +258,6 @@ def train(args: Args) -> dict[str, Any]:
     for prompt, completion in sample_completions(model, args.num_samples, args.seed):
         print(f"sample: {prompt} [...]{completion}")
     return metrics
-
-
-def parse_dataclass_args(cls: type[T], doc: str | None, argv: list[str] | None = None) -> T:
-    """Parse a command line into the dataclass ``cls``, one ``--flag`` per field."""
-    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
-    add_options(parser, cls)
-    return cls(**options_given(parser.parse_args(argv)))
 
 
 def parse_args(argv: list[str] | None = None) -> Args:

@@ -46,6 +46,7 @@ import torch
 from tokenizers import Tokenizer
 from torch.nn import functional as F
 
+from aigc.dataclass_args import parse_dataclass_args
 from aigc.envs.textgen.corpus import Split, passages, prompt_of
 from aigc.envs.textgen.judge import GoldJudge
 from aigc.envs.textgen.lm import DEFAULT_LM_PATH, CausalLM, load_lm
@@ -58,7 +59,6 @@ from aigc.envs.textgen.reward_model import (
     save_reward_model,
 )
 from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer
-from aigc.envs.textgen.train_lm import parse_dataclass_args
 
 CORPUS = "corpus"
 OTHER = "other"
