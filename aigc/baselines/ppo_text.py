@@ -29,6 +29,7 @@ import dataclasses
 import json
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,7 +162,7 @@ class PromptSampler:
     """Draw batches of equally long prompts: a length in proportion to its prompts, then
     prompts of that length uniformly, with replacement."""
 
-    def __init__(self, texts: tuple[str, ...], ids: list[list[int]], seed: int) -> None:
+    def __init__(self, texts: Sequence[str], ids: Sequence[Sequence[int]], seed: int) -> None:
         by_length: dict[int, list[int]] = defaultdict(list)
         for index, row in enumerate(ids):
             by_length[len(row)].append(index)
@@ -219,7 +220,7 @@ def train(settings: Settings, log: TrainingLog) -> Tuned:
     )
     judge: GoldJudge = env.gold_judge
     tokenizer, max_new_tokens = env.tokenizer, int(env.max_new_tokens)
-    sampler = PromptSampler(env.prompts, list(env.prompt_ids), settings.seed)
+    sampler = PromptSampler(env.prompts, env.prompt_ids, settings.seed)
 
     reference = load_lm().eval().requires_grad_(False)
     # Without dropout, so the ratios of the PPO epochs compare the same function.

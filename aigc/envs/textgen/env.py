@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from aigc.envs.textgen.corpus import check_split, prompts
+from aigc.envs.textgen.corpus import Split, check_split, prompts
 from aigc.envs.textgen.judge import GoldJudge, Target, distinct_n
 from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer
 
@@ -19,6 +20,19 @@ Scorer = Callable[[str, str], float]
 """Scores a completion: ``scorer(prompt_text, completion_text) -> float``."""
 NLLScorer = Callable[[Sequence[int], Sequence[int]], float]
 """Mean NLL per token: ``nll(prompt_ids, completion_ids) -> float``, in nats."""
+
+
+@functools.cache
+def fitting_prompts(
+    split: Split, max_prompt_tokens: int
+) -> tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]:
+    """The split's prompts of at most ``max_prompt_tokens`` tokens and their token ids, in
+    corpus order (encoded once per process: the evaluator makes dozens of environments)."""
+    texts = prompts(split)
+    encoded = load_tokenizer().encode_batch(list(texts))
+    kept = [(t, tuple(e.ids)) for t, e in zip(texts, encoded, strict=True)]
+    kept = [(t, ids) for t, ids in kept if len(ids) <= max_prompt_tokens]
+    return tuple(t for t, _ in kept), tuple(ids for _, ids in kept)
 
 
 class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
@@ -123,17 +137,9 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
         self.scorer = self._resolve_scorer(scorer)
         self.reference_lm = self._resolve_reference(reference_lm)
 
-        texts = prompts(self.split)
-        encoded = self.tokenizer.encode_batch(list(texts))
-        kept = [
-            (t, e.ids)
-            for t, e in zip(texts, encoded, strict=True)
-            if len(e.ids) <= max_prompt_tokens
-        ]
-        if not kept:
+        self.prompts, self.prompt_ids = fitting_prompts(self.split, max_prompt_tokens)
+        if not self.prompts:
             raise ValueError(f"no {split} prompt fits in max_prompt_tokens={max_prompt_tokens}")
-        self.prompts: tuple[str, ...] = tuple(t for t, _ in kept)
-        self.prompt_ids: tuple[list[int], ...] = tuple(ids for _, ids in kept)
 
         self.max_length = max_prompt_tokens + max_new_tokens
         self.action_space = spaces.Discrete(self.vocab_size)
