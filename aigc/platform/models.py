@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from aigc.safe_text import storable
+
 # Status of a submission: queued -> running -> finished | failed | cancelled.
 QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
     "queued",
@@ -59,6 +61,31 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class _Storable(TypeDecorator[str]):
+    """Text made storable on every database before it is sent (see :mod:`aigc.safe_text`).
+
+    Applies to what is written and to what is compared in queries alike, so a NUL byte in
+    an agent's output, a team name or a query filter is never an error of the database.
+    """
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return storable(value) if isinstance(value, str) else value
+
+
+class StorableString(_Storable):
+    """A VARCHAR of ``length`` characters that takes any text."""
+
+    impl = String
+    cache_ok = True
+
+
+class StorableText(_Storable):
+    """A TEXT column that takes any text."""
+
+    impl = Text
+    cache_ok = True
+
+
 class Base(DeclarativeBase):
     # Named constraints, so migrations can alter them on every database.
     metadata = MetaData(
@@ -70,15 +97,19 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        str: StorableText,
+    }
 
 
 class Team(Base):
     __tablename__ = "team"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    join_code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(StorableString(64), unique=True)
+    join_code: Mapped[str] = mapped_column(StorableString(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     members: Mapped[list[User]] = relationship(back_populates="team")
@@ -88,9 +119,9 @@ class User(Base):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(32), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(16), default=PARTICIPANT)
+    username: Mapped[str] = mapped_column(StorableString(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(StorableString(256))
+    role: Mapped[str] = mapped_column(StorableString(16), default=PARTICIPANT)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
@@ -109,8 +140,8 @@ class ApiToken(Base):
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )
     # sha256 of the token: a stolen database does not hand out working tokens.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(64), default="")
+    token_hash: Mapped[str] = mapped_column(StorableString(64), unique=True)
+    name: Mapped[str] = mapped_column(StorableString(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     last_used_at: Mapped[datetime | None] = mapped_column()
 
@@ -121,8 +152,8 @@ class Challenge(Base):
     __tablename__ = "challenge"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(63), unique=True)
-    title: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(StorableString(63), unique=True)
+    title: Mapped[str] = mapped_column(StorableString(200))
     current_version: Mapped[int] = mapped_column(default=1)
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     # Bumped by every change a leaderboard shows, so boards can be cached safely.
@@ -144,7 +175,7 @@ class ChallengeVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column()
-    spec_yaml: Mapped[str] = mapped_column(Text)
+    spec_yaml: Mapped[str] = mapped_column(StorableText)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
 
@@ -159,29 +190,29 @@ class Submission(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id"), index=True)
     challenge_version: Mapped[int] = mapped_column()
-    phase: Mapped[str] = mapped_column(String(63))
+    phase: Mapped[str] = mapped_column(StorableString(63))
     # The package: its bytes live in storage under this hash.
-    package_sha256: Mapped[str] = mapped_column(String(64))
-    package_name: Mapped[str] = mapped_column(String(64))
-    filename: Mapped[str] = mapped_column(String(255))
+    package_sha256: Mapped[str] = mapped_column(StorableString(64))
+    package_name: Mapped[str] = mapped_column(StorableString(64))
+    filename: Mapped[str] = mapped_column(StorableString(255))
     size_bytes: Mapped[int] = mapped_column()
     # The status machine, and the claim a worker holds while it evaluates.
-    status: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    status: Mapped[str] = mapped_column(StorableString(16), default=QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
-    claim_token: Mapped[str | None] = mapped_column(String(64))
+    claim_token: Mapped[str | None] = mapped_column(StorableString(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column()
-    worker: Mapped[str | None] = mapped_column(String(255))
+    worker: Mapped[str | None] = mapped_column(StorableString(255))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     episodes_done: Mapped[int] = mapped_column(default=0)
     episodes_total: Mapped[int] = mapped_column(default=0)
     # Why it failed; platform failures do not count against quotas.
-    failure_code: Mapped[str | None] = mapped_column(String(64))
-    failure_message: Mapped[str | None] = mapped_column(Text)
+    failure_code: Mapped[str | None] = mapped_column(StorableString(64))
+    failure_message: Mapped[str | None] = mapped_column(StorableText)
     platform_failure: Mapped[bool] = mapped_column(Boolean, default=False)
     disqualified: Mapped[bool] = mapped_column(Boolean, default=False)
-    disqualified_reason: Mapped[str | None] = mapped_column(Text)
+    disqualified_reason: Mapped[str | None] = mapped_column(StorableText)
     baseline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    logs: Mapped[str] = mapped_column(Text, default="")
+    logs: Mapped[str] = mapped_column(StorableText, default="")
     created_at: Mapped[datetime] = mapped_column(default=now, index=True)
     queued_at: Mapped[datetime] = mapped_column(default=now)  # last put in the queue
     started_at: Mapped[datetime | None] = mapped_column()
@@ -231,7 +262,7 @@ class PhaseReveal(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id", ondelete="CASCADE"))
-    phase: Mapped[str] = mapped_column(String(63))
+    phase: Mapped[str] = mapped_column(StorableString(63))
     revealed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     revealed_at: Mapped[datetime] = mapped_column(default=now)
 

@@ -33,6 +33,7 @@ from aigc.platform.models import ORGANIZER, PARTICIPANT
 from aigc.platform.settings import Settings
 
 AGENTS = Path(__file__).parents[1] / "submissions" / "agents"
+HOSTILE = Path(__file__).parents[1] / "submissions" / "hostile"
 POSTGRES_ADMIN = os.environ.get(
     "AIGC_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test"
 )
@@ -207,9 +208,19 @@ def free_port() -> int:
 
 def zip_agent(name: str, top_folder: str | None = None) -> bytes:
     """Zip a test agent package from tests/submissions/agents."""
+    return zip_folder(AGENTS / name, top_folder)
+
+
+def zip_hostile(name: str) -> bytes:
+    """Zip a hostile agent package from tests/submissions/hostile."""
+    return zip_folder(HOSTILE / name)
+
+
+def zip_folder(folder: Path, top_folder: str | None = None) -> bytes:
+    """Zip the files of a package folder."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        for path in sorted((AGENTS / name).iterdir()):
+        for path in sorted(folder.iterdir()):
             if path.is_file():
                 zf.write(path, f"{top_folder}/{path.name}" if top_folder else path.name)
     return buffer.getvalue()
