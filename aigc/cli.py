@@ -8,10 +8,12 @@ from pathlib import Path
 import click
 import docker
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from aigc import __version__
+from aigc.safe_text import printable
 from aigc.submissions.challenge import SpecError, builtin_challenge_ids, get_challenge
 from aigc.submissions.checks import check_package
 from aigc.submissions.docker_sandbox import DockerSandbox, docker_client, reap_stale_containers
@@ -38,7 +40,16 @@ CHALLENGE_HELP = (
 
 
 def fail(message: str) -> click.ClickException:
-    return click.ClickException(message)
+    return click.ClickException(printable(message, one_line=True))
+
+
+def shown(text: object) -> str:
+    """Text someone else wrote, ready for a rich string: its controls and markup escaped.
+
+    An agent's messages, names and titles may hold terminal escape sequences and rich
+    markup such as ``[/]``; both are shown as the characters they are.
+    """
+    return escape(printable(str(text)))
 
 
 def show_progress(line: str) -> None:
@@ -116,7 +127,7 @@ def check(package: Path, challenge: str | None, sandbox: str | None) -> None:
         raise fail(str(exc)) from None
     for item in report:
         mark = "[green]✓[/]" if item.ok else "[red]✗[/]"
-        out.print(f"{mark} {item.name}: {item.message}")
+        out.print(f"{mark} {item.name}: {shown(item.message)}")
     if not all(item.ok for item in report):
         sys.exit(1)
     out.print("[green]The package is ready to submit.[/]")
@@ -196,7 +207,7 @@ def evaluate(
 
 def _print_summary(result: EvaluationResult) -> None:
     table = Table(
-        title=f"{result.agent} on {result.challenge}/{result.phase}", title_justify="left"
+        title=f"{shown(result.agent)} on {result.challenge}/{result.phase}", title_justify="left"
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -210,7 +221,8 @@ def _print_summary(result: EvaluationResult) -> None:
         table.add_row("agent startup", f"{result.startup_time:.2f} s")
     out.print(table)
     if result.failure is not None:
-        out.print(f"[red]Evaluation failed ({result.failure.code}):[/] {result.failure.message}")
+        failure = result.failure
+        out.print(f"[red]Evaluation failed ({failure.code}):[/] {shown(failure.message)}")
 
 
 @main.group()

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from aigc.cli import err, fail, main, out
+from aigc.cli import err, fail, main, out, shown
 from aigc.client import (
     DEFAULT_SERVER,
     ApiFailure,
@@ -103,7 +103,13 @@ def list_challenges() -> None:
     table = Table("id", "title", "environment", "phases", "participants")
     for c in body["challenges"]:
         phases = ", ".join(f"{p['id']} ({p['visibility']}, {p['state']})" for p in c["phases"])
-        table.add_row(c["id"], c["title"], c["environment"], phases, str(c["participants"]))
+        table.add_row(
+            shown(c["id"]),
+            shown(c["title"]),
+            shown(c["environment"]),
+            shown(phases),
+            str(c["participants"]),
+        )
     out.print(table)
 
 
@@ -200,7 +206,8 @@ def _wait(client: Client, submission: dict[str, Any]) -> dict[str, Any]:
 def _show(submission: dict[str, Any]) -> None:
     status = submission["status"]
     colour = {"finished": "green", "failed": "red", "cancelled": "yellow"}.get(status, "cyan")
-    title = f"submission {submission['id']}: {submission['challenge']}/{submission['phase']}"
+    where = shown(f"{submission['challenge']}/{submission['phase']}")
+    title = f"submission {submission['id']}: {where}"
     out.print(f"{title} — [{colour}]{status}[/]")
     result, failure = submission.get("result"), submission.get("failure")
     if result and result["episodes"]:
@@ -212,9 +219,9 @@ def _show(submission: dict[str, Any]) -> None:
     elif submission.get("details_hidden") and status == "finished":
         out.print("  scored; the score of a hidden phase shows once the organizers reveal it")
     if failure:
-        out.print(f"  [red]{failure['code']}[/]: {failure['message']}")
+        out.print(f"  [red]{shown(failure['code'])}[/]: {shown(failure['message'])}")
     if submission.get("disqualified"):
-        out.print(f"  [red]disqualified[/]: {submission['disqualified_reason']}")
+        out.print(f"  [red]disqualified[/]: {shown(submission['disqualified_reason'])}")
 
 
 @main.command()
@@ -260,8 +267,8 @@ def status(submission_id: int | None, challenge_id: str | None) -> None:
         score = s["result"]["score"] if s.get("result") else None
         table.add_row(
             str(s["id"]),
-            f"{s['challenge']}/{s['phase']}",
-            s["package"]["name"],
+            shown(f"{s['challenge']}/{s['phase']}"),
+            shown(s["package"]["name"]),
             s["status"] + (" (disqualified)" if s["disqualified"] else ""),
             "—" if score is None else f"{score:.4g}",
             (s["created_at"] or "")[:16].replace("T", " "),
@@ -321,10 +328,18 @@ def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) ->
         click.echo(json.dumps(board, indent=2))
         return
     direction = "higher" if board["higher_is_better"] else "lower"
-    out.print(f"{challenge_id}/{phase}: {board['metric']} ({direction} is better)")
+    out.print(
+        f"{shown(challenge_id)}/{shown(phase)}: {shown(board['metric'])} ({direction} is better)"
+    )
     columns = board.get("columns", [])
     table = Table(
-        "rank", "participant", board["metric"], "95% interval", *columns, "episodes", "submitted"
+        "rank",
+        "participant",
+        shown(board["metric"]),
+        "95% interval",
+        *map(shown, columns),
+        "episodes",
+        "submitted",
     )
     for row in board["rows"]:
         score = "failed" if row["score"] is None else f"{row['score']:.4g}"
@@ -332,7 +347,7 @@ def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) ->
         if row["ci_low"] is not None:
             interval = f"{row['ci_low']:.4g} – {row['ci_high']:.4g}"
             interval += " ≈" if row["overlaps_next"] else ""
-        name = row["name"] + (" (baseline)" if row["baseline"] else "")
+        name = shown(row["name"]) + (" (baseline)" if row["baseline"] else "")
         table.add_row(
             "—" if row["rank"] is None else str(row["rank"]),
             name,

@@ -15,6 +15,8 @@ from typing import Any
 import platformdirs
 import requests
 
+from aigc.safe_text import printable
+
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 SKIPPED_WHEN_PACKING = {"__pycache__", ".git", ".venv", ".mypy_cache", ".pytest_cache"}
 
@@ -102,6 +104,22 @@ def pack_folder(folder: Path) -> Path:
     return archive
 
 
+def terminal_safe(value: Any) -> Any:
+    """Show control characters in every string of a JSON answer as visible escapes.
+
+    Much of what the server sends was written by participants (agents' output, failure
+    messages, names, filenames); none of it may move the reader's cursor, recolour their
+    terminal, set its title or write to its clipboard.
+    """
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [terminal_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {terminal_safe(key): terminal_safe(item) for key, item in value.items()}
+    return value
+
+
 class Client:
     """Calls the REST API; errors become ApiFailure with the server's one-line message."""
 
@@ -149,7 +167,9 @@ class Client:
             except (ValueError, AttributeError):
                 error = {}
             message = error.get("message") or f"the server answered {response.status_code}"
-            raise ApiFailure(message, response.status_code, {"error": error})
+            raise ApiFailure(
+                printable(str(message), one_line=True), response.status_code, terminal_safe(error)
+            )
         return response
 
     def call(
@@ -162,18 +182,18 @@ class Client:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        """Send a request and return its JSON answer (None for 204)."""
+        """Send a request and return its JSON answer (None for 204), safe to print."""
         response = self._send(method, path, json_body, data, params, headers)
         if response.status_code == 204:
             return None
         try:
-            return response.json()
+            return terminal_safe(response.json())
         except ValueError:
             raise ApiFailure(f"{self.server} answered something that is not JSON") from None
 
     def text(self, path: str, params: dict[str, Any] | None = None) -> str:
-        """GET a text answer (a CSV export, say)."""
-        return self._send("GET", path, params=params).text
+        """GET a text answer (a CSV export, say), safe to print."""
+        return printable(self._send("GET", path, params=params).text)
 
     def upload(
         self, archive: Path, challenge: str, phase: str, progress: Callable[[int, int], None]
@@ -186,7 +206,8 @@ class Client:
         )
         head = (
             f'{fields}--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{archive.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            f'filename="{_header_safe(archive.name)}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
         body = head + archive.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
         return self.call(  # type: ignore[no-any-return]
@@ -198,3 +219,8 @@ class Client:
                 "Content-Length": str(len(body)),
             },
         )
+
+
+def _header_safe(name: str) -> str:
+    """A file name that cannot end or split the multipart header it is written into."""
+    return "".join("_" if ch in '"\\' or not ch.isprintable() else ch for ch in name)

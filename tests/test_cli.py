@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -55,6 +56,18 @@ def test_failed_evaluation_exits_nonzero_with_the_reason(tmp_path):
     code, output = run("evaluate", str(agent("out_of_range")), "-c", "cartpole", "-n", "2")
     assert code == 1
     assert "Evaluation failed (invalid_action): action 5 is outside Discrete(2)" in output
+
+
+def test_an_agents_escape_sequences_are_printed_escaped():
+    hostile = Path(__file__).parent / "submissions" / "hostile" / "escape_failure"
+    for command in ("evaluate", "check"):
+        code, output = run(command, str(hostile), "-c", "cartpole", "--sandbox", "local")
+        assert code == 1, output
+        assert "RuntimeError in act" in output
+        assert (
+            "\\x1b[2J\\x1b]0;owned\\x07\\x9b31m red \\u202eevil\\u2066 nul:\\x00 [/bold]" in output
+        )
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", output)
 
 
 def test_check_reports_the_failing_step(tmp_path):

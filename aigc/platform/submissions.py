@@ -22,6 +22,7 @@ from aigc.platform.models import (
 )
 from aigc.platform.quotas import QuotaExceeded, check_quota
 from aigc.platform.storage import PackageStore
+from aigc.safe_text import file_name
 from aigc.submissions.archive import ArchiveLimits
 from aigc.submissions.challenge import Phase, SpecError
 from aigc.submissions.package import (
@@ -121,7 +122,7 @@ def queue_submission(
         phase=phase.id,
         package_sha256=sha256,
         package_name=name,
-        filename=Path(filename).name[:255] or "package",
+        filename=file_name(filename) or "package",
         size_bytes=size_bytes,
         status=QUEUED,
         episodes_total=phase.episodes,

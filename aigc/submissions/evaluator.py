@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import shutil
 import socket
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from aigc.safe_text import printable
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec
 from aigc.submissions.package import read_manifest
@@ -55,7 +55,6 @@ PIPELINE_GROUPS = 2
 EXIT_WAIT = 2.0  # seconds to let an agent that closed its socket finish exiting
 CANCEL_CHECK = 0.25  # seconds between looks at the cancel event while the agent thinks
 LAST_WORDS_WAIT = 0.5  # seconds to read what a departed agent left on the connection
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 OnEpisode = Callable[[EpisodeResult, int, int], None]
 
@@ -431,8 +430,8 @@ def _wait_exit(process: AgentProcess, seconds: float) -> None:
 
 
 def _clean(text: str, limit: int = 500) -> str:
-    """Make an agent-supplied message safe to show: one line, printable, bounded."""
-    return _UNPRINTABLE.sub(" ", text.replace("\n", " "))[:limit].strip()
+    """Make an agent-supplied message safe to show: one line, controls escaped, bounded."""
+    return printable(text, one_line=True)[:limit].strip()
 
 
 def _last_line(logs: str) -> str:

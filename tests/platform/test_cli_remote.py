@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 import aigc.cli
 from aigc.submissions.challenge import builtin_challenge_ids
 
-from .conftest import AGENTS, zip_agent
+from .conftest import AGENTS, HOSTILE, zip_agent
 from .test_serve import (
     SLOW_CHALLENGE,
     ServerProcess,
@@ -359,6 +360,51 @@ def test_logs_show_what_the_agent_printed(live_server: str, cli: Cli, tmp_path: 
     number = submitted_id(output)
     assert "finished" in output
     assert MARKER in ok(cli("logs", number))
+
+
+# What a terminal must never receive from someone else's text: C0 controls but newline and
+# tab, DEL, C1 controls (the 8-bit CSI among them) and the bidirectional controls.
+TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_what_participants_wrote_reaches_the_terminal_escaped(
+    live_server: str, cli: Cli, tmp_path: Path
+) -> None:
+    cli.login(live_server, "bob")
+    team = requests.post(
+        f"{live_server}/api/v1/teams",
+        json={"name": "\x1b[32mwinners\x1b[0m \u202eevil"},
+        headers={"Authorization": f"Bearer {cli.token}"},
+        timeout=30,
+    )
+    assert team.status_code == 201, team.text
+    noisy = tmp_path / "binary_output"
+    shutil.copytree(HOSTILE / "binary_output", noisy)
+    printed = ok(cli("submit", noisy, "-c", "cartpole", "--wait"))
+    number = submitted_id(printed)
+    logs = ok(cli("logs", number))
+    assert "PASSED all checks" in logs and "\\x1b[2J" in logs and "\\u202e" in logs
+    failing = tmp_path / "escape_failure"
+    shutil.copytree(HOSTILE / "escape_failure", failing)
+    result = cli("submit", failing, "-c", "cartpole", "--wait")
+    assert result.exit_code == 1, result.output
+    status = ok(cli("status", submitted_id(result.output)))
+    assert "agent_error: the agent raised RuntimeError in act" in status
+    assert "\\x1b[2J\\x1b]0;owned\\x07\\x9b31m red \\u202eevil\\u2066" in status
+    assert "[/bold]" in status  # rich markup in a message is shown, not applied
+    outputs = {
+        "submit": printed,
+        "logs": logs,
+        "submit failing": result.output,
+        "status": status,
+        "status list": ok(cli("status")),
+        "leaderboard": ok(cli("leaderboard", "cartpole")),
+        "csv": ok(cli("leaderboard", "cartpole", "--format", "csv")),
+        "json": ok(cli("leaderboard", "cartpole", "--format", "json")),
+    }
+    assert "\\x1b[32mwinners" in outputs["leaderboard"]
+    for command, output in outputs.items():
+        assert not TERMINAL_CONTROLS.search(output), (command, output)
 
 
 def test_another_participants_submission_is_not_theirs(

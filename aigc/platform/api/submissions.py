@@ -22,6 +22,7 @@ from aigc.platform.api import (
 )
 from aigc.platform.api.render import HIDDEN_NOTE, sees_everything, submission_json
 from aigc.platform.models import Submission, User
+from aigc.safe_text import file_name
 
 log = logging.getLogger("aigc.api")
 ID = [{"name": "submission_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
@@ -189,7 +190,8 @@ def submission_package(submission_id: int) -> Any:
     with p.db.session() as session:
         submission = _own(session, submission_id, require_user(session))
         sha256, filename = submission.package_sha256, submission.filename
-    return send_file(p.store.path(sha256), as_attachment=True, download_name=filename)
+    download = file_name(filename) or "package"
+    return send_file(p.store.path(sha256), as_attachment=True, download_name=download)
 
 
 @route(
