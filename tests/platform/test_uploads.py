@@ -141,3 +141,19 @@ def test_form_without_file(api):
     )
     assert response.status_code == 400
     assert "'file'" in response.json["error"]["message"]
+
+
+def test_control_characters_of_a_filename_reach_no_header_or_listing(api):
+    alice = api.account("alice")
+    name = "ag\x07\x0bX-Injected: 1\x1b[31m\u202eent.zip"
+    response = api.upload(alice, zip_agent("good"), filename=name)
+    assert response.status_code == 201, response.json
+    stored = response.json["package"]["filename"]
+    assert stored == "ag__X-Injected: 1_[31m_ent.zip"
+    download = api.client.get(
+        f"/api/v1/submissions/{response.json['id']}/package", headers=alice.headers
+    )
+    assert download.status_code == 200
+    disposition = download.headers["Content-Disposition"]
+    assert "X-Injected" in disposition
+    assert disposition.isprintable() and "\u202e" not in disposition
