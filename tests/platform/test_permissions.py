@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,12 +24,14 @@ from sqlalchemy import select
 from aigc.platform import auth, challenges
 from aigc.platform.api import ROUTES, register
 from aigc.platform.api.render import HIDDEN_FAILURES, HIDDEN_NOTE
-from aigc.platform.evaluation import claim, record_result
+from aigc.platform.evaluation import claim, record_result, run_submission
 from aigc.platform.models import Submission, User
 from aigc.submissions import results
 from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
+from aigc.submissions.sandbox import LocalSandbox
 
-from .conftest import Account, Api, zip_agent
+from .conftest import Account, Api, zip_agent, zip_hostile
+from .test_web import signed_in
 
 ANONYMOUS, OTHER, OWNER, ORGANIZER = "anonymous", "other", "owner", "organizer"
 CALLERS = (ANONYMOUS, OTHER, OWNER, ORGANIZER)  # also the order requests are made in
@@ -527,3 +530,50 @@ def test_organizer_sees_everything_of_a_hidden_phase_submission(world: World) ->
     assert body["result"]["episodes"][0]["seed"] == 1729
     logs = client.get(f"/api/v1/submissions/{hidden}/logs", headers=orga.headers).get_json()
     assert logs == {"id": hidden, "logs": HIDDEN_LOGS, "hidden": False}
+
+
+def test_owner_sees_no_progress_or_fine_timing_of_a_hidden_phase(world: World) -> None:
+    """An agent could encode what it observed as how far it got or how long it ran."""
+    api, alice, orga, hidden = world.api, world.alice, world.orga, world.ids["hidden"]
+    started = datetime(2026, 12, 1, 10, 15, 37, 123456, tzinfo=UTC)
+    finished = datetime(2026, 12, 1, 10, 16, 41, 654321, tzinfo=UTC)
+    with api.db.session() as session:
+        row = session.get_one(Submission, hidden)
+        row.episodes_done, row.started_at, row.finished_at = 37, started, finished
+    body = api.client.get(f"/api/v1/submissions/{hidden}", headers=alice.headers).get_json()
+    assert body["episodes_done"] is None
+    assert (body["started_at"], body["finished_at"]) == (
+        "2026-12-01T10:15:00Z",
+        "2026-12-01T10:16:00Z",
+    )
+    listed = api.client.get("/api/v1/submissions?phase=test", headers=alice.headers)
+    assert [s["episodes_done"] for s in listed.get_json()["submissions"]] == [None]
+    browser = signed_in(api, alice)
+    live = browser.get("/my/submissions.json").get_json()["submissions"]
+    assert [r["episodes_done"] for r in live if r["id"] == hidden] == [None]
+    page = browser.get(f"/my/submissions/{hidden}").get_data(as_text=True)
+    assert "37 / 500" not in page and ":37" not in page and "10:15 UTC" in page
+    # Public phases and organizers keep the counter and the exact times.
+    dev = api.client.get(f"/api/v1/submissions/{world.ids['dev']}", headers=alice.headers)
+    assert dev.get_json()["episodes_done"] == 1
+    seen = api.client.get(f"/api/v1/submissions/{hidden}", headers=orga.headers).get_json()
+    assert seen["episodes_done"] == 37 and seen["started_at"] == "2026-12-01T10:15:37.123456Z"
+
+
+def test_a_hidden_phase_agent_cannot_signal_through_where_it_fails(api: Api) -> None:
+    p = api.app.extensions["aigc"]
+    alice, orga = api.account("alice"), api.organizer("orga")
+    response = api.upload(alice, zip_hostile("hidden_leak"), "cartpole", "test")
+    assert response.status_code == 201, response.get_json()
+    number = response.get_json()["id"]
+    run_submission(p.db, p.settings, p.store, number, LocalSandbox)
+    told = api.client.get(f"/api/v1/submissions/{number}", headers=orga.headers).get_json()
+    secret = told["episodes_done"]  # what the agent encoded: organizers see it
+    assert told["failure"]["code"] == results.AGENT_ERROR and secret >= 1
+    assert f"leaving after episode {secret}" in told["failure"]["message"]
+    body = api.client.get(f"/api/v1/submissions/{number}", headers=alice.headers).get_json()
+    assert body["status"] == "failed" and body["failure"]["code"] == results.AGENT_ERROR
+    assert body["episodes_done"] is None and body["result"] is None
+    assert body["failure"]["message"] == f"{HIDDEN_FAILURES[results.AGENT_ERROR]} ({HIDDEN_NOTE})"
+    for moment in (body["started_at"], body["finished_at"]):
+        assert moment.endswith(":00Z"), moment

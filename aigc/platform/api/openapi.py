@@ -107,7 +107,10 @@ SCHEMAS: dict[str, Any] = {
             "phase": _string,
             "status": {"enum": ["queued", "running", "finished", "failed", "cancelled"]},
             "attempts": _integer,
-            "episodes_done": _integer,
+            "episodes_done": {
+                "type": ["integer", "null"],
+                "description": "null on hidden phases for participants",
+            },
             "episodes_total": _integer,
             "failure": {
                 "type": ["object", "null"],

@@ -36,6 +36,28 @@ def when(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+def progress(submission: Submission, full: bool) -> dict[str, Any]:
+    """How far a submission got and when, as a viewer may see it.
+
+    An agent on a hidden phase could encode what it observed in how many episodes it
+    finished before failing, or in how long it ran: without ``full`` sight there is no
+    episode counter, and start and end show only to the minute.
+    """
+    if full:
+        started, finished = submission.started_at, submission.finished_at
+    else:
+        started, finished = _minute(submission.started_at), _minute(submission.finished_at)
+    return {
+        "episodes_done": submission.episodes_done if full else None,
+        "started_at": started,
+        "finished_at": finished,
+    }
+
+
+def _minute(moment: datetime | None) -> datetime | None:
+    return moment.replace(second=0, microsecond=0) if moment else None
+
+
 def user_json(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -137,6 +159,7 @@ def failure_message(submission: Submission, full: bool) -> str:
 
 def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
     full = sees_everything(submission, viewer)
+    seen = progress(submission, full)
     data: dict[str, Any] = {
         "id": submission.id,
         "user": submission.user.username,
@@ -152,15 +175,15 @@ def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
         },
         "status": submission.status,
         "attempts": submission.attempts,
-        "episodes_done": submission.episodes_done,
+        "episodes_done": seen["episodes_done"],
         "episodes_total": submission.episodes_total,
         "failure": None,
         "platform_failure": submission.platform_failure,
         "disqualified": submission.disqualified,
         "disqualified_reason": submission.disqualified_reason,
         "created_at": when(submission.created_at),
-        "started_at": when(submission.started_at),
-        "finished_at": when(submission.finished_at),
+        "started_at": when(seen["started_at"]),
+        "finished_at": when(seen["finished_at"]),
         "result": None,
         "details_hidden": not full,
     }

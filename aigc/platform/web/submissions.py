@@ -14,6 +14,7 @@ from aigc.platform import submissions as service
 from aigc.platform.api.render import (
     HIDDEN_NOTE,
     failure_message,
+    progress,
     sees_everything,
     sees_scores,
     submission_json,
@@ -67,7 +68,7 @@ def row(submission: Submission, user: User) -> dict[str, Any]:
         "filename": submission.filename,
         "status": submission.status,
         "active": submission.status in ACTIVE,
-        "episodes_done": submission.episodes_done,
+        "episodes_done": progress(submission, full)["episodes_done"],
         "episodes_total": submission.episodes_total,
         "score": score,
         "score_text": score_text,
@@ -201,10 +202,11 @@ def show(submission_id: int) -> Any:
         logs = submission.logs if full else None
         summary = row(submission, user)
         mine = submission.user_id == user.id
+        seen = progress(submission, full)
         times = {
             "Submitted": when(submission.created_at),
-            "Started": when(submission.started_at),
-            "Finished": when(submission.finished_at),
+            "Started": when(seen["started_at"]),
+            "Finished": when(seen["finished_at"]),
         }
     histogram = None
     result = data["result"]

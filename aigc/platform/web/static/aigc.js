@@ -99,7 +99,9 @@
         badge.className = `status status-${item.status}`;
         badge.textContent = item.status;
       }
-      cell(row, "episodes").textContent = `${item.episodes_done} / ${item.episodes_total}`;
+      // Hidden phases show no progress: the count could carry what the agent observed.
+      cell(row, "episodes").textContent =
+        item.episodes_done === null ? "—" : `${item.episodes_done} / ${item.episodes_total}`;
       cell(row, "score").textContent = item.score_text;
       cell(row, "failure").textContent = item.failure;
       row.dataset.status = item.status;
