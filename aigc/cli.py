@@ -141,6 +141,13 @@ def check(package: Path, challenge: str | None, sandbox: str | None) -> None:
 )
 @click.option("--episodes", "-n", type=click.IntRange(min=1), help="Run only the first N episodes.")
 @click.option(
+    "--seeds",
+    "seed_text",
+    metavar="LIST",
+    help="Play these seeds, in this order, e.g. 1000-1099 or 7,42,1000-1009 "
+    "(a platform result lists each episode's seed).",
+)
+@click.option(
     "--parallel",
     type=click.IntRange(min=1, max=256),
     default=DEFAULT_PARALLEL,
@@ -154,11 +161,13 @@ def evaluate(
     challenge: str | None,
     phase: str,
     episodes: int | None,
+    seed_text: str | None,
     parallel: int,
     sandbox: str | None,
     json_path: Path | None,
 ) -> None:
     """Evaluate an agent package on a challenge phase, exactly as the platform does."""
+    seeds = parse_seeds(seed_text) if seed_text is not None else None
     try:
         with open_package(package) as folder:
             name = challenge or read_manifest(folder).challenge
@@ -167,7 +176,10 @@ def evaluate(
                     'no challenge given: pass --challenge ID or add challenge = "ID" to aigc.toml'
                 )
             spec = get_challenge(name)
-            total = len(spec.phase(phase).seeds(spec.id, episodes))  # fails early on hidden seeds
+            if seeds is None:  # fails early on hidden seeds
+                seeds = spec.phase(phase).seeds(spec.id, episodes)
+            seeds = seeds[:episodes] if episodes else seeds
+            total = len(seeds)
             runner = _make_sandbox(sandbox)
             with Progress(
                 TextColumn("[bold]{task.description}"),
@@ -191,7 +203,7 @@ def evaluate(
                     spec,
                     phase,
                     sandbox=runner,
-                    episodes=episodes,
+                    seeds=seeds,
                     parallel=parallel,
                     on_episode=on_episode,
                 )
@@ -203,6 +215,28 @@ def evaluate(
         out.print(f"Result written to {json_path}")
     if result.failure is not None:
         sys.exit(1)
+
+
+MAX_SEEDS = 100_000
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Read a seed list such as ``7,42,1000-1009``; raise a one-line error naming the fix."""
+    seeds: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        low, dash, high = part.partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise fail(
+                f"--seeds: {part!r} is not a seed or a range: write e.g. 7,42,1000-1009"
+            ) from None
+        if not 0 <= first <= last < 2**31:
+            raise fail(f"--seeds: {part!r} must be seeds from 0 to {2**31 - 1}, low to high")
+        if len(seeds) + last - first + 1 > MAX_SEEDS:
+            raise fail(f"--seeds: at most {MAX_SEEDS} seeds")
+        seeds.extend(range(first, last + 1))
+    return seeds
 
 
 def _print_summary(result: EvaluationResult) -> None:

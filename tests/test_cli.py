@@ -135,3 +135,31 @@ def test_progress_lines_from_docker_print_verbatim():
     with err.capture() as captured:
         show_progress('RUN echo "agent:x:10001:10001" >> /etc/passwd [dim]')
     assert captured.get() == 'RUN echo "agent:x:10001:10001" >> /etc/passwd [dim]\n'
+
+
+def test_evaluate_replays_the_seeds_it_is_given(tmp_path):
+    result_file = tmp_path / "result.json"
+    code, output = run(
+        "evaluate", str(agent("good")), "-c", "cartpole", "--seeds", "7, 42,1000-1002",
+        "--json", str(result_file),
+    )  # fmt: skip
+    assert code == 0, output
+    assert "5 of 5" in output
+    seeds = [e["seed"] for e in json.loads(result_file.read_text())["episodes"]]
+    assert seeds == [7, 42, 1000, 1001, 1002]
+    code, output = run("evaluate", str(agent("good")), "-c", "cartpole", "--seeds", "1000-x")
+    assert code == 1 and output.strip().splitlines() == [
+        "Error: --seeds: '1000-x' is not a seed or a range: write e.g. 7,42,1000-1009"
+    ]
+
+
+def test_a_fresh_phase_evaluated_locally_repeats_its_seeds(tmp_path):
+    runs = []
+    for name in ("a.json", "b.json"):
+        code, output = run(
+            "evaluate", str(agent("random")), "-c", "frozenlake", "-n", "5", "--sandbox", "local",
+            "--json", str(tmp_path / name),
+        )  # fmt: skip
+        assert code == 0, output
+        runs.append([e["seed"] for e in json.loads((tmp_path / name).read_text())["episodes"]])
+    assert runs[0] == runs[1] and len(set(runs[0])) == 5 and 1000 not in runs[0]

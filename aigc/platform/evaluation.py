@@ -233,7 +233,10 @@ def run_submission(
                 spec,
                 phase,
                 sandbox=make_sandbox(),
-                seed_secret=settings.seed_secret,
+                # Drawn for this submission, or ordered for it: the agent can know neither.
+                seeds=spec.phase(phase).seeds(
+                    spec.id, secret=settings.seed_secret, evaluation=str(submission_id)
+                ),
                 on_episode=heartbeat.on_episode,
                 cancel=heartbeat.stop,
             )

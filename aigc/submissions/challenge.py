@@ -14,7 +14,7 @@ A challenge names a Gymnasium environment and the rules to score agents on it::
       - id: dev
         visibility: public           # seeds and results public
         episodes: 100
-        seeds: {first: 1000}         # 1000, 1001, ...; or a list [3, 14, 15, ...]
+        seeds: fresh                 # the default: drawn anew for every submission
       - id: test
         visibility: hidden           # seeds and leaderboard hidden until revealed
         episodes: 500
@@ -41,6 +41,18 @@ A challenge names a Gymnasium environment and the rules to score agents on it::
       per_day: 10                    # leave out for no limit
       total: 200
 
+Seeds. ``fresh`` (the default of public phases): the platform draws each submission's
+seeds from its secret and the submission, and publishes them with the result, so the
+participant can replay every episode (``aigc evaluate --seeds ...``) but no agent can know
+them while it plays; on a participant's machine they come from a public development key,
+the same everywhere. ``{first: N}`` or a list: fixed seeds, the same for every submission
+(the platform plays them in an order of each submission's own). Fixed seeds let anyone
+reproduce a board's scores exactly, but an agent that knows them can rebuild the
+environment's random stream and plan around every random event it has not yet seen
+(slips on ice, engine noise, unobserved terrain): choose them only for environments whose
+randomness the agent observes anyway (CartPole, Taxi, Acrobot, ...). ``secret``: derived
+from the platform's secret, the same for every submission; for hidden phases.
+
 Every error is a :class:`SpecError` whose one line names the field and the fix.
 """
 
@@ -50,6 +62,7 @@ import difflib
 import hashlib
 import hmac
 import math
+import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -92,6 +105,10 @@ _DURATION_UNITS = {
 
 
 _REQUIRED = object()
+# Fresh seeds on a participant's own machine, where the platform's secret is not: public, so
+# that a local run repeats and says nothing about the seeds the platform draws.
+DEVELOPMENT_KEY = b"aigc-development-seeds"
+SeedRule = Literal["fixed", "fresh", "secret"]
 
 
 class SpecError(ValueError):
@@ -122,34 +139,72 @@ class Phase:
     first_seed: int | None = None
     start: datetime | None = None
     end: datetime | None = None
+    fresh_seeds: bool = False
+
+    @property
+    def seed_rule(self) -> SeedRule:
+        """How the phase's seeds are chosen: fixed, fresh for every evaluation, or secret."""
+        if self.seed_list is not None or self.first_seed is not None:
+            return "fixed"
+        return "fresh" if self.fresh_seeds else "secret"
 
     @property
     def seeds_hidden(self) -> bool:
-        return self.seed_list is None and self.first_seed is None
+        return self.seed_rule == "secret"
 
     def seeds(
-        self, challenge_id: str, count: int | None = None, secret: bytes | None = None
+        self,
+        challenge_id: str,
+        count: int | None = None,
+        secret: bytes | None = None,
+        evaluation: str | None = None,
     ) -> list[int]:
-        """Return the first ``count`` seeds (all of the phase's episodes by default)."""
+        """Return the seeds of one evaluation, in the order it plays them.
+
+        ``count`` takes the first N (all of the phase's episodes by default). ``evaluation``
+        names one evaluation (the platform passes the submission); with ``secret`` it
+        decides a fresh phase's seeds and the order in which fixed and secret seeds are
+        played, so that neither the seeds nor their order can be known by the agent.
+        """
         count = self.episodes if count is None else count
         if count < 1:
             raise SpecError(f"asked for {count} episodes: ask for at least 1")
+        rule = self.seed_rule
+        if rule == "fresh":
+            key, name = (
+                (secret, f"{self.id}/{evaluation}")
+                if secret is not None and evaluation is not None
+                else (DEVELOPMENT_KEY, self.id)
+            )
+            return [derive_seed(key, challenge_id, name, i) for i in range(count)]
+        total = max(count, self.episodes)
+        if rule == "fixed":
+            seeds = self._fixed(count if evaluation is None else total)
+        elif secret is None:
+            raise SpecError(
+                f"phase {self.id!r} of {challenge_id!r} has hidden seeds that only the platform "
+                "knows: evaluate on a public phase (e.g. --phase dev)"
+            )
+        else:
+            seeds = [derive_seed(secret, challenge_id, self.id, i) for i in range(total)]
+        if evaluation is not None and secret is not None:
+            order = hmac.new(
+                secret, f"{challenge_id}/{self.id}/order/{evaluation}".encode(), hashlib.sha256
+            )
+            random.Random(order.digest()).shuffle(seeds)
+        return seeds[:count]
+
+    def _fixed(self, count: int) -> list[int]:
         if self.seed_list is not None:
-            if count > len(self.seed_list):
-                listed = len(self.seed_list)
+            listed = len(self.seed_list)
+            if count > listed:
                 raise SpecError(
                     f"phase {self.id!r} lists {listed} seed{'s' if listed > 1 else ''}: "
                     f"ask for at most {listed} episode{'s' if listed > 1 else ''}"
                 )
             return list(self.seed_list[:count])
-        if self.first_seed is not None:
-            return list(range(self.first_seed, self.first_seed + count))
-        if secret is None:
-            raise SpecError(
-                f"phase {self.id!r} of {challenge_id!r} has hidden seeds that only the platform "
-                "knows: evaluate on a public phase (e.g. --phase dev)"
-            )
-        return [derive_seed(secret, challenge_id, self.id, i) for i in range(count)]
+        assert self.first_seed is not None
+        return list(range(self.first_seed, self.first_seed + count))
 
 
 def derive_seed(secret: bytes, challenge_id: str, phase_id: str, index: int) -> int:
@@ -379,6 +434,8 @@ def _environment(path: str, value: Any) -> EnvironmentSpec:
 
 
 def _seeds(path: str, value: Any, episodes: int) -> tuple[tuple[int, ...] | None, int | None]:
+    if value == "fresh":
+        return None, None
     if isinstance(value, list):
         seed_list = tuple(_int(0)(f"{path}[{i}]", s) for i, s in enumerate(value))
         if len(seed_list) < episodes:
@@ -390,7 +447,8 @@ def _seeds(path: str, value: Any, episodes: int) -> tuple[tuple[int, ...] | None
         return None, _Fields(value, path, ("first",)).get("first", _int(0))
     if value != "secret":
         raise SpecError(
-            f"{path}: expected a list of seeds, {{first: N}} or 'secret', got {_kind(value)}"
+            f"{path}: expected a list of seeds, {{first: N}} or 'secret' (or 'fresh' on a "
+            f"public phase), got {_kind(value)}"
         )
     return None, None
 
@@ -402,11 +460,19 @@ def _phase(path: str, value: Any) -> Phase:
     phase_id = fields.get("id", _identifier)
     visibility = fields.get("visibility", _choice(("public", "hidden")), default="public")
     episodes = fields.get("episodes", _int(1))
-    seed_list, first = _seeds(fields.name("seeds"), fields.get("seeds", lambda p, v: v), episodes)
-    if visibility == "public" and seed_list is None and first is None:
+    rule = fields.get("seeds", lambda p, v: v, default="fresh" if visibility == "public" else None)
+    if rule is None:
+        raise SpecError(f"{fields.name('seeds')} is missing: add it (secret, for a hidden phase)")
+    seed_list, first = _seeds(fields.name("seeds"), rule, episodes)
+    if visibility == "public" and rule == "secret":
         raise SpecError(
             f"{fields.name('seeds')}: a public phase needs seeds participants can see: "
-            "give a list or {first: N}"
+            "use fresh (the default), a list or {first: N}"
+        )
+    if visibility == "hidden" and rule == "fresh":
+        raise SpecError(
+            f"{fields.name('seeds')}: a hidden phase's seeds are the same for every submission: "
+            "use secret"
         )
     start, end = fields.get("start", _when, default=None), fields.get("end", _when, default=None)
     if start and end and end <= start:
@@ -415,7 +481,15 @@ def _phase(path: str, value: Any) -> Phase:
         )
     title = fields.get("title", _str, default=phase_id)
     return Phase(
-        phase_id, title, cast(Visibility, visibility), episodes, seed_list, first, start, end
+        phase_id,
+        title,
+        cast(Visibility, visibility),
+        episodes,
+        seed_list,
+        first,
+        start,
+        end,
+        fresh_seeds=rule == "fresh",
     )
 
 

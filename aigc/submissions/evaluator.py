@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import gymnasium as gym
 
 from aigc.safe_text import printable
 from aigc.submissions import results as r
-from aigc.submissions.challenge import ChallengeSpec
+from aigc.submissions.challenge import ChallengeSpec, SpecError
 from aigc.submissions.package import read_manifest
 from aigc.submissions.protocol import (
     AGENT_MESSAGES,
@@ -91,18 +91,26 @@ def evaluate(
     episodes: int | None = None,
     parallel: int = DEFAULT_PARALLEL,
     seed_secret: bytes | None = None,
+    seeds: Sequence[int] | None = None,
     on_episode: OnEpisode | None = None,
     cancel: threading.Event | None = None,
 ) -> EvaluationResult:
     """Evaluate the agent package in ``package_dir`` on one phase of a challenge.
 
-    ``episodes`` takes the first N of the phase's seeds instead of all of them. Setting
-    ``cancel`` stops the evaluation within one round trip and raises EvaluationCancelled.
-    Raises SpecError or PackageError for a problem with the challenge or the package
-    itself; everything the agent does wrong ends up in the result's ``failure``.
+    The episodes play ``seeds`` in their order, by default the phase's own (see
+    :meth:`Phase.seeds`); ``episodes`` takes the first N. Setting ``cancel`` stops the
+    evaluation within one round trip and raises EvaluationCancelled. Raises SpecError or
+    PackageError for a problem with the challenge or the package itself; everything the
+    agent does wrong ends up in the result's ``failure``.
     """
     manifest = read_manifest(package_dir)
-    seeds = challenge.phase(phase).seeds(challenge.id, episodes, seed_secret)
+    if seeds is None:
+        seeds = challenge.phase(phase).seeds(challenge.id, episodes, seed_secret)
+    else:
+        challenge.phase(phase)  # the phase must exist: its limits and rules apply
+        seeds = list(seeds)[:episodes] if episodes else list(seeds)
+        if not seeds:
+            raise SpecError("no seeds to play: give at least one")
     result = EvaluationResult(
         challenge=challenge.id,
         phase=phase,

@@ -110,7 +110,8 @@ def test_good_agent_is_scored_and_stored(platform, submission_id):
         assert stored is not None and stored.score == stored.metrics["mean_return"] > 100
         count = session.scalar(select(func.count()).select_from(EpisodeRow))
         assert count == 100
-        assert stored.episodes[0].seed == 1000
+        # The phase's fixed seeds, in an order of this submission's own.
+        assert sorted(e.seed for e in stored.episodes) == list(range(1000, 1100))
     assert run(platform, submission_id) == ev.SKIPPED  # a second delivery changes nothing
     assert evaluations(platform.db, submission_id) == 1
 

@@ -144,7 +144,13 @@ BROKEN = [
     ("episodes 0", f"{PHASE}.episodes", 0, ["phases[0].episodes", "whole number of at least 1"]),
     ("episodes text", f"{PHASE}.episodes", "ten", ["phases[0].episodes", "whole number"]),
     ("episodes bool", f"{PHASE}.episodes", True, ["phases[0].episodes", "whole number"]),
-    ("seeds missing", f"{PHASE}.seeds", DELETE, ["phases[0].seeds is missing"]),
+    ("hidden seeds missing", "phases.1.seeds", DELETE, ["phases[1].seeds is missing"]),
+    (
+        "fresh seeds in a hidden phase",
+        "phases.1.seeds",
+        "fresh",
+        ["phases[1].seeds", "the same for every submission", "use secret"],
+    ),
     (
         "fewer seeds than episodes",
         f"{PHASE}.seeds",

@@ -71,6 +71,10 @@ SCHEMAS: dict[str, Any] = {
             "start": _time,
             "end": _time,
             "state": {"enum": ["upcoming", "open", "closed"]},
+            "seed_rule": {
+                "enum": ["fixed", "fresh", "secret"],
+                "description": "fresh: drawn for each submission and listed with its result",
+            },
             "seeds": {"type": ["array", "null"], "items": _integer},
         },
     },

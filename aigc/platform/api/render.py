@@ -88,8 +88,12 @@ def phase_json(spec: ChallengeSpec, phase_id: str) -> dict[str, Any]:
         "start": when(phase.start),
         "end": when(phase.end),
         "state": challenges.phase_state(phase),
-        # A hidden phase's seeds stay hidden even when its spec lists them.
-        "seeds": phase.seeds(spec.id) if phase.visibility == "public" else None,
+        # Fresh seeds are drawn per submission and shown with its result; a hidden
+        # phase's seeds stay hidden even when its spec lists them.
+        "seed_rule": phase.seed_rule if phase.visibility == "public" else "secret",
+        "seeds": phase.seeds(spec.id)
+        if phase.visibility == "public" and phase.seed_rule == "fixed"
+        else None,
     }
 
 
