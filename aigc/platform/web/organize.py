@@ -30,7 +30,7 @@ phases:
     title: Development
     visibility: public
     episodes: 100
-    seeds: {first: 1000}
+    seeds: fresh                   # drawn for each submission; or fixed: {first: 1000}
   - id: test
     title: Final test
     visibility: hidden
