@@ -25,6 +25,7 @@ import numpy as np
 
 from aigc.submissions.package import PackageError, load_agent_class, read_manifest
 from aigc.submissions.protocol import (
+    ALLOWED_DTYPES,
     EVALUATOR_MESSAGES,
     PROTOCOL_VERSION,
     Connection,
@@ -39,6 +40,14 @@ MAX_TRACEBACK_CHARS = 4000
 class AgentFailure(Exception):
     """The agent raised or returned something unusable; ``str`` is what the participant reads."""
 
+    code: str | None = None  # the failure code the evaluator should report, if not agent_error
+
+
+class UnusableAction(AgentFailure):
+    """The agent returned something that is no action: the evaluator reports invalid_action."""
+
+    code = "invalid_action"
+
 
 def describe_exception(exc: BaseException, where: str, package_dir: Path) -> tuple[str, str]:
     """Return a one-line summary pointing at the agent's own code, and the traceback."""
@@ -52,19 +61,40 @@ def describe_exception(exc: BaseException, where: str, package_dir: Path) -> tup
 
 
 def to_numpy(value: Any) -> np.ndarray:
-    """Turn whatever the agent returned (int, list, numpy, torch tensor) into an array."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
-        value = value.detach().cpu().numpy()
+    """Turn whatever the agent returned (int, list, numpy, torch tensor) into an array.
+
+    Raises UnusableAction for anything that is not numbers of up to 64 bits: an object,
+    a ragged list, an integer too large for 64 bits, float128, or a value whose
+    ``__array__`` raises.
+    """
     try:
+        if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+            value = value.detach().cpu().numpy()
         array = np.asarray(value)
-    except ValueError:  # e.g. a ragged list
-        array = np.asarray(None, dtype=object)
+    except Exception as exc:  # e.g. a ragged list, or an __array__ that raises
+        raise UnusableAction(
+            f"the agent returned {_describe(value)}, which is no array ({type(exc).__name__}): "
+            "return a number or numeric array from the action space"
+        ) from None
     if array.dtype.kind not in "biuf":
-        raise AgentFailure(
-            f"the agent returned {type(value).__name__} {value!r:.60}: return a number or "
-            "numeric array from the action space"
+        raise UnusableAction(
+            f"the agent returned {_describe(value)}: return a number or numeric array "
+            "from the action space"
+        )
+    if array.dtype.str not in ALLOWED_DTYPES:  # float128, complex, ...
+        raise UnusableAction(
+            f"the agent returned an action of dtype {array.dtype}: return int, float, or an "
+            "array of int64 or float32/float64"
         )
     return array
+
+
+def _describe(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__
+        text = "?"
+    return f"{type(value).__name__} {text:.60}"
 
 
 def seed_everything(seed: int, *agent_spaces: Any) -> None:
@@ -130,11 +160,11 @@ class Runtime:
             actions = [act(o) for o in unbatch(batch, self.observation_space)]
         except Exception as exc:
             raise self._failure(exc, "act") from exc
-        if all(type(a) is int for a in actions):  # the common Discrete case, fast
+        if all(type(a) is int and -(2**63) <= a < 2**63 for a in actions):  # fast, Discrete
             return np.array(actions, dtype=np.int64)
         arrays = [to_numpy(a) for a in actions]
         if len({a.shape for a in arrays}) > 1:
-            raise AgentFailure(
+            raise UnusableAction(
                 "act returned actions of different shapes: return the same shape every time"
             )
         return np.stack(arrays)
@@ -170,8 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         message = failure.args[0]
         tb = failure.args[1] if len(failure.args) > 1 else ""
         print(tb or message, file=sys.stderr)
+        error = {"type": "error", "message": message, "traceback": tb}
+        if failure.code is not None:
+            error["code"] = failure.code
         with contextlib.suppress(OSError, PeerClosed):
-            conn.send({"type": "error", "message": message, "traceback": tb})
+            conn.send(error)
         return 1
     except PeerClosed:
         return 0  # the evaluator went away; nothing left to answer

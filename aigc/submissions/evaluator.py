@@ -351,17 +351,17 @@ class _Run:
             # next send can find it gone before its error message has been read.
             said = self._last_words()
             if said is not None:
-                raise AgentFailed(r.AGENT_ERROR, _clean(said)) from None
+                raise _reported(said, starting=False) from None
             raise AgentFailed(r.AGENT_EXITED, self._exit_message()) from None
 
-    def _last_words(self) -> str | None:
+    def _last_words(self) -> dict | None:
         """The error message a departed agent left unread on the connection, if any."""
         assert self.conn is not None
         try:
             message = self.conn.recv(AGENT_MESSAGES, time.monotonic() + LAST_WORDS_WAIT)
         except (DeadlineExceeded, PeerClosed, ProtocolError, OSError):
             return None
-        return str(message["message"]) if message["type"] == "error" else None
+        return message if message["type"] == "error" else None
 
     def _receive(
         self, when: float, on_timeout: Callable[[], AgentFailed], starting: bool = False
@@ -377,8 +377,7 @@ class _Run:
         except ProtocolError as exc:
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent broke the protocol: {exc}") from None
         if message["type"] == "error":
-            code = r.AGENT_START_FAILED if starting else r.AGENT_ERROR
-            raise AgentFailed(code, _clean(message["message"]))
+            raise _reported(message, starting)
         return message
 
     def _recv_until(self, when: float) -> dict:
@@ -429,6 +428,19 @@ class _Run:
         if not self.current:
             return "while starting"
         return f"during episode {self.current[0].index} (step {self.current[0].length})"
+
+
+def _reported(error: dict, starting: bool) -> AgentFailed:
+    """The failure an agent's ``error`` message reports.
+
+    The runtime marks an action it could not send (an object, float128, ...) as
+    invalid_action; nothing else an agent says changes the code it is charged with.
+    """
+    if starting:
+        code = r.AGENT_START_FAILED
+    else:
+        code = r.INVALID_ACTION if error.get("code") == r.INVALID_ACTION else r.AGENT_ERROR
+    return AgentFailed(code, _clean(str(error["message"])))
 
 
 def _wait_exit(process: AgentProcess, seconds: float) -> None:

@@ -30,6 +30,8 @@ Messages
     ``action`` ``{"actions": ARRAY}``: n actions stacked on axis 0, in the order of the
                observations.
     ``error``  ``{"message": str, "traceback": str}``: the agent failed; it exits after.
+               An optional ``"code": "invalid_action"`` says the agent returned something
+               the runtime could not send as an action (an object, float128, ...).
 
     SPACE and BATCH are defined in :mod:`aigc.submissions.spaces`.
 """
