@@ -175,7 +175,8 @@ def test_result_round_trips_through_json(cartpole):
 
 def test_non_numeric_action_is_refused_by_the_runtime(cartpole):
     result = evaluate(agent("string_action"), cartpole)
-    assert result.failure is not None and result.failure.code == r.AGENT_ERROR
+    # Not an action at all: charged as an invalid action, like float128 or an object.
+    assert result.failure is not None and result.failure.code == r.INVALID_ACTION
     assert "the agent returned str 'left': return a number" in result.failure.message
 
 
