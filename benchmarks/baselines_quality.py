@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from aigc.baselines import common, qlearning
-from aigc.platform.evaluation import board_figures
+from aigc.leaderboard.ranking import board_figures
 from aigc.platform.settings import SHIPPED_BASELINES
 from aigc.submissions.challenge import get_challenge
 from aigc.submissions.docker_sandbox import DockerSandbox

@@ -9,50 +9,31 @@ Rules:
   primary metric, in the challenge's direction.
 - Ties on the primary metric are broken by the tie-breaker metric (when the challenge has
   one), then by the earlier submission.
-- A submission without a score (its evaluation failed, or the metric came out NaN) never
-  ranks above one with a score.
+- A submission without a score (its evaluation failed, or the metric is undefined: see
+  :mod:`aigc.submissions.metrics`) never ranks above one with a score.
 - Baseline rows are ordered among the others but take no rank: ranks count entrants.
 - Each row carries a 95% bootstrap confidence interval of its primary metric over its
   episodes, and a mark where its interval overlaps the next row's: the order of two such
   rows could be chance.
 
-Besides the built-in metrics, ``mean_x`` is the mean over episodes of the number ``x`` the
-environment put in the info of each episode's last step (a challenge's ``metrics.info``).
+The metrics themselves, and what counts towards them, are :mod:`aigc.submissions.metrics`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 
-from aigc.submissions.challenge import INFO_PREFIX
+from aigc.submissions.metrics import MetricsSpec, statistic, values_of
+from aigc.submissions.metrics import metric as metric_named
+from aigc.submissions.results import EvaluationResult
 
 BOOTSTRAP_SAMPLES = 2000
 CONFIDENCE = 0.95
-
-# Each built-in metric is a statistic of one per-episode quantity (mean_x: see _statistic_of).
-_STATISTICS: dict[str, tuple[str, Callable[..., np.ndarray]]] = {
-    "mean_return": ("return", np.mean),
-    "std_return": ("return", np.std),
-    "median_return": ("return", np.median),
-    "min_return": ("return", np.min),
-    "max_return": ("return", np.max),
-    "mean_length": ("length", np.mean),
-    "success_rate": ("success", np.mean),
-}
-
-
-def _statistic_of(metric: str) -> tuple[str, Callable[..., np.ndarray]]:
-    """The per-episode quantity of a metric ("info:x" for mean_x) and its statistic."""
-    if metric in _STATISTICS:
-        return _STATISTICS[metric]
-    if metric.startswith(INFO_PREFIX) and len(metric) > len(INFO_PREFIX):  # mean_x
-        return f"info:{metric.removeprefix(INFO_PREFIX)}", np.mean
-    raise KeyError(f"unknown metric {metric!r}")
 
 
 @dataclass(frozen=True)
@@ -158,53 +139,37 @@ def _overlap(a: LeaderboardRow, b: LeaderboardRow) -> bool:
     return a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
 
 
-def episode_values(
-    metric: str,
-    returns: Sequence[float],
-    lengths: Sequence[int],
-    successes: Sequence[bool | None],
-    infos: Sequence[Mapping[str, float | None]] = (),
-) -> np.ndarray:
-    """The per-episode quantity a metric is a statistic of.
-
-    ``infos`` holds each episode's info values (``EpisodeResult.values``) for ``mean_x``
-    metrics. Successes without a verdict and missing info values are dropped.
-    """
-    quantity = _statistic_of(metric)[0]
-    if quantity == "return":
-        return np.asarray(returns, dtype=np.float64)
-    if quantity == "length":
-        return np.asarray(lengths, dtype=np.float64)
-    if quantity == "success":
-        return np.asarray([float(s) for s in successes if s is not None], dtype=np.float64)
-    name = quantity.removeprefix("info:")
-    found = (values.get(name) for values in infos)
-    return np.asarray([v for v in found if v is not None], dtype=np.float64)
-
-
-def statistic(metric: str, values: np.ndarray) -> float | None:
-    """The metric of these per-episode values (None if there are none, or it is not finite)."""
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return None
-    value = float(_statistic_of(metric)[1](values))
-    return value if math.isfinite(value) else None
-
-
 def bootstrap_interval(
     metric: str, values: np.ndarray, seed: int = 0, samples: int = BOOTSTRAP_SAMPLES
 ) -> tuple[float, float] | None:
     """The 95% percentile-bootstrap interval of a metric over episodes (None if undefined).
 
-    Seeded: the same episodes always give the same interval.
+    Undefined where the metric is (see :mod:`aigc.submissions.metrics`), and over fewer
+    than two episodes. Seeded: the same episodes always give the same interval.
     """
-    values = values[np.isfinite(values)]
-    if len(values) < 2:
+    if len(values) < 2 or statistic(metric, values) is None:
         return None
-    statistic = _statistic_of(metric)[1]
+    reduce = metric_named(metric).statistic
     generator = np.random.default_rng(seed)
     picks = generator.integers(0, len(values), size=(samples, len(values)))
-    estimates = statistic(values[picks], axis=1)
     tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(estimates, [tail, 100 - tail])
-    return float(low), float(high)
+    with np.errstate(invalid="ignore", over="ignore"):
+        estimates = reduce(values[picks], axis=1)
+        low, high = (float(v) for v in np.percentile(estimates, [tail, 100 - tail]))
+    return (low, high) if math.isfinite(low) and math.isfinite(high) else None
+
+
+def board_figures(
+    result: EvaluationResult, metrics: MetricsSpec, seed: int
+) -> tuple[float | None, float | None, float | None]:
+    """What a result brings to its board: the score's interval and the tie-breaker's value.
+
+    The score itself is the result's primary metric, computed by the same table.
+    """
+    interval = bootstrap_interval(
+        metrics.primary, values_of(metrics.primary, result.episodes), seed
+    )
+    tie = None
+    if metrics.tie_breaker is not None:
+        tie = statistic(metrics.tie_breaker, values_of(metrics.tie_breaker, result.episodes))
+    return (interval[0], interval[1], tie) if interval else (None, None, tie)

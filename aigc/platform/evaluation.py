@@ -25,7 +25,7 @@ from sqlalchemy import CursorResult, Update, and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from aigc.leaderboard.ranking import bootstrap_interval, episode_values, statistic
+from aigc.leaderboard.ranking import board_figures
 from aigc.platform import challenges
 from aigc.platform.db import Database
 from aigc.platform.leaderboards import bump_board
@@ -43,8 +43,8 @@ from aigc.platform.models import (
 )
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
-from aigc.submissions.challenge import MetricsSpec
 from aigc.submissions.evaluator import EvaluationCancelled, evaluate
+from aigc.submissions.metrics import MetricsSpec
 from aigc.submissions.results import EpisodeResult, EvaluationResult
 from aigc.submissions.sandbox import Sandbox
 
@@ -277,24 +277,6 @@ def run_submission(
             running.discard(heartbeat)
     record_result(db, held, result, spec.metrics)
     return DONE
-
-
-def board_figures(
-    result: EvaluationResult, metrics: MetricsSpec, seed: int
-) -> tuple[float | None, float | None, float | None]:
-    """The score's bootstrap interval over episodes and the tie-breaker's value."""
-    episodes = result.episodes
-    returns = [e.total_return for e in episodes]
-    lengths = [e.length for e in episodes]
-    successes = [e.success for e in episodes]
-    infos = [e.values for e in episodes]
-    values = episode_values(metrics.primary, returns, lengths, successes, infos)
-    interval = bootstrap_interval(metrics.primary, values, seed=seed)
-    tie = None
-    if metrics.tie_breaker is not None:
-        tie_values = episode_values(metrics.tie_breaker, returns, lengths, successes, infos)
-        tie = statistic(metrics.tie_breaker, tie_values)
-    return (interval[0], interval[1], tie) if interval else (None, None, tie)
 
 
 def record_result(

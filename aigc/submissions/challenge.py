@@ -74,20 +74,12 @@ from typing import Any, Literal, TypeVar, cast
 import gymnasium as gym
 import yaml
 
+from aigc.submissions.metrics import INFO_PREFIX, METRICS, MetricsSpec, info_metric
+
 T = TypeVar("T")
 Visibility = Literal["public", "hidden"]
 
-METRICS = (
-    "mean_return",
-    "std_return",
-    "median_return",
-    "min_return",
-    "max_return",
-    "mean_length",
-    "success_rate",
-)
 SUCCESS_RULES = ("terminated", "truncated", "info")
-INFO_PREFIX = "mean_"  # a name x in metrics.info is reported as the metric mean_x
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _INFO_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?")
@@ -224,29 +216,6 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class MetricsSpec:
-    primary: str = "mean_return"
-    higher_is_better: bool = True
-    success: str | None = None  # "terminated", "truncated", "info" or "min_return"
-    success_min_return: float | None = None
-    report: tuple[str, ...] = ("mean_return", "std_return", "mean_length")
-    tie_breaker: str | None = "std_return"
-    tie_breaker_higher_is_better: bool = False
-    # Numbers the environment puts in the info of an episode's last step (trusted side).
-    info: tuple[str, ...] = ()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every metric this challenge can use: METRICS, then mean_x for each x in info."""
-        return METRICS + tuple(info_metric(x) for x in self.info)
-
-
-def info_metric(name: str) -> str:
-    """The metric that reports the info value ``name``: its mean over episodes."""
-    return INFO_PREFIX + name
-
-
-@dataclass(frozen=True)
 class Quotas:
     per_day: int | None = None
     total: int | None = None
@@ -260,7 +229,7 @@ class ChallengeSpec:
     environment: EnvironmentSpec
     phases: tuple[Phase, ...]
     limits: Limits = Limits()
-    metrics: MetricsSpec = MetricsSpec()
+    metrics: MetricsSpec = field(default_factory=MetricsSpec)
     quotas: Quotas = Quotas()
 
     def phase(self, phase_id: str) -> Phase:

@@ -30,6 +30,7 @@ import gymnasium as gym
 from aigc.safe_text import printable
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
+from aigc.submissions.metrics import compute_metrics, episode_success, info_values
 from aigc.submissions.package import read_manifest
 from aigc.submissions.protocol import (
     AGENT_MESSAGES,
@@ -129,7 +130,7 @@ def evaluate(
         run.shutdown()
         result.wall_time = time.monotonic() - started
     result.episodes.sort(key=lambda e: e.index)
-    result.metrics = r.compute_metrics(result.episodes, challenge.metrics)
+    result.metrics = compute_metrics(result.episodes, challenge.metrics)
     return result
 
 
@@ -304,8 +305,8 @@ class _Run:
             wall_time=time.monotonic() - episode.started,
             terminated=bool(terminated),
             truncated=bool(truncated),
-            success=r.episode_success(metrics, episode.total_return, terminated, truncated, info),
-            values=r.info_values(metrics, info),
+            success=episode_success(metrics, episode.total_return, terminated, truncated, info),
+            values=info_values(metrics, info),
         )
         self.result.episodes.append(done)
         if self.on_episode is not None:

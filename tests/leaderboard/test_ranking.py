@@ -14,13 +14,9 @@ import pytest
 
 from aigc.leaderboard import plots
 from aigc.leaderboard.export import to_csv, to_json
-from aigc.leaderboard.ranking import (
-    Candidate,
-    bootstrap_interval,
-    episode_values,
-    rank,
-    statistic,
-)
+from aigc.leaderboard.ranking import Candidate, board_figures, bootstrap_interval, rank
+from aigc.submissions.metrics import MetricsSpec, compute_metrics, episode_values, statistic
+from aigc.submissions.results import EpisodeResult, EvaluationResult
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -222,3 +218,32 @@ def test_plots_are_valid_standalone_svg():
         root = ET.fromstring(svg)
         assert root.tag.endswith("svg")
         assert "<script" not in svg and "http" not in svg.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_a_nan_return_leaves_no_score_and_no_interval_anywhere():
+    """The evaluator's metrics and the board's figures follow one table and agree."""
+    episodes = [
+        EpisodeResult(i, i, value, 10, 0.1, True, False)
+        for i, value in enumerate([1, 2, math.nan, 3])
+    ]
+    spec = MetricsSpec(report=("mean_return", "min_return", "mean_length"))
+    metrics = compute_metrics(episodes, spec)
+    assert metrics == {"mean_return": None, "min_return": None, "mean_length": 10.0}
+    result = EvaluationResult("c", "dev", "a", 4, episodes, metrics)
+    assert board_figures(result, spec, seed=1) == (None, None, None)  # std of a NaN: undefined
+    returns = episode_values(
+        "mean_return", [e.total_return for e in episodes], [10] * 4, [None] * 4
+    )
+    assert statistic("mean_return", returns) is None
+    assert bootstrap_interval("mean_return", returns) is None
+    # Unscored, it ranks below a scored submission however low.
+    rows = rank([candidate("nan", metrics["mean_return"]), candidate("low", -1e9)])
+    assert [(r.name, r.rank, r.score) for r in rows] == [("low", 1, -1e9), ("nan", 2, None)]
+
+
+def test_an_infinite_return_counts_as_the_number_it_is():
+    returns = np.array([1.0, math.inf])
+    assert statistic("min_return", returns) == 1.0
+    assert statistic("max_return", returns) is None and statistic("mean_return", returns) is None
+    # No interval where a resample can give an infinite estimate.
+    assert bootstrap_interval("min_return", returns) is None

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from aigc.platform import evaluation as ev
 from aigc.platform.models import Submission
-from aigc.submissions.challenge import MetricsSpec
+from aigc.submissions.metrics import MetricsSpec, compute_metrics
 from aigc.submissions.results import (
     AGENT_ERROR,
     EpisodeResult,
@@ -197,7 +197,6 @@ metrics:
 def test_a_challenge_ranks_by_an_info_metric_with_intervals_and_tie_breaker(api):
     from aigc.platform import challenges
     from aigc.platform.models import EpisodeRow
-    from aigc.submissions.results import compute_metrics
     from aigc.submissions.sandbox import LocalSandbox
 
     # aigc-test/Info-v0 (tests/submissions/conftest.py): seeds 0..5 last 3, 4, 5, 6, 3, 4

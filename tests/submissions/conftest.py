@@ -11,6 +11,7 @@ import yaml
 from gymnasium import spaces
 
 from aigc.submissions.challenge import ChallengeSpec, parse_challenge
+from aigc.submissions.results import EpisodeResult
 
 AGENTS = Path(__file__).parent / "agents"
 
@@ -137,3 +138,25 @@ class InfoEnv(gym.Env):
 
 
 gym.register("aigc-test/Info-v0", entry_point=InfoEnv)
+
+
+def episode(
+    total_return: float,
+    length: int = 10,
+    success: bool | None = None,
+    index: int = 0,
+    terminated: bool = False,
+    truncated: bool = True,
+    values: dict[str, float | None] | None = None,
+) -> EpisodeResult:
+    return EpisodeResult(
+        index=index,
+        seed=1000 + index,
+        total_return=total_return,
+        length=length,
+        wall_time=0.5,
+        terminated=terminated,
+        truncated=truncated,
+        success=success,
+        values=values or {},
+    )

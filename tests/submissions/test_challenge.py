@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from aigc.submissions.challenge import (
-    METRICS,
     ChallengeSpec,
     SpecError,
     builtin_challenge_ids,
@@ -21,6 +20,7 @@ from aigc.submissions.challenge import (
     parse_challenge,
     parse_challenge_yaml,
 )
+from aigc.submissions.metrics import METRICS
 
 DELETE = object()
 

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 from aigc.platform import challenges
 from aigc.platform.models import Challenge, Submission
 from aigc.platform.web import current_user, number, platform
-from aigc.submissions.challenge import ChallengeSpec, EnvironmentSpec, Phase, info_metric
+from aigc.submissions.challenge import ChallengeSpec, EnvironmentSpec, Phase
+from aigc.submissions.metrics import info_metric
 from aigc.submissions.spaces import describe_space
 
 bp = Blueprint("pages", __name__)
