@@ -42,7 +42,7 @@ def test_overrides_by_name():
     assert changed.learning_rate == 1e-3 and changed.hidden_sizes == (32, 32)
     with pytest.raises(ValueError, match="NAME one of"):
         common.apply_overrides(settings, ["learning_rat=1"])
-    with pytest.raises(ValueError, match="anneal_lr"):
+    with pytest.raises(ValueError, match="'anneal_lr=maybe': 'maybe' is not true or false"):
         common.apply_overrides(settings, ["anneal_lr=maybe"])
 
 

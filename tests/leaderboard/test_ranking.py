@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import xml.etree.ElementTree as ET
@@ -19,13 +20,14 @@ from aigc.submissions.metrics import MetricsSpec, compute_metrics, episode_value
 from aigc.submissions.results import EpisodeResult, EvaluationResult
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+SUBMISSION_IDS = itertools.count(1)  # the same ids in every run, unlike hash()
 
 
 def candidate(entrant: str, score: float | None, minutes: int = 0, **fields) -> Candidate:
     return Candidate(
         entrant=entrant,
         name=fields.pop("name", entrant),
-        submission_id=fields.pop("submission_id", hash((entrant, score, minutes)) % 10**6),
+        submission_id=fields.pop("submission_id", next(SUBMISSION_IDS)),
         submitted_at=T0 + timedelta(minutes=minutes),
         score=score,
         **fields,
