@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from aigc.platform import auth
+from aigc.platform import auth, ids
 from aigc.platform.models import User
 
 API_PREFIX = "/api/v1"
@@ -40,8 +40,9 @@ class RouteDoc:
     request: dict[str, Any] | None = None  # OpenAPI requestBody
     response: str | None = None  # name of a schema in openapi.SCHEMAS
     errors: tuple[int, ...] = ()
-    parameters: list[dict[str, Any]] = field(default_factory=list)
+    parameters: list[dict[str, Any]] = field(default_factory=list)  # query parameters
     success: int = 200
+    content: dict[str, Any] = field(default_factory=dict)  # other media types of the success
 
 
 ROUTES: list[RouteDoc] = []
@@ -58,12 +59,16 @@ def route(
     errors: tuple[int, ...] = (),
     parameters: list[dict[str, Any]] | None = None,
     success: int = 200,
+    content: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on the API blueprint and document it.
 
     The declared access is enforced before the view runs, so no view reads a request
     body from someone it would refuse, and the document cannot promise other than is done.
+    Path parameters are documented from the rule itself; ``parameters`` lists the query's.
     """
+    if any(p["in"] == "path" for p in parameters or ()):
+        raise ValueError(f"{rule}: path parameters are documented from the rule, not declared")
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         guarded = view
@@ -88,6 +93,7 @@ def route(
                 errors=errors,
                 parameters=parameters or [],
                 success=success,
+                content=content or {},
             )
         )
         return view
@@ -100,7 +106,7 @@ def json_fields(*required: str) -> dict[str, Any]:
     schema = {
         "type": "object",
         "required": list(required),
-        "properties": {name: {"type": "string"} for name in required},
+        "properties": {name: {"type": "string", "minLength": 1} for name in required},
     }
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -154,6 +160,15 @@ def text_field(data: dict[str, Any], name: str) -> str:
     return value
 
 
+def exception_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """The headers an HTTP error carries besides its body's type: Allow on a 405, say."""
+    return [
+        (name, value)
+        for name, value in error.get_headers(request.environ)
+        if name.lower() != "content-type"
+    ]
+
+
 def _error_response(status: int, message: str, **extra: Any) -> Any:
     response = jsonify({"error": {"status": status, "message": message, **extra}})
     response.status_code = status
@@ -164,6 +179,7 @@ def register(app: Flask) -> None:
     """Attach the API and its JSON error handling to the app."""
     from aigc.platform.api import accounts, challenges, openapi, submissions  # noqa: F401
 
+    ids.init_app(app)
     app.register_blueprint(api)
 
     @app.errorhandler(ApiError)
@@ -178,9 +194,11 @@ def register(app: Flask) -> None:
         if not request.path.startswith(API_PREFIX):
             return error
         messages = {
-            404: "no such API route: see /api/v1/openapi.json",
+            404: "no such API route or id: see /api/v1/openapi.json",
             405: f"{request.method} is not allowed here: see /api/v1/openapi.json",
             413: "the upload is larger than the platform accepts: shrink the package",
         }
         message = messages.get(error.code or 0, error.description or error.name)
-        return _error_response(error.code or 500, message)
+        response = _error_response(error.code or 500, message)
+        response.headers.extend(exception_headers(error))
+        return response

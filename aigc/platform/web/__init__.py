@@ -37,7 +37,8 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from aigc.platform.api import API_PREFIX
+from aigc.platform import ids
+from aigc.platform.api import API_PREFIX, exception_headers
 from aigc.platform.models import User
 
 if TYPE_CHECKING:
@@ -256,11 +257,13 @@ def error_page(error: HTTPException) -> Any:
     title, message = ERRORS.get(code, (error.name, error.description or error.name))
     if error.description and error.description != type(error).description:
         message = error.description
+    headers = exception_headers(error)
     try:
-        return render_template("error.html", code=code, title=title, message=message), code
+        return render_template("error.html", code=code, title=title, message=message), code, headers
     except Exception:  # the page itself failed (the database is down, say): say it plainly
         log.exception("the error page for %s could not be rendered", code)
-        return f"{code} {title}: {message}", code, {"Content-Type": "text/plain; charset=utf-8"}
+        plain = [*headers, ("Content-Type", "text/plain; charset=utf-8")]
+        return f"{code} {title}: {message}", code, plain
 
 
 def _template_globals() -> dict[str, Any]:
@@ -277,6 +280,7 @@ def register(app: Flask) -> None:
     """Attach the pages, their session handling and HTML error pages to the app."""
     from aigc.platform.web import accounts, boards, organize, pages, submissions
 
+    ids.init_app(app)
     blueprints = [assets, pages.bp, accounts.bp, submissions.bp, boards.bp, organize.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
