@@ -227,3 +227,11 @@ def test_the_leaderboard_declares_its_csv_answer(api: Api, doc: dict[str, Any]) 
     for form, media in (("json", "application/json"), ("csv", "text/csv")):
         answer = api.client.get(f"/api/v1/challenges/cartpole/leaderboard?format={form}")
         assert answer.status_code == 200 and answer.mimetype == media
+
+
+def test_refusals_that_say_when_to_retry_declare_retry_after(doc: dict[str, Any]) -> None:
+    for method, rule in (("POST", "/tokens"), ("POST", "/users"), ("POST", "/submissions")):
+        refused = operation(doc, method, rule)["responses"]["429"]
+        assert refused["headers"]["Retry-After"]["schema"]["type"] == "integer", rule
+    token = doc["components"]["schemas"]["Token"]["properties"]
+    assert token["expires_at"] == {"type": "string", "format": "date-time"}

@@ -7,27 +7,33 @@ Every route is declared with :func:`route`, which records what the OpenAPI docum
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from aigc.platform import auth, ids
-from aigc.platform.models import User
+from aigc.platform import auth, ids, throttle
+from aigc.platform.models import User, now
 
 API_PREFIX = "/api/v1"
 api = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 
 class ApiError(Exception):
-    """An error answered as ``{"error": {"status", "message", ...}}``."""
+    """An error answered as ``{"error": {"status", "message", ...}}``.
 
-    def __init__(self, status: int, message: str, **extra: Any):
+    With ``retry_at`` (a 429, say) the answer also says when to try again: ``retry_at`` in
+    the body and ``Retry-After`` in the headers.
+    """
+
+    def __init__(self, status: int, message: str, retry_at: datetime | None = None, **extra: Any):
         super().__init__(message)
-        self.status, self.message, self.extra = status, message, extra
+        self.status, self.message, self.retry_at, self.extra = status, message, retry_at, extra
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,10 @@ def viewer(session: Session) -> User | None:
     token = bearer_token()
     if token is None:
         return None
-    user = auth.user_for_token(session, token)
+    try:
+        user = auth.user_for_token(session, token)
+    except auth.TokenExpired as exc:
+        raise ApiError(401, str(exc)) from None
     if user is None:
         raise ApiError(401, "the API token is invalid or revoked: sign in again (aigc login)")
     return user
@@ -142,6 +151,11 @@ def require_user(session: Session, organizer: bool = False) -> User:
     if organizer and not user.is_organizer:
         raise ApiError(403, "only organizers may do this")
     return user
+
+
+def client_address() -> str:
+    """The address the request came from (behind proxies, see AIGC_TRUSTED_PROXIES)."""
+    return request.remote_addr or "unknown"
 
 
 def json_body() -> dict[str, Any]:
@@ -184,10 +198,20 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Any:
-        response = _error_response(error.status, error.message, **error.extra)
+        extra = dict(error.extra)
+        if error.retry_at is not None:
+            extra["retry_at"] = error.retry_at.isoformat().replace("+00:00", "Z")
+        response = _error_response(error.status, error.message, **extra)
         if error.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if error.retry_at is not None:
+            wait = (error.retry_at - now()).total_seconds()
+            response.headers["Retry-After"] = str(max(0, math.ceil(wait)))
         return response
+
+    @app.errorhandler(throttle.Throttled)
+    def throttled(error: throttle.Throttled) -> Any:
+        return api_error(ApiError(429, str(error), retry_at=error.retry_at))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

@@ -69,8 +69,7 @@ def _send(p: Any, submission_id: int) -> None:
 
 
 def _refused(exc: service.Refused) -> ApiError:
-    extra = {"retry_at": exc.retry_at.isoformat().replace("+00:00", "Z")} if exc.retry_at else {}
-    return ApiError(exc.status, exc.message, **extra)
+    return ApiError(exc.status, exc.message, retry_at=exc.retry_at)
 
 
 @route(
