@@ -27,6 +27,10 @@ CREDENTIALS = {
     "required": True,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Credentials"}}},
 }
+NEW_ACCOUNT = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewAccount"}}},
+}
 
 
 @route(
@@ -34,7 +38,7 @@ CREDENTIALS = {
     "POST",
     "Create a participant account (a few an hour from one address)",
     "anyone",
-    request_body=CREDENTIALS,
+    request_body=NEW_ACCOUNT,
     response="User",
     errors=(400, 403, 409, 429),
     success=201,

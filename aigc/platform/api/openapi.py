@@ -7,6 +7,7 @@ from typing import Any
 
 import aigc
 from aigc.platform.api import API_PREFIX, ROUTES, RouteDoc, route
+from aigc.platform.auth import MIN_PASSWORD, USERNAME
 from aigc.platform.ids import ID_SCHEMA
 
 RULE_ARGUMENT = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
@@ -15,6 +16,7 @@ CONVERTER_SCHEMAS: dict[str | None, dict[str, Any]] = {
     "id": ID_SCHEMA,
     None: {"type": "string", "minLength": 1},
 }
+PATH_EXAMPLES: dict[str, Any] = {"slug": "cartpole", "phase": "dev", "submission_id": 1}
 
 STATUS_TEXT = {
     400: "The request is invalid: the message says what to change",
@@ -55,6 +57,14 @@ SCHEMAS: dict[str, Any] = {
             "username": {"type": "string", "minLength": 1},
             "password": {"type": "string", "minLength": 1},
             "name": _string,
+        },
+    },
+    "NewAccount": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {
+            "username": {"type": "string", "minLength": 1, "pattern": f"^{USERNAME.pattern}$"},
+            "password": {"type": "string", "minLength": MIN_PASSWORD},
         },
     },
     "User": {
@@ -212,8 +222,15 @@ def path_parameters(rule: str) -> list[dict[str, Any]]:
     for converter, name in RULE_ARGUMENT.findall(rule):
         if (converter or None) not in CONVERTER_SCHEMAS:
             raise ValueError(f"{rule}: the converter {converter!r} has no schema here")
-        schema = CONVERTER_SCHEMAS[converter or None]
-        parameters.append({"name": name, "in": "path", "required": True, "schema": dict(schema)})
+        parameter = {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": dict(CONVERTER_SCHEMAS[converter or None]),
+        }
+        if name in PATH_EXAMPLES:
+            parameter["example"] = PATH_EXAMPLES[name]
+        parameters.append(parameter)
     return parameters
 
 
