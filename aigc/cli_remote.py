@@ -72,21 +72,31 @@ def login(server: str | None, username: str | None, password: str | None) -> Non
         "/tokens",
         json_body={"username": username, "password": password, "name": "aigc cli"},
     )
-    path = save_login(Login(server=server, username=username, token=body["token"]))
+    login = Login(server, username, body["token"], body.get("expires_at"))
+    path = save_login(login)
     out.print(f"signed in to {server} as {username} ({body['user']['role']}); token kept in {path}")
 
 
 @main.command()
 def logout() -> None:
-    """Revoke the kept token and forget it."""
+    """Revoke the kept token on the server and forget it here."""
     login = load_login()
     if login is None:
         out.print("not signed in")
         return
     try:
-        Client(login.server, login.token).call("DELETE", "/tokens/current")
+        Client(login.server, login.token, timeout=10).call("DELETE", "/tokens/current")
     except ApiFailure as exc:
-        err.print(f"the server did not revoke the token ({exc}); forgetting it here anyway")
+        if exc.status != 401:  # a 401: the token was expired or revoked already
+            forget_login()
+            reason = "did not answer" if exc.status == 0 else f"refused to revoke it ({exc})"
+            until = f"until {login.expires_at[:10]}" if login.expires_at else "until it expires"
+            err.print(
+                f"signed out here only: {login.server} {reason}, "
+                f"so the token stays valid there {until}",
+                markup=False,
+            )
+            return
     forget_login()
     out.print(f"signed out of {login.server}")
 

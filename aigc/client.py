@@ -34,6 +34,7 @@ class Login:
     server: str
     username: str
     token: str
+    expires_at: str | None = None  # as the server said, ISO 8601 (older sign-ins lack it)
 
 
 def config_path() -> Path:

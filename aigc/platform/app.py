@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aigc.platform import api, web
 from aigc.platform.db import Database
@@ -47,7 +48,14 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.https,
+        # The cookie's signature lapses with the sign-in it carries (the server ends it too).
+        PERMANENT_SESSION_LIFETIME=settings.token_lifetime,
     )
+    if settings.trusted_proxies:
+        # The client's address and scheme as the proxies in front say (the throttles count
+        # per address); without proxies these headers are anyone's to forge and are ignored.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["aigc"] = Platform(
         settings, db, store, queue or make_queue(settings, db, store), BoardCache()

@@ -1,4 +1,5 @@
-"""Database models: accounts, challenges with their versions, submissions and results."""
+"""Database models: accounts and sign-ins, challenges with their versions, submissions and
+results."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -144,8 +146,38 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(StorableString(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     last_used_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
 
     user: Mapped[User] = relationship()
+
+
+class WebSession(Base):
+    """A browser's sign-in: its cookie holds the key, signing out deletes the row."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    # sha256 of the cookie's key, as for API tokens.
+    token_hash: Mapped[str] = mapped_column(StorableString(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    user: Mapped[User] = relationship()
+
+
+class Attempt(Base):
+    """One sign-in or sign-up attempt, as the throttles count them (aigc.platform.throttle)."""
+
+    __tablename__ = "attempt"
+    __table_args__ = (Index("ix_attempt_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of what is counted (a username, a client address) with the throttle's name.
+    key: Mapped[str] = mapped_column(StorableString(64))
+    at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Challenge(Base):

@@ -22,6 +22,13 @@
 - ``AIGC_OPEN_SIGNUP``: 1 (default) lets anyone create a participant account, 0 does not.
 - ``AIGC_HTTPS``: 1 when the site is served over HTTPS (behind a proxy, say): the browser
   then sends the session cookie over HTTPS only; 0 (default) for plain HTTP.
+- ``AIGC_TOKEN_DAYS``: an API token, and a sign-in in the browser, lasts this many days
+  (default 30); signing out ends it at once.
+- ``AIGC_SIGNUPS_PER_HOUR``: sign-ups one client address may make in an hour (default 20;
+  raise it for a workshop whose participants share one address).
+- ``AIGC_TRUSTED_PROXIES``: how many proxies in front of the platform set X-Forwarded-For
+  and X-Forwarded-Proto (default 0: the headers are ignored). Sign-in throttles count per
+  client address, so behind a proxy set it, or every visitor has the proxy's address.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import platformdirs
@@ -102,6 +110,9 @@ class Settings:
     lease_seconds: int = 60
     open_signup: bool = True
     https: bool = False
+    token_days: int = 30
+    signups_per_hour: int = 20
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -135,11 +146,19 @@ class Settings:
             lease_seconds=_int("AIGC_LEASE_S", 60, minimum=4),
             open_signup=signup == "1",
             https=https == "1",
+            token_days=_int("AIGC_TOKEN_DAYS", 30),
+            signups_per_hour=_int("AIGC_SIGNUPS_PER_HOUR", 20),
+            trusted_proxies=_int("AIGC_TRUSTED_PROXIES", 0, minimum=0),
         )
 
     def with_(self, **changes: object) -> Settings:
         """Return a copy with some settings changed (for tests and tools)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        """How long an API token or a browser's sign-in lasts."""
+        return timedelta(days=self.token_days)
 
     @property
     def archive_limits(self) -> ArchiveLimits:

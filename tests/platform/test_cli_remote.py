@@ -17,6 +17,7 @@ import stat
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click.testing
@@ -273,6 +274,49 @@ def test_logout_revokes_the_token(live_server: str, cli: Cli, tmp_path: Path) ->
     assert answer.status_code == 401
     assert "invalid or revoked" in answer.json()["error"]["message"]
     assert "invalid or revoked: sign in again (aigc login)" in refused(elsewhere("status"))
+
+
+def test_login_keeps_when_the_token_expires(live_server: str, cli: Cli) -> None:
+    cli.login(live_server, "alice")
+    expires = datetime.fromisoformat(json.loads(cli.config.read_text())["expires_at"])
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
+
+
+def test_logout_after_the_token_was_revoked_elsewhere_just_signs_out(
+    live_server: str, cli: Cli
+) -> None:
+    cli.login(live_server, "sam")
+    revoked = requests.delete(
+        f"{live_server}/api/v1/tokens/current",
+        headers={"Authorization": f"Bearer {cli.token}"},
+        timeout=30,
+    )
+    assert revoked.status_code == 204
+    assert ok(cli("logout")).strip() == f"signed out of {live_server}"
+    assert not cli.config.exists()
+
+
+def test_logout_from_a_server_that_does_not_answer_forgets_the_token_and_says_so(
+    cli: Cli,
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    cli.config.write_text(
+        json.dumps(
+            {
+                "server": dead,
+                "username": "alice",
+                "token": "aigc_kept-from-before",
+                "expires_at": "2027-01-31T10:00:00Z",
+            }
+        )
+    )
+    lines = ok(cli("logout")).strip().splitlines()
+    assert lines == [
+        f"signed out here only: {dead} did not answer, so the token stays valid there "
+        "until 2027-01-31"
+    ]
+    assert not cli.config.exists()
+    assert ok(cli("logout")).strip() == "not signed in"
 
 
 # --- submitting ------------------------------------------------------------------------------

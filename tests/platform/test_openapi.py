@@ -11,9 +11,11 @@ from flask import Flask
 
 from aigc.platform.api import API_PREFIX, ROUTES
 from aigc.platform.app import create_app
+from aigc.platform.ids import MAX_ID
 from aigc.platform.settings import Settings
 
 from .conftest import Api, RecordingQueue, zip_agent
+from .test_api_accounts import BAD_SIGN_UPS
 from .test_permissions import CASES, build_world
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -162,7 +164,7 @@ def test_error_statuses_the_routes_return_are_documented(api: Api, doc: dict) ->
         documented(route.method, route.rule, case.call(world, "anonymous"), 401)
         if route.access == "organizer":
             documented(route.method, route.rule, case.call(world, "other"), 403)
-        elif "<int:submission_id>" in route.rule:
+        elif "<id:submission_id>" in route.rule:
             documented(route.method, route.rule, case.call(world, "other"), 404)
     documented("GET", "/challenges/<slug>", client.get("/api/v1/challenges/nope"), 404)
 
@@ -171,3 +173,82 @@ def test_document_is_valid_openapi(doc: dict[str, Any]) -> None:
     validator = pytest.importorskip("openapi_spec_validator")
     assert doc["openapi"].startswith("3.1")
     validator.validate(doc)
+
+
+def test_path_parameters_declare_what_the_routes_accept(doc: dict[str, Any]) -> None:
+    seen = set()
+    for path, item in doc["paths"].items():
+        for op in item.values():
+            for param in op.get("parameters", []):
+                if param["in"] != "path":
+                    continue
+                seen.add(param["name"])
+                if param["name"].endswith("_id"):
+                    # Ids past the databases' integer range are 404 before any query.
+                    assert param["schema"] == {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_ID,
+                    }, path
+                else:
+                    assert param["schema"] == {"type": "string", "minLength": 1}, path
+    assert seen == {"submission_id", "slug", "phase"}
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        target: Any = doc
+        for part in schema["$ref"][2:].split("/"):
+            target = target[part]
+        return dict(target)
+    return schema
+
+
+def test_required_text_in_request_bodies_may_not_be_empty(doc: dict[str, Any]) -> None:
+    checked = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for media, content in op.get("requestBody", {}).get("content", {}).items():
+                schema = _resolve(doc, content["schema"])
+                if schema.get("type") == "string" and "format" not in schema:
+                    assert schema.get("minLength", 0) >= 1, (method, path, media)
+                    checked.append((method, path, media))
+                for name in schema.get("required", []):
+                    field = schema["properties"][name]
+                    if field.get("type") == "string" and "format" not in field:
+                        assert field.get("minLength", 0) >= 1, (method, path, name)
+                        checked.append((method, path, name))
+    # username and password twice, team name, join code, challenge, two specs, reason
+    assert len(checked) >= 10, checked
+
+
+def test_the_leaderboard_declares_its_csv_answer(api: Api, doc: dict[str, Any]) -> None:
+    content = operation(doc, "GET", "/challenges/<slug>/leaderboard")["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/csv"}
+    for form, media in (("json", "application/json"), ("csv", "text/csv")):
+        answer = api.client.get(f"/api/v1/challenges/cartpole/leaderboard?format={form}")
+        assert answer.status_code == 200 and answer.mimetype == media
+
+
+def test_refusals_that_say_when_to_retry_declare_retry_after(doc: dict[str, Any]) -> None:
+    for method, rule in (("POST", "/tokens"), ("POST", "/users"), ("POST", "/submissions")):
+        refused = operation(doc, method, rule)["responses"]["429"]
+        assert refused["headers"]["Retry-After"]["schema"]["type"] == "integer", rule
+    token = doc["components"]["schemas"]["Token"]["properties"]
+    assert token["expires_at"] == {"type": "string", "format": "date-time"}
+
+
+def test_sign_up_documents_what_a_username_and_password_must_be(
+    api: Api, doc: dict[str, Any]
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    body = operation(doc, "POST", "/users")["requestBody"]["content"]["application/json"]
+    schema = _resolve(doc, body["schema"])
+    for case, _says in BAD_SIGN_UPS:
+        if isinstance(case, dict) and all(isinstance(v, str) for v in case.values()):
+            refused = api.client.post("/api/v1/users", json=case)
+            assert refused.status_code == 400, case
+            assert not jsonschema.Draft202012Validator(schema).is_valid(case), case
+    good = {"username": "alice.b-c_d", "password": "long-enough"}
+    jsonschema.validate(good, schema)
+    assert api.client.post("/api/v1/users", json=good).status_code == 201

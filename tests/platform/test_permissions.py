@@ -212,7 +212,7 @@ class Case:
         concrete = self.rule.replace("<slug>", "cartpole").replace("<phase>", "test")
         # Submission routes target alice's dev submission; cancel targets her running one.
         target = world.ids["running"] if self.rule.endswith("/cancel") else world.ids["dev"]
-        return "/api/v1" + concrete.replace("<int:submission_id>", str(target))
+        return "/api/v1" + concrete.replace("<id:submission_id>", str(target))
 
     def call(self, world: World, caller: str) -> Any:
         return world.api.client.open(
@@ -223,7 +223,7 @@ class Case:
         )
 
 
-S = "/submissions/<int:submission_id>"
+S = "/submissions/<id:submission_id>"
 # fmt: off
 CASES = [
     #     method    rule                 anonymous other owner organizer

@@ -7,27 +7,33 @@ Every route is declared with :func:`route`, which records what the OpenAPI docum
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from aigc.platform import auth
-from aigc.platform.models import User
+from aigc.platform import auth, ids, throttle
+from aigc.platform.models import User, now
 
 API_PREFIX = "/api/v1"
 api = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 
 class ApiError(Exception):
-    """An error answered as ``{"error": {"status", "message", ...}}``."""
+    """An error answered as ``{"error": {"status", "message", ...}}``.
 
-    def __init__(self, status: int, message: str, **extra: Any):
+    With ``retry_at`` (a 429, say) the answer also says when to try again: ``retry_at`` in
+    the body and ``Retry-After`` in the headers.
+    """
+
+    def __init__(self, status: int, message: str, retry_at: datetime | None = None, **extra: Any):
         super().__init__(message)
-        self.status, self.message, self.extra = status, message, extra
+        self.status, self.message, self.retry_at, self.extra = status, message, retry_at, extra
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,9 @@ class RouteDoc:
     request: dict[str, Any] | None = None  # OpenAPI requestBody
     response: str | None = None  # name of a schema in openapi.SCHEMAS
     errors: tuple[int, ...] = ()
-    parameters: list[dict[str, Any]] = field(default_factory=list)
+    parameters: list[dict[str, Any]] = field(default_factory=list)  # query parameters
     success: int = 200
+    content: dict[str, Any] = field(default_factory=dict)  # other media types of the success
 
 
 ROUTES: list[RouteDoc] = []
@@ -58,12 +65,16 @@ def route(
     errors: tuple[int, ...] = (),
     parameters: list[dict[str, Any]] | None = None,
     success: int = 200,
+    content: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on the API blueprint and document it.
 
     The declared access is enforced before the view runs, so no view reads a request
     body from someone it would refuse, and the document cannot promise other than is done.
+    Path parameters are documented from the rule itself; ``parameters`` lists the query's.
     """
+    if any(p["in"] == "path" for p in parameters or ()):
+        raise ValueError(f"{rule}: path parameters are documented from the rule, not declared")
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         guarded = view
@@ -88,6 +99,7 @@ def route(
                 errors=errors,
                 parameters=parameters or [],
                 success=success,
+                content=content or {},
             )
         )
         return view
@@ -100,7 +112,7 @@ def json_fields(*required: str) -> dict[str, Any]:
     schema = {
         "type": "object",
         "required": list(required),
-        "properties": {name: {"type": "string"} for name in required},
+        "properties": {name: {"type": "string", "minLength": 1} for name in required},
     }
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -121,7 +133,10 @@ def viewer(session: Session) -> User | None:
     token = bearer_token()
     if token is None:
         return None
-    user = auth.user_for_token(session, token)
+    try:
+        user = auth.user_for_token(session, token)
+    except auth.TokenExpired as exc:
+        raise ApiError(401, str(exc)) from None
     if user is None:
         raise ApiError(401, "the API token is invalid or revoked: sign in again (aigc login)")
     return user
@@ -136,6 +151,11 @@ def require_user(session: Session, organizer: bool = False) -> User:
     if organizer and not user.is_organizer:
         raise ApiError(403, "only organizers may do this")
     return user
+
+
+def client_address() -> str:
+    """The address the request came from (behind proxies, see AIGC_TRUSTED_PROXIES)."""
+    return request.remote_addr or "unknown"
 
 
 def json_body() -> dict[str, Any]:
@@ -154,6 +174,15 @@ def text_field(data: dict[str, Any], name: str) -> str:
     return value
 
 
+def exception_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """The headers an HTTP error carries besides its body's type: Allow on a 405, say."""
+    return [
+        (name, value)
+        for name, value in error.get_headers(request.environ)
+        if name.lower() != "content-type"
+    ]
+
+
 def _error_response(status: int, message: str, **extra: Any) -> Any:
     response = jsonify({"error": {"status": status, "message": message, **extra}})
     response.status_code = status
@@ -164,23 +193,36 @@ def register(app: Flask) -> None:
     """Attach the API and its JSON error handling to the app."""
     from aigc.platform.api import accounts, challenges, openapi, submissions  # noqa: F401
 
+    ids.init_app(app)
     app.register_blueprint(api)
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Any:
-        response = _error_response(error.status, error.message, **error.extra)
+        extra = dict(error.extra)
+        if error.retry_at is not None:
+            extra["retry_at"] = error.retry_at.isoformat().replace("+00:00", "Z")
+        response = _error_response(error.status, error.message, **extra)
         if error.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if error.retry_at is not None:
+            wait = (error.retry_at - now()).total_seconds()
+            response.headers["Retry-After"] = str(max(0, math.ceil(wait)))
         return response
+
+    @app.errorhandler(throttle.Throttled)
+    def throttled(error: throttle.Throttled) -> Any:
+        return api_error(ApiError(429, str(error), retry_at=error.retry_at))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         if not request.path.startswith(API_PREFIX):
             return error
         messages = {
-            404: "no such API route: see /api/v1/openapi.json",
+            404: "no such API route or id: see /api/v1/openapi.json",
             405: f"{request.method} is not allowed here: see /api/v1/openapi.json",
             413: "the upload is larger than the platform accepts: shrink the package",
         }
         message = messages.get(error.code or 0, error.description or error.name)
-        return _error_response(error.code or 500, message)
+        response = _error_response(error.code or 500, message)
+        response.headers.extend(exception_headers(error))
+        return response

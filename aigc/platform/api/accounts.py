@@ -8,10 +8,11 @@ from typing import Any
 from flask import Response
 from sqlalchemy import select
 
-from aigc.platform import auth
+from aigc.platform import auth, throttle
 from aigc.platform.api import (
     ApiError,
     bearer_token,
+    client_address,
     json_body,
     json_fields,
     platform,
@@ -19,34 +20,40 @@ from aigc.platform.api import (
     route,
     text_field,
 )
-from aigc.platform.api.render import team_json, user_json
-from aigc.platform.models import PARTICIPANT, Team
+from aigc.platform.api.render import team_json, user_json, when
+from aigc.platform.models import PARTICIPANT, Team, now
 
 CREDENTIALS = {
     "required": True,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Credentials"}}},
+}
+NEW_ACCOUNT = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewAccount"}}},
 }
 
 
 @route(
     "/users",
     "POST",
-    "Create a participant account",
+    "Create a participant account (a few an hour from one address)",
     "anyone",
-    request_body=CREDENTIALS,
+    request_body=NEW_ACCOUNT,
     response="User",
-    errors=(400, 403, 409),
+    errors=(400, 403, 409, 429),
     success=201,
 )
 def sign_up() -> Any:
-    if not platform().settings.open_signup:
+    p = platform()
+    if not p.settings.open_signup:
         raise ApiError(403, "sign-up is closed here: ask an organizer for an account")
     data = json_body()
-    with platform().db.session() as session:
+    username, password = text_field(data, "username"), text_field(data, "password")
+    limit = throttle.sign_up_per_address(p.settings.signups_per_hour)
+    throttle.attempt(p.db, [(limit, client_address())])
+    with p.db.session() as session:
         try:
-            user = auth.create_user(
-                session, text_field(data, "username"), text_field(data, "password"), PARTICIPANT
-            )
+            user = auth.create_user(session, username, password, PARTICIPANT)
         except auth.AuthError as exc:
             raise ApiError(409 if "taken" in str(exc) else 400, str(exc)) from None
         return user_json(user), 201
@@ -55,23 +62,28 @@ def sign_up() -> Any:
 @route(
     "/tokens",
     "POST",
-    "Sign in: trade a username and password for an API token",
+    "Sign in: trade a username and password for an API token (failures are throttled)",
     "anyone",
     request_body=CREDENTIALS,
     response="Token",
-    errors=(400, 401),
+    errors=(400, 401, 429),
     success=201,
 )
 def sign_in() -> Any:
     data = json_body()
-    with platform().db.session() as session:
-        user = auth.authenticate(
-            session, text_field(data, "username"), text_field(data, "password")
-        )
+    username, password = text_field(data, "username"), text_field(data, "password")
+    p = platform()
+    # Refused here, before any password is hashed, while either limit is used up.
+    counted = throttle.attempt(p.db, throttle.sign_in_limits(username, client_address()))
+    with p.db.session() as session:
+        user = auth.authenticate(session, username, password)
         if user is None:
             raise ApiError(401, "wrong username or password")
-        token = auth.issue_token(session, user, str(data.get("name", "")))
-        return {"token": token, "user": user_json(user)}, 201
+        # Only this attempt is forgotten: earlier failures from here, or for this name, stay.
+        counted.forget(session)
+        expires_at = now() + p.settings.token_lifetime
+        token = auth.issue_token(session, user, str(data.get("name", "")), expires_at)
+        return {"token": token, "expires_at": when(expires_at), "user": user_json(user)}, 201
 
 
 @route(

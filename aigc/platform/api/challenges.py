@@ -21,19 +21,16 @@ SPEC_BODY = {
     "description": "The challenge spec as YAML (application/yaml or text/plain), or JSON "
     '{"spec_yaml": "..."}',
     "content": {
-        "application/yaml": {"schema": {"type": "string"}},
+        "application/yaml": {"schema": {"type": "string", "minLength": 1}},
         "application/json": {
             "schema": {
                 "type": "object",
                 "required": ["spec_yaml"],
-                "properties": {"spec_yaml": {"type": "string"}},
+                "properties": {"spec_yaml": {"type": "string", "minLength": 1}},
             }
         },
     },
 }
-SLUG: list[dict[str, Any]] = [
-    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-]
 
 
 def _participants(session: Session) -> dict[int, int]:
@@ -81,7 +78,6 @@ def list_challenges() -> Any:
     "anyone",
     response="Challenge",
     errors=(404,),
-    parameters=SLUG,
 )
 def show_challenge(slug: str) -> Any:
     with platform().db.session() as session:
@@ -120,7 +116,6 @@ def create_challenge() -> Any:
     request_body=SPEC_BODY,
     response="Challenge",
     errors=(400, 401, 403, 404, 409),
-    parameters=SLUG,
 )
 def update_challenge(slug: str) -> Any:
     text = _spec_yaml()
@@ -138,7 +133,6 @@ def update_challenge(slug: str) -> Any:
 
 
 PHASE_QUERY: list[dict[str, Any]] = [
-    *SLUG,
     {"name": "phase", "in": "query", "schema": {"type": "string", "default": "dev"}},
     {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"], "default": "json"}},
 ]
@@ -152,6 +146,7 @@ PHASE_QUERY: list[dict[str, Any]] = [
     response="Leaderboard",
     errors=(400, 403, 404),
     parameters=PHASE_QUERY,
+    content={"text/csv": {"schema": {"type": "string"}}},
 )
 def leaderboard(slug: str) -> Any:
     phase_id = request.args.get("phase", "dev")
@@ -206,10 +201,6 @@ def _board_json(board: leaderboards.Board) -> str:
     "organizer",
     response="Challenge",
     errors=(401, 403, 404, 409),
-    parameters=[
-        *SLUG,
-        {"name": "phase", "in": "path", "required": True, "schema": {"type": "string"}},
-    ],
 )
 def reveal_phase(slug: str, phase: str) -> Any:
     with platform().db.session() as session:

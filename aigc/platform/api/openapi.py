@@ -7,6 +7,16 @@ from typing import Any
 
 import aigc
 from aigc.platform.api import API_PREFIX, ROUTES, RouteDoc, route
+from aigc.platform.auth import MIN_PASSWORD, USERNAME
+from aigc.platform.ids import ID_SCHEMA
+
+RULE_ARGUMENT = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
+# What each converter a rule may use accepts (None: the default, one path segment).
+CONVERTER_SCHEMAS: dict[str | None, dict[str, Any]] = {
+    "id": ID_SCHEMA,
+    None: {"type": "string", "minLength": 1},
+}
+PATH_EXAMPLES: dict[str, Any] = {"slug": "cartpole", "phase": "dev", "submission_id": 1}
 
 STATUS_TEXT = {
     400: "The request is invalid: the message says what to change",
@@ -15,7 +25,13 @@ STATUS_TEXT = {
     404: "Not found (or not yours)",
     409: "Conflicts with the current state",
     413: "The upload is too large",
-    429: "A quota is used up: retry_at says when the next submission is possible",
+    429: "Too many requests (a quota, or failed sign-ins): Retry-After says when to try again",
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 0},
+    }
 }
 
 _string, _integer, _number = {"type": "string"}, {"type": "integer"}, {"type": "number"}
@@ -37,7 +53,19 @@ SCHEMAS: dict[str, Any] = {
     "Credentials": {
         "type": "object",
         "required": ["username", "password"],
-        "properties": {"username": _string, "password": _string, "name": _string},
+        "properties": {
+            "username": {"type": "string", "minLength": 1},
+            "password": {"type": "string", "minLength": 1},
+            "name": _string,
+        },
+    },
+    "NewAccount": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {
+            "username": {"type": "string", "minLength": 1, "pattern": f"^{USERNAME.pattern}$"},
+            "password": {"type": "string", "minLength": MIN_PASSWORD},
+        },
     },
     "User": {
         "type": "object",
@@ -50,7 +78,11 @@ SCHEMAS: dict[str, Any] = {
     },
     "Token": {
         "type": "object",
-        "properties": {"token": _string, "user": {"$ref": "#/components/schemas/User"}},
+        "properties": {
+            "token": _string,
+            "expires_at": {"type": "string", "format": "date-time"},
+            "user": {"$ref": "#/components/schemas/User"},
+        },
     },
     "Team": {
         "type": "object",
@@ -187,27 +219,44 @@ SCHEMAS: dict[str, Any] = {
 
 
 def openapi_path(rule: str) -> str:
-    """Turn a Flask rule ('/submissions/<int:submission_id>') into an OpenAPI path."""
-    return API_PREFIX + re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+    """Turn a Flask rule ('/submissions/<id:submission_id>') into an OpenAPI path."""
+    return API_PREFIX + RULE_ARGUMENT.sub(r"{\2}", rule)
+
+
+def path_parameters(rule: str) -> list[dict[str, Any]]:
+    """The path parameters of a rule, each with what its converter accepts."""
+    parameters = []
+    for converter, name in RULE_ARGUMENT.findall(rule):
+        if (converter or None) not in CONVERTER_SCHEMAS:
+            raise ValueError(f"{rule}: the converter {converter!r} has no schema here")
+        parameter = {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": dict(CONVERTER_SCHEMAS[converter or None]),
+        }
+        if name in PATH_EXAMPLES:
+            parameter["example"] = PATH_EXAMPLES[name]
+        parameters.append(parameter)
+    return parameters
 
 
 def _operation(doc: RouteDoc) -> dict[str, Any]:
-    success: dict[str, Any] = {"description": "Done"}
+    content: dict[str, Any] = {}
     if doc.response:
-        success = {
-            "description": "Done",
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{doc.response}"}}
-            },
-        }
-    if doc.success == 204:
-        success = {"description": "Done"}
+        content["application/json"] = {"schema": {"$ref": f"#/components/schemas/{doc.response}"}}
+    content.update(doc.content)
+    success: dict[str, Any] = {"description": "Done"}
+    if content and doc.success != 204:
+        success["content"] = content
     responses: dict[str, Any] = {str(doc.success): success}
     for status in doc.errors:
         responses[str(status)] = {
             "description": STATUS_TEXT[status],
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
+        if status == 429:
+            responses[str(status)]["headers"] = RETRY_AFTER
     operation: dict[str, Any] = {
         "operationId": doc.endpoint,
         "summary": doc.summary,
@@ -216,8 +265,9 @@ def _operation(doc: RouteDoc) -> dict[str, Any]:
     }
     if doc.access != "anyone":
         operation["security"] = [{"token": []}]
-    if doc.parameters:
-        operation["parameters"] = doc.parameters
+    parameters = path_parameters(doc.rule) + doc.parameters
+    if parameters:
+        operation["parameters"] = parameters
     if doc.request:
         operation["requestBody"] = doc.request
     return operation

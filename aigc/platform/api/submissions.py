@@ -25,7 +25,6 @@ from aigc.platform.models import Submission, User
 from aigc.safe_text import file_name
 
 log = logging.getLogger("aigc.api")
-ID = [{"name": "submission_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 UPLOAD = {
     "required": True,
     "content": {
@@ -34,7 +33,7 @@ UPLOAD = {
                 "type": "object",
                 "required": ["challenge", "file"],
                 "properties": {
-                    "challenge": {"type": "string"},
+                    "challenge": {"type": "string", "minLength": 1},
                     "phase": {"type": "string", "default": "dev"},
                     "file": {
                         "type": "string",
@@ -71,8 +70,7 @@ def _send(p: Any, submission_id: int) -> None:
 
 
 def _refused(exc: service.Refused) -> ApiError:
-    extra = {"retry_at": exc.retry_at.isoformat().replace("+00:00", "Z")} if exc.retry_at else {}
-    return ApiError(exc.status, exc.message, **extra)
+    return ApiError(exc.status, exc.message, retry_at=exc.retry_at)
 
 
 @route(
@@ -124,7 +122,11 @@ def upload() -> Any:
         {"name": "challenge", "in": "query", "schema": {"type": "string"}},
         {"name": "phase", "in": "query", "schema": {"type": "string"}},
         {"name": "all", "in": "query", "schema": {"type": "integer", "enum": [0, 1]}},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 100}},
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        },
     ],
 )
 def list_submissions() -> Any:
@@ -145,13 +147,12 @@ def list_submissions() -> Any:
 
 
 @route(
-    "/submissions/<int:submission_id>",
+    "/submissions/<id:submission_id>",
     "GET",
     "Show a submission: status, failure, result",
     "user",
     response="Submission",
     errors=(401, 404),
-    parameters=ID,
 )
 def show_submission(submission_id: int) -> Any:
     with platform().db.session() as session:
@@ -160,13 +161,12 @@ def show_submission(submission_id: int) -> Any:
 
 
 @route(
-    "/submissions/<int:submission_id>/logs",
+    "/submissions/<id:submission_id>/logs",
     "GET",
     "The agent's output (a capped excerpt)",
     "user",
     response="Logs",
     errors=(401, 404),
-    parameters=ID,
 )
 def submission_logs(submission_id: int) -> Any:
     with platform().db.session() as session:
@@ -178,30 +178,33 @@ def submission_logs(submission_id: int) -> Any:
 
 
 @route(
-    "/submissions/<int:submission_id>/package",
+    "/submissions/<id:submission_id>/package",
     "GET",
     "Download the uploaded package",
     "user",
     errors=(401, 404),
-    parameters=ID,
+    content={"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
 )
 def submission_package(submission_id: int) -> Any:
     p = platform()
     with p.db.session() as session:
         submission = _own(session, submission_id, require_user(session))
         sha256, filename = submission.package_sha256, submission.filename
-    download = file_name(filename) or "package"
-    return send_file(p.store.path(sha256), as_attachment=True, download_name=download)
+    return send_file(
+        p.store.path(sha256),
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=file_name(filename) or "package",
+    )
 
 
 @route(
-    "/submissions/<int:submission_id>/cancel",
+    "/submissions/<id:submission_id>/cancel",
     "POST",
     "Cancel a queued or running submission",
     "user",
     response="Submission",
     errors=(401, 404, 409),
-    parameters=ID,
 )
 def cancel_submission(submission_id: int) -> Any:
     with platform().db.session() as session:
@@ -216,13 +219,12 @@ def cancel_submission(submission_id: int) -> Any:
 
 
 @route(
-    "/submissions/<int:submission_id>/rerun",
+    "/submissions/<id:submission_id>/rerun",
     "POST",
     "Evaluate a submission again",
     "organizer",
     response="Submission",
     errors=(401, 403, 404, 409),
-    parameters=ID,
 )
 def rerun_submission(submission_id: int) -> Any:
     p = platform()
@@ -240,14 +242,13 @@ def rerun_submission(submission_id: int) -> Any:
 
 
 @route(
-    "/submissions/<int:submission_id>/disqualify",
+    "/submissions/<id:submission_id>/disqualify",
     "POST",
     "Disqualify a submission: kept, but off every leaderboard",
     "organizer",
     request_body=json_fields("reason"),
     response="Submission",
     errors=(400, 401, 403, 404),
-    parameters=ID,
 )
 def disqualify_submission(submission_id: int) -> Any:
     reason = text_field(json_body(), "reason")

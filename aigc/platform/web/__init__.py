@@ -1,6 +1,8 @@
 """The web pages: HTML for participants and organizers, beside the JSON API.
 
-Who is signed in lives in Flask's signed session cookie. The API never reads that cookie
+Who is signed in is a row on the server (``WebSession``) whose key rides in Flask's signed
+session cookie: signing out deletes the row, so no copy of the cookie works afterwards, and
+the row expires after ``AIGC_TOKEN_DAYS`` like an API token. The API never reads that cookie
 (it takes bearer tokens only), so a forged cross-site request cannot act through it; the
 pages' own forms each carry the session's CSRF token, checked before any POST view runs.
 Pages are sent with a strict Content-Security-Policy: scripts and styles come from our
@@ -35,9 +37,11 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from aigc.platform.api import API_PREFIX
+from aigc.platform import auth, ids
+from aigc.platform.api import API_PREFIX, exception_headers
 from aigc.platform.models import User
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ CSP = (
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 CSRF_FIELD = "csrf_token"
+SESSION_KEY = "sign_in"  # the key of the browser's WebSession row
 FORM_EXPIRED = "the form expired: reload the page and try again"
 ACTIVE = ("queued", "running")
 # Our own wording for error pages; a view's abort(code, description) says more.
@@ -94,10 +99,10 @@ def current_user() -> Viewer | None:
     """Return who is signed in, or None (one query per request, only when asked)."""
     if "viewer" not in g:
         g.viewer = None
-        user_id = session.get("user_id")
-        if isinstance(user_id, int):
+        key = session.get(SESSION_KEY)
+        if isinstance(key, str):
             with platform().db.session() as db:
-                user = db.get(User, user_id)
+                user = auth.user_for_web_session(db, key)
                 if user is not None and hmac.compare_digest(
                     _fingerprint(user), str(session.get("auth", ""))
                 ):
@@ -108,16 +113,24 @@ def current_user() -> Viewer | None:
     return cast("Viewer | None", g.viewer)
 
 
-def log_in(user: User) -> None:
-    """Start a fresh session for the user (a new CSRF token too)."""
+def log_in(db: Session, user: User) -> None:
+    """Start a fresh session for the user (a new CSRF token too), ending the browser's last."""
+    previous = session.get(SESSION_KEY)
+    if isinstance(previous, str):
+        auth.end_web_session(db, previous)
     session.clear()
-    session["user_id"] = user.id
+    session[SESSION_KEY] = auth.start_web_session(db, user, platform().settings.token_lifetime)
     session["auth"] = _fingerprint(user)
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
     g.pop("viewer", None)
 
 
 def log_out() -> None:
+    """End the browser's sign-in on the server, then forget it here."""
+    key = session.get(SESSION_KEY)
+    if isinstance(key, str):
+        with platform().db.session() as db:
+            auth.end_web_session(db, key)
     session.clear()
     g.viewer = None
 
@@ -256,11 +269,13 @@ def error_page(error: HTTPException) -> Any:
     title, message = ERRORS.get(code, (error.name, error.description or error.name))
     if error.description and error.description != type(error).description:
         message = error.description
+    headers = exception_headers(error)
     try:
-        return render_template("error.html", code=code, title=title, message=message), code
+        return render_template("error.html", code=code, title=title, message=message), code, headers
     except Exception:  # the page itself failed (the database is down, say): say it plainly
         log.exception("the error page for %s could not be rendered", code)
-        return f"{code} {title}: {message}", code, {"Content-Type": "text/plain; charset=utf-8"}
+        plain = [*headers, ("Content-Type", "text/plain; charset=utf-8")]
+        return f"{code} {title}: {message}", code, plain
 
 
 def _template_globals() -> dict[str, Any]:
@@ -277,6 +292,7 @@ def register(app: Flask) -> None:
     """Attach the pages, their session handling and HTML error pages to the app."""
     from aigc.platform.web import accounts, boards, organize, pages, submissions
 
+    ids.init_app(app)
     blueprints = [assets, pages.bp, accounts.bp, submissions.bp, boards.bp, organize.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -161,7 +161,7 @@ def _back() -> Any:
     return redirect(local_path(request.form.get("next")) or url_for("organize.all_submissions"))
 
 
-@bp.post("/submissions/<int:submission_id>/rerun")
+@bp.post("/submissions/<id:submission_id>/rerun")
 @organizers_only
 def rerun(submission_id: int) -> Any:
     """Evaluate a finished, failed or cancelled submission again."""
@@ -170,7 +170,7 @@ def rerun(submission_id: int) -> Any:
     return _back()
 
 
-@bp.post("/submissions/<int:submission_id>/cancel")
+@bp.post("/submissions/<id:submission_id>/cancel")
 @organizers_only
 def cancel(submission_id: int) -> Any:
     """Cancel a queued or running submission."""
@@ -182,7 +182,7 @@ def cancel(submission_id: int) -> Any:
     return _back()
 
 
-@bp.post("/submissions/<int:submission_id>/disqualify")
+@bp.post("/submissions/<id:submission_id>/disqualify")
 @organizers_only
 def disqualify(submission_id: int) -> Any:
     """Take a submission off every leaderboard, with a reason its author sees."""

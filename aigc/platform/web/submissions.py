@@ -190,7 +190,7 @@ def own(session: Session, submission_id: int, user: User) -> Submission:
     return submission
 
 
-@bp.get("/my/submissions/<int:submission_id>")
+@bp.get("/my/submissions/<id:submission_id>")
 @signed_in
 def show(submission_id: int) -> Any:
     """Show one submission: status, failure, metrics, episode returns and logs."""
@@ -225,7 +225,7 @@ def show(submission_id: int) -> Any:
     )
 
 
-@bp.post("/my/submissions/<int:submission_id>/cancel")
+@bp.post("/my/submissions/<id:submission_id>/cancel")
 @signed_in
 def cancel(submission_id: int) -> Any:
     """Cancel one's own queued or running submission."""
