@@ -15,6 +15,31 @@ from aigc.submissions.challenge import ChallengeSpec, parse_challenge
 AGENTS = Path(__file__).parent / "agents"
 
 
+class PeakMemory:
+    """How far this process's resident memory peaked above where it was on entering.
+
+    Linux only: entering resets the kernel's peak (VmHWM) to the current size, so the
+    measure holds whatever ran before, in this process or in the one that started it.
+    """
+
+    growth = 0  # bytes, once exited
+
+    def __enter__(self) -> PeakMemory:
+        Path("/proc/self/clear_refs").write_text("5")
+        self.start = _status_bytes("VmRSS")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.growth = _status_bytes("VmHWM") - self.start
+
+
+def _status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024  # reported in kB
+    raise LookupError(field)
+
+
 def agent(name: str) -> Path:
     """Return the folder of a test agent package under tests/submissions/agents."""
     path = AGENTS / name

@@ -21,9 +21,10 @@ import pytest
 from aigc.submissions import results as r
 from aigc.submissions.docker_sandbox import LABEL, OWNER_LABEL, DockerSandbox
 from aigc.submissions.evaluator import evaluate
+from aigc.submissions.protocol import DEFAULT_MAX_FRAME_BYTES
 from aigc.submissions.results import EvaluationResult
 
-from .conftest import agent, make_challenge
+from .conftest import PeakMemory, agent, make_challenge
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_sandbox")]
 
@@ -284,6 +285,18 @@ def test_protocol_violations(docker_sandbox, name, words):
     message = failed(result, r.PROTOCOL_ERROR)
     assert message.startswith("the agent broke the protocol: ")
     assert words in message
+
+
+def test_a_frame_of_millions_of_empty_maps(docker_sandbox):
+    with PeakMemory() as memory:
+        result = run(docker_sandbox, hostile("frame_bomb"), step_timeout=PROBE_STEP)
+    # Decoded whole, the frame would cost the evaluator over a gigabyte.
+    assert memory.growth < 4 * DEFAULT_MAX_FRAME_BYTES, f"{memory.growth / 2**20:.0f} MiB"
+    message = failed(result, r.PROTOCOL_ERROR)
+    assert message == (
+        "the agent broke the protocol: a frame holds more than 4096 values, more than any "
+        "message needs"
+    )
 
 
 @pytest.mark.parametrize(
