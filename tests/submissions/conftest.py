@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -38,6 +41,25 @@ def _status_bytes(field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024  # reported in kB
     raise LookupError(field)
+
+
+def within(seconds: float, call: Callable[[], Any]) -> Any:
+    """Run ``call`` in a thread; fail if it has not returned (or raised) after ``seconds``."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds:g} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def agent(name: str) -> Path:
@@ -162,3 +184,27 @@ class InfoEnv(gym.Env):
 
 
 gym.register("aigc-test/Info-v0", entry_point=InfoEnv)
+
+
+class WideEnv(gym.Env):
+    """Observations of 4 MiB (zeros), far more than a socket's buffer holds; Discrete(2)
+    actions; reward 1 per step; episodes last 10 steps."""
+
+    SIZE = 4 * 2**20
+
+    def __init__(self) -> None:
+        self.observation_space = spaces.Box(0, 255, (self.SIZE,), dtype=np.uint8)
+        self.action_space = spaces.Discrete(2)
+        self.steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.steps = 0
+        return np.zeros(self.SIZE, np.uint8), {}
+
+    def step(self, action):
+        self.steps += 1
+        return np.zeros(self.SIZE, np.uint8), 1.0, False, self.steps >= 10, {}
+
+
+gym.register("aigc-test/Wide-v0", entry_point=WideEnv)

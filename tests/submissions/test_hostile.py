@@ -9,6 +9,7 @@ that the host shows no trace of it. Agents that try to get out report what they 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import subprocess
@@ -19,12 +20,13 @@ import docker.errors
 import pytest
 
 from aigc.submissions import results as r
+from aigc.submissions.challenge import get_challenge
 from aigc.submissions.docker_sandbox import LABEL, OWNER_LABEL, DockerSandbox
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.protocol import DEFAULT_MAX_FRAME_BYTES
 from aigc.submissions.results import EvaluationResult
 
-from .conftest import PeakMemory, agent, make_challenge
+from .conftest import PeakMemory, agent, make_challenge, within
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_sandbox")]
 
@@ -261,6 +263,29 @@ def test_daemon_outliving_the_run(docker_sandbox):
     assert watch.seen, "the daemon never ran: the test proves nothing"
     assert host_processes(marker) == []
     assert watch.survivors() == []
+
+
+@pytest.mark.parametrize(
+    ("limits", "code", "words"),
+    [
+        ({}, r.STEP_TIMEOUT, "the agent stopped reading: it did not take its next observations"),
+        (
+            {"step_timeout": 600.0, "episode_timeout": 3.0},
+            r.EPISODE_TIMEOUT,
+            "ran longer than the 3 s allowed per episode",
+        ),
+    ],
+    ids=["stock-cartpole", "episode-limit"],
+)
+def test_flooding_answers_then_not_reading(docker_sandbox, limits, code, words):
+    # The evaluator sends observations nobody reads until its send blocks: that wait too
+    # ends at the step's or the episode's deadline, long before the evaluation's (30 min).
+    stock = get_challenge("cartpole")
+    challenge = dataclasses.replace(stock, limits=dataclasses.replace(stock.limits, **limits))
+    package = hostile("stop_reading")
+    result = within(120, lambda: evaluate(package, challenge, sandbox=docker_sandbox, parallel=1))
+    message = failed(result, code)
+    assert words in message and "make act() faster" in message
 
 
 # -- breaking the protocol -------------------------------------------------------------
