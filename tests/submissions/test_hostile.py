@@ -367,6 +367,20 @@ def test_network(docker_sandbox):
     assert reply is None or reply == b":0\r\n" or reply.startswith(b"-NOAUTH"), reply
 
 
+def test_socket_families_the_runtime_does_not_need(docker_sandbox):
+    # The probe only creates sockets (and closes them): it never connects anywhere.
+    result = run(docker_sandbox, hostile("socket_families"), step_timeout=PROBE_STEP)
+    report = blocked(result)
+    others = "0,3-9,11-15,17-63"  # all but AF_UNIX 1, AF_INET 2, AF_INET6 10, AF_NETLINK 16
+    assert f"socket: EPERM for {others}; socketpair: EPERM for {others}; " in report, report
+    assert "netlink: EPERM for 4,9,12,15-16; " in report, report  # all but NETLINK_ROUTE
+    assert "raw socket(1<<32|AF_VSOCK)=EPERM; " in report, report
+    # The 32-bit entry point, where the kernel has it (this one does: int 0x80 works).
+    for call in ("socket", "socketcall"):
+        assert re.search(rf"i386 {call}\(AF_VSOCK\)=(EPERM|unavailable \(signal \d+\)); ", report)
+    assert report.endswith("needed: AF_UNIX=OK AF_INET=OK AF_INET6=OK NETLINK_ROUTE=OK"), report
+
+
 def test_reading_the_evaluators_secrets(docker_sandbox, monkeypatch):
     monkeypatch.setenv("AIGC_SECRET_KEY", "hostile-test-secret")
     monkeypatch.setenv("DATABASE_URL", "postgresql://secret@127.0.0.1/test")
