@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from gymnasium import spaces
 from aigc.submissions.challenge import ChallengeSpec, parse_challenge
 
 AGENTS = Path(__file__).parent / "agents"
+HOSTILE = Path(__file__).parent / "hostile"
 
 
 class PeakMemory:
@@ -62,10 +64,29 @@ def within(seconds: float, call: Callable[[], Any]) -> Any:
     return outcome["value"]
 
 
+HOST_SERVICES = (6379, 5432)  # Redis and PostgreSQL
+
+
+def loopback_answers(port: int) -> bool:
+    """Whether something listens on this host's 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2.0).close()
+    except OSError:
+        return False
+    return True
+
+
 def agent(name: str) -> Path:
     """Return the folder of a test agent package under tests/submissions/agents."""
     path = AGENTS / name
     assert (path / "aigc.toml").is_file(), f"no test agent {name!r}"
+    return path
+
+
+def hostile(name: str) -> Path:
+    """Return the folder of a hostile agent package under tests/submissions/hostile."""
+    path = HOSTILE / name
+    assert (path / "aigc.toml").is_file(), f"no hostile agent {name!r}"
     return path
 
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from docker.models.containers import ContainerCollection
 
 from aigc.submissions.challenge import Limits
 from aigc.submissions.docker_sandbox import (
@@ -33,7 +34,7 @@ from aigc.submissions.images import (
 )
 from aigc.submissions.sandbox import SOCKET_NAME, LocalSandbox
 
-from .conftest import agent, make_challenge
+from .conftest import HOST_SERVICES, agent, hostile, loopback_answers, make_challenge
 
 pytestmark = pytest.mark.slow
 
@@ -217,3 +218,21 @@ def test_a_zombie_evaluator_counts_as_dead():
     assert Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
     assert not _owner_alive(owner + "anything")
     child.wait()
+
+
+def test_the_network_probe_sees_a_leak_and_stays_on_this_machine(docker_sandbox, monkeypatch):
+    """The network probe's own check: in a sandbox whose containers share the host's
+    network, it reaches the host's services and says so, having tried only 127.0.0.1."""
+    run_container = ContainerCollection.run
+
+    def on_the_hosts_network(self, *args, **kwargs):
+        return run_container(self, *args, **{**kwargs, "network_mode": "host"})
+
+    monkeypatch.setattr(ContainerCollection, "run", on_the_hosts_network)
+    challenge = make_challenge(episodes=1, step_timeout="10s")
+    result = evaluate(hostile("network"), challenge, sandbox=docker_sandbox, parallel=1)
+    assert result.failure is not None
+    message = result.failure.message
+    assert "ESCAPED: " in message and "; interfaces " in message, message
+    for port in filter(loopback_answers, HOST_SERVICES):
+        assert f"127.0.0.1:{port}" in message, message

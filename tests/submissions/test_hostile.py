@@ -10,8 +10,8 @@ that the host shows no trace of it. Agents that try to get out report what they 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
-import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -26,19 +26,19 @@ from aigc.submissions.evaluator import evaluate
 from aigc.submissions.protocol import DEFAULT_MAX_FRAME_BYTES
 from aigc.submissions.results import EvaluationResult
 
-from .conftest import PeakMemory, agent, make_challenge, within
+from .conftest import (
+    HOST_SERVICES,
+    PeakMemory,
+    agent,
+    hostile,
+    loopback_answers,
+    make_challenge,
+    within,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_sandbox")]
 
-HOSTILE = Path(__file__).parent / "hostile"
 PROBE_STEP = "10s"  # probes answer at once by raising; this only bounds a stuck probe
-
-
-def hostile(name: str) -> Path:
-    """Return the folder of a hostile agent package under tests/submissions/hostile."""
-    path = HOSTILE / name
-    assert (path / "aigc.toml").is_file(), f"no hostile agent {name!r}"
-    return path
 
 
 def our_containers(sandbox: DockerSandbox) -> list[str]:
@@ -150,17 +150,6 @@ class Watch:
         """Host processes still in one of the watched containers' cgroups."""
         assert self.container_ids, "the watch never saw the agent's container"
         return host_processes(*(i.encode() for i in self.container_ids))
-
-
-def redis_reply(command: bytes) -> bytes | None:
-    """Send a RESP command to the host's Redis; None if no Redis listens here."""
-    try:
-        conn = socket.create_connection(("127.0.0.1", 6379), timeout=2.0)
-    except OSError:
-        return None
-    with conn:
-        conn.sendall(command)
-        return conn.recv(256)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
@@ -355,16 +344,14 @@ def test_writing_to_the_root_filesystem(docker_sandbox):
 
 
 def test_network(docker_sandbox):
+    # The probe tries the host's services on 127.0.0.1: only a leak of the host's network
+    # namespace would reach them, and nothing is sent off this machine even then.
+    if os.environ.get("AIGC_REQUIRE_SERVICES") == "1":
+        answering = [port for port in HOST_SERVICES if loopback_answers(port)]
+        assert answering == list(HOST_SERVICES), "the host's Redis and PostgreSQL must answer"
     result = run(docker_sandbox, hostile("network"), step_timeout=PROBE_STEP)
     report = blocked(result)
-    assert report.startswith("interfaces lo;"), report  # no interface but the loopback
-    assert "dns=gaierror" in report
-    assert re.search(r" 192\.0\.2\.1:80=\w+", report), report
-    for port in (6379, 5432):  # the container's own loopback, then the bridge's gateway
-        assert f" 127.0.0.1:{port}=" in report, report
-        assert len(re.findall(rf" [\d.]+:{port}=\w+", report)) == 2, report
-    reply = redis_reply(b"*2\r\n$6\r\nEXISTS\r\n$20\r\naigc:hostile:escaped\r\n")
-    assert reply is None or reply == b":0\r\n" or reply.startswith(b"-NOAUTH"), reply
+    assert report == "interfaces lo; 127.0.0.1:6379=ECONNREFUSED 127.0.0.1:5432=ECONNREFUSED"
 
 
 def test_socket_families_the_runtime_does_not_need(docker_sandbox):
