@@ -17,7 +17,6 @@ import hashlib
 import re
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections import deque
@@ -30,6 +29,7 @@ import gymnasium as gym
 
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec
+from aigc.submissions.owners import make_temp_folder
 from aigc.submissions.package import read_manifest
 from aigc.submissions.protocol import (
     AGENT_MESSAGES,
@@ -166,7 +166,7 @@ class _Run:
             raise ValueError(
                 f"{self.challenge.environment.id} has an unsupported action space {action_space}"
             )
-        self.workdir = Path(tempfile.mkdtemp(prefix="aigc-eval-"))
+        self.workdir = make_temp_folder("eval")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(str(self.workdir / SOCKET_NAME))
