@@ -9,11 +9,14 @@ that the host shows no trace of it. Agents that try to get out report what they 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import subprocess
+import tarfile
 import threading
+import zipfile
 from pathlib import Path
 
 import docker.errors
@@ -23,6 +26,7 @@ from aigc.submissions import results as r
 from aigc.submissions.challenge import get_challenge
 from aigc.submissions.docker_sandbox import LABEL, OWNER_LABEL, DockerSandbox
 from aigc.submissions.evaluator import evaluate
+from aigc.submissions.package import PackageError, open_package
 from aigc.submissions.protocol import DEFAULT_MAX_FRAME_BYTES
 from aigc.submissions.results import EvaluationResult
 
@@ -388,6 +392,37 @@ def test_looking_for_other_submissions(docker_sandbox, tmp_path):
     assert searched and int(searched[1]) > 100, report  # the walk did cover the image
     assert "/run/aigc not listable (EACCES Permission denied)" in report
     assert other.read_bytes() == b"the other team's weights"
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_an_archive_of_setuid_files(tmp_path, kind):
+    package = hostile("setuid_files")
+    modes = {"agent.py": 0o4755, "aigc.toml": 0o2644, ".": 0o1755}
+    archive = tmp_path / f"agent.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(archive, "w") as zf:
+            for path in sorted(package.iterdir()):
+                info = zipfile.ZipInfo(path.name)
+                info.create_system, info.external_attr = 3, (0o100000 | modes[path.name]) << 16
+                zf.writestr(info, path.read_bytes())
+    else:
+        with tarfile.open(archive, "w:gz") as tf:
+            for path in [package, *sorted(package.iterdir())]:
+                name = "." if path == package else path.name
+                info = tf.gettarinfo(path, name)
+                info.mode = modes[name]
+                with contextlib.ExitStack() as stack:
+                    data = None if path.is_dir() else stack.enter_context(path.open("rb"))
+                    tf.addfile(info, data)
+    with pytest.raises(PackageError) as refused, open_package(archive):
+        pytest.fail("the archive was unpacked")
+    message = str(refused.value)
+    first = "'.' has the sticky bit set: clear it" if kind == "tar.gz" else "'agent.py' has the"
+    assert message.startswith(f"archive member {first}"), message
+    assert message.endswith(
+        "(e.g. `chmod -R u-s,g-s,-t .` in the agent folder) and rebuild the archive"
+    )
+    assert "\n" not in message
 
 
 def test_gaining_privileges(docker_sandbox):
