@@ -40,7 +40,7 @@ from .conftest import (
     within,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_sandbox")]
+pytestmark = [pytest.mark.slow, pytest.mark.hostile, pytest.mark.usefixtures("docker_sandbox")]
 
 PROBE_STEP = "10s"  # probes answer at once by raising; this only bounds a stuck probe
 
