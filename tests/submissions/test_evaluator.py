@@ -360,3 +360,34 @@ def test_a_cancel_reaches_an_evaluator_blocked_in_send():
             lambda: evaluate(agent("good"), challenge, sandbox=sandbox, parallel=1, cancel=cancel),
         )
     assert sandbox.blocked.is_set()
+
+
+class _Waiting(AgentProcess):
+    def poll(self) -> int | None:
+        return None
+
+    def exit_reason(self) -> str:
+        return "is still running"
+
+    def logs(self) -> str:
+        return ""
+
+    def stop(self, grace: float = 2.0) -> None:
+        pass
+
+
+class NeverConnects(Sandbox):
+    """Plays an agent whose runtime is slow to start: it never connects."""
+
+    def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        return _Waiting()
+
+
+def test_a_cancel_reaches_an_evaluator_waiting_for_the_agent_to_connect():
+    challenge = make_challenge(startup_timeout="1h")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(EvaluationCancelled):
+        within(
+            60, lambda: evaluate(agent("good"), challenge, sandbox=NeverConnects(), cancel=cancel)
+        )

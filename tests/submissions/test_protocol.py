@@ -466,6 +466,13 @@ BOMBS = {
     + b"\xa1k\x80" * (EMPTY_MAPS // 3),
 }
 
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_the_agent_runtime_decodes_the_evaluators_frames_within_limits_too(name):
+    with pytest.raises(ProtocolError, match=r"over the protocol's limit|more than 262144 values"):
+        unpack(BOMBS[name], EVALUATOR_MESSAGES)
+
+
 MEASURE = textwrap.dedent(
     """
     import socket, sys, threading
