@@ -185,8 +185,13 @@ def _refuse_extension(code: int, data: bytes) -> object:
 # msgpack's own words when a container or string is longer than its limit.
 _OVER_LIMIT = re.compile(r"(\d+) exceeds max_(str|bin|array|map|ext)_len\((\d+)\)")
 _UNITS = {"str": "bytes", "bin": "bytes", "ext": "bytes", "array": "items", "map": "entries"}
-_NAMES = {"str": "a string", "bin": "a byte string", "ext": "an extension", "array": "an array"}
-_NAMES["map"] = "a map"
+_NAMES = {
+    "str": "a string",
+    "bin": "a byte string",
+    "ext": "an extension",
+    "array": "an array",
+    "map": "a map",
+}
 
 
 class _Counter:
