@@ -26,6 +26,7 @@ from aigc.platform.evaluation import RETRY, Heartbeat, run_submission, stale_sub
 from aigc.platform.models import QUEUED, RUNNING, Submission, now
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
+from aigc.submissions.owners import reap_stale_folders
 from aigc.submissions.sandbox import LocalSandbox, Sandbox
 
 log = logging.getLogger("aigc.queue")
@@ -75,6 +76,7 @@ class InProcessQueue:
 
     def recover(self) -> list[int]:
         """On start, take back what a previous run of this server left behind."""
+        reap_stale_folders()  # socket folders and unpacked packages of killed evaluations
         # Embedded, this process is the only worker: whatever ran before it died with it.
         with self.db.session() as session:
             session.execute(
@@ -157,6 +159,7 @@ class WorkerContext:
     """What a worker process needs, made once per process."""
 
     def __init__(self, settings: Settings):
+        reap_stale_folders()  # socket folders and unpacked packages of killed evaluations
         self.settings = settings
         self.db = Database(settings.database_url)
         self.store = PackageStore(settings.storage_dir, settings.archive_limits)

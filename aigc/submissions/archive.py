@@ -2,11 +2,12 @@
 
 Uploads are hostile. Before anything is written, every member is checked: its name must stay
 inside the package (no absolute path, ``..``, backslash or control character), it must be a
-regular file or a folder (no link, device or FIFO), names must neither repeat nor clash, and the
-member count and declared sizes must stay within ``ArchiveLimits``; decompression while listing a
-.tar.gz is capped so a gzip bomb stops early. Extraction never calls ``extractall``: it creates
-each folder and file itself with fixed modes and counts the bytes actually written, since headers
-can lie. Any failure removes the destination. Every problem is one ``ArchiveError`` line.
+regular file or a folder (no link, device or FIFO) with no setuid, setgid or sticky bit, names
+must neither repeat nor clash, and the member count and declared sizes must stay within
+``ArchiveLimits``; decompression while listing a .tar.gz is capped so a gzip bomb stops early.
+Extraction never calls ``extractall``: it creates each folder and file itself with fixed modes
+and counts the bytes actually written, since headers can lie. Any failure removes the
+destination. Every problem is one ``ArchiveError`` line.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ _ZIP_TYPES = {stat.S_IFLNK: _LINK, stat.S_IFCHR: _CHR, stat.S_IFBLK: _BLK, stat.
 _ZIP_TYPES[stat.S_IFSOCK] = "a socket"
 _TAR_TYPES = {tarfile.SYMTYPE: _LINK, tarfile.LNKTYPE: "a hard link", tarfile.CHRTYPE: _CHR}
 _TAR_TYPES |= {tarfile.BLKTYPE: _BLK, tarfile.FIFOTYPE: _FIFO}
+_SPECIAL_BITS = ((stat.S_ISUID, "setuid"), (stat.S_ISGID, "setgid"), (stat.S_ISVTX, "sticky"))
+_FIX_BITS = "clear {} (e.g. `chmod -R u-s,g-s,-t .` in the agent folder) and rebuild the archive"
 _TYPE_FIXES = {
     _LINK: "replace the link with the file it points to and rebuild the archive",
     "a hard link": "rebuild the archive without hard links (e.g. `tar --hard-dereference`)",
@@ -80,6 +83,15 @@ def _fail(name: str, problem: str, fix: str) -> ArchiveError:
 def _not_regular(name: str, what: str) -> ArchiveError:
     fix = _TYPE_FIXES.get(what, "remove it and rebuild the archive")
     return _fail(name, f"is {what}, but only regular files and folders are allowed", fix)
+
+
+def _check_mode_bits(name: str, mode: int) -> None:
+    """Refuse a member whose mode carries setuid, setgid or sticky bits."""
+    bits = [word for bit, word in _SPECIAL_BITS if mode & bit]
+    if bits:
+        several = len(bits) > 1
+        problem = f"has the {' and '.join(bits)} bit{'s' if several else ''} set"
+        raise _fail(name, problem, _FIX_BITS.format("them" if several else "it"))
 
 
 def _over(name: str, what: str, limit: int, fix: str = _FIX_TRIM) -> ArchiveError:
@@ -181,6 +193,7 @@ def _zip_is_dir(info: zipfile.ZipInfo) -> bool:
     kind = stat.S_IFMT(info.external_attr >> 16)
     if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         raise _not_regular(info.orig_filename, _ZIP_TYPES.get(kind, f"of unknown type {kind:o}"))
+    _check_mode_bits(info.orig_filename, info.external_attr >> 16)
     if info.flag_bits & 0x1:
         raise _fail(info.orig_filename, "is encrypted", "rebuild the archive without a password")
     if info.compress_type not in _ZIP_METHODS:
@@ -191,10 +204,9 @@ def _zip_is_dir(info: zipfile.ZipInfo) -> bool:
 
 def _tar_is_dir(info: tarfile.TarInfo) -> bool:
     """Tell a tar folder from a file; reject every other type."""
-    if info.isreg():
-        return False
-    if info.isdir():
-        return True
+    if info.isreg() or info.isdir():
+        _check_mode_bits(info.name, info.mode)
+        return info.isdir()
     raise _not_regular(info.name, _TAR_TYPES.get(info.type, f"of unknown type {info.type!r}"))
 
 

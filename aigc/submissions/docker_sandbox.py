@@ -8,15 +8,16 @@ included), CPU, processes, open files, file size and log size, and no core dumps
 challenge's limits are bounded by :class:`SandboxCaps`.
 
 Every container carries the ``aigc.sandbox`` label and the identity of the process that
-started it. It is removed when its evaluation ends; containers left behind by an evaluator
-that died are removed by :func:`reap_stale_containers`, which a worker runs when it starts.
+started it (:mod:`aigc.submissions.owners`). It is removed when its evaluation ends;
+containers left behind by an evaluator that died are removed by
+:func:`reap_stale_containers`, and its temporary folders by
+:func:`~aigc.submissions.owners.reap_stale_folders`, both run when a sandbox starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from docker.types import LogConfig, Ulimit
 from aigc.submissions import seccomp
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
+from aigc.submissions.owners import owner_alive, owner_id, reap_stale_folders
 from aigc.submissions.sandbox import (
     SOCKET_NAME,
     AgentProcess,
@@ -68,36 +70,11 @@ def docker_client(timeout: float = 5.0) -> docker.DockerClient | None:
     return client
 
 
-def _start_time(pid: int) -> str | None:
-    """The start time of a living process, or None if it is gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Fields count from after the command name, which may hold spaces: the state is
-    # field 3, the start time field 22. A zombie (killed, not yet reaped) is dead.
-    fields = stat.rpartition(")")[2].split()
-    return None if fields[0] in ("Z", "X") else fields[19]
-
-
-def owner_id() -> str:
-    """Identify this process across PID reuse: host, PID and start time."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
-
-
-def _owner_alive(owner: str) -> bool:
-    host, _, rest = owner.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another host's container: not ours to judge
-    return _start_time(int(pid)) == started
-
-
 def reap_stale_containers(client: docker.DockerClient) -> list[str]:
     """Remove sandbox containers whose evaluator is gone; return their names."""
     removed = []
     for container in client.containers.list(all=True, filters={"label": LABEL}):
-        if _owner_alive(container.labels.get(OWNER_LABEL, "")):
+        if owner_alive(container.labels.get(OWNER_LABEL, "")):
             continue
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
@@ -184,6 +161,7 @@ class DockerSandbox(Sandbox):
         self.caps = caps
         self.owner = owner_id()
         reap_stale_containers(client)
+        reap_stale_folders()  # their socket folders and unpacked packages
         self.image = image or runtime_image(client, progress)
 
     def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:

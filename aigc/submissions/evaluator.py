@@ -3,11 +3,11 @@
 The environment, its seeds and everything the challenge scores with stay in this process.
 The agent runs in whatever :class:`~aigc.submissions.sandbox.Sandbox` is given and speaks
 the wire protocol over a Unix socket. Up to ``parallel`` episodes run side by side and the
-agent is asked for all their actions in one round trip. Every wait on the agent has a
-deadline (per action, per episode, per evaluation); every action is checked before it
-reaches ``env.step``. When the agent fails, the evaluation ends with a
-:class:`~aigc.submissions.results.Failure` that says why, and the episodes that finished
-are kept.
+agent is asked for all their actions in one round trip. Every wait on the agent, sending
+included, has a deadline (per action, per episode, per evaluation) and looks at the cancel
+event; every action is checked before it reaches ``env.step``. When the agent fails, the
+evaluation ends with a :class:`~aigc.submissions.results.Failure` that says why, and the
+episodes that finished are kept.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import contextlib
 import hashlib
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium as gym
 
@@ -31,6 +30,7 @@ from aigc.safe_text import printable
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
 from aigc.submissions.metrics import compute_metrics, episode_success, info_values
+from aigc.submissions.owners import make_temp_folder
 from aigc.submissions.package import read_manifest
 from aigc.submissions.protocol import (
     AGENT_MESSAGES,
@@ -58,6 +58,7 @@ CANCEL_CHECK = 0.25  # seconds between looks at the cancel event while the agent
 LAST_WORDS_WAIT = 0.5  # seconds to read what a departed agent left on the connection
 
 OnEpisode = Callable[[EpisodeResult, int, int], None]
+T = TypeVar("T")
 
 
 class EvaluationCancelled(Exception):
@@ -173,7 +174,7 @@ class _Run:
             raise ValueError(
                 f"{self.challenge.environment.id} has an unsupported action space {action_space}"
             )
-        self.workdir = Path(tempfile.mkdtemp(prefix="aigc-eval-"))
+        self.workdir = make_temp_folder("eval")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(str(self.workdir / SOCKET_NAME))
@@ -184,18 +185,16 @@ class _Run:
             self.conn = Connection(self._accept(listener, startup))
         finally:
             listener.close()
-        self.conn.send(
-            {
-                "type": "hello",
-                "protocol": PROTOCOL_VERSION,
-                "observation_space": encode_space(observation_space),
-                "action_space": encode_space(action_space),
-                "seed": self.agent_seed,
-                "max_batch": self.parallel,
-            },
-            startup,
-        )
-        hello = self._receive(startup, lambda: self._startup_timeout(), starting=True)
+        greeting = {
+            "type": "hello",
+            "protocol": PROTOCOL_VERSION,
+            "observation_space": encode_space(observation_space),
+            "action_space": encode_space(action_space),
+            "seed": self.agent_seed,
+            "max_batch": self.parallel,
+        }
+        self._send(greeting, startup, self._startup_timeout)
+        hello = self._receive(startup, self._startup_timeout, starting=True)
         if hello["type"] != "hello" or hello["protocol"] != PROTOCOL_VERSION:
             raise AgentFailed(
                 r.PROTOCOL_ERROR, "the agent did not answer hello as the protocol requires"
@@ -211,16 +210,17 @@ class _Run:
         groups = [
             [e for e in map(self._begin, self.envs[i:width:count]) if e] for i in range(count)
         ]
-        in_flight = deque(g for g in groups if g)
-        for group in in_flight:
-            self._request(group, observation_space)
+        in_flight: deque[list[_Episode]] = deque()
+        for group in filter(None, groups):
+            self._request(group, observation_space, in_flight)
+            in_flight.append(group)
         while in_flight:
             if self.cancel is not None and self.cancel.is_set():
                 raise EvaluationCancelled()
             group = self.current = in_flight.popleft()
             self._collect(group, action_space)
             if group:
-                self._request(group, observation_space)
+                self._request(group, observation_space, in_flight)
                 in_flight.append(group)
 
     def shutdown(self) -> None:
@@ -248,26 +248,25 @@ class _Run:
         if not self.pending:
             return None
         index, seed = self.pending.popleft()
-        if self.stateful:
-            self._send({"type": "reset"})
         observation, _ = env.reset(seed=seed)
-        return _Episode(env, index, seed, observation, time.monotonic())
+        episode = _Episode(env, index, seed, observation, time.monotonic())
+        if self.stateful:
+            self._send({"type": "reset"}, *self._limit([episode], 1, sending=True))
+        return episode
 
-    def _request(self, group: list[_Episode], observation_space: gym.Space) -> None:
+    def _request(
+        self, group: list[_Episode], observation_space: gym.Space, ahead: deque[list[_Episode]]
+    ) -> None:
+        """Send a group's observations; ``ahead`` are the groups the agent answers first."""
         batch = encode_batch([e.observation for e in group], observation_space)
-        self._send({"type": "act", "observations": batch})
+        # The agent reads this request once it has answered those ahead of it.
+        waiting = len(group) + sum(len(g) for g in ahead)
+        self._send({"type": "act", "observations": batch}, *self._limit(group, waiting, True))
 
     def _collect(self, group: list[_Episode], action_space: gym.Space) -> None:
         """Receive a group's actions, step its environments, refill it with new episodes."""
         n = len(group)
-        oldest = min(group, key=lambda e: e.started)
-        limits = self.limits
-        when, kind = min(
-            (time.monotonic() + limits.step_timeout * n, r.STEP_TIMEOUT),
-            (oldest.started + limits.episode_timeout, r.EPISODE_TIMEOUT),
-            (self.deadline, r.EVALUATION_TIMEOUT),
-        )
-        reply = self._receive(when, lambda: self._timeout(kind, group, oldest))
+        reply = self._receive(*self._limit(group, n))
         if self.result.startup_time is None:
             self.result.startup_time = time.monotonic() - self.started
         if reply["type"] != "action":
@@ -314,9 +313,34 @@ class _Run:
 
     # -- talking to the agent ------------------------------------------------------------
 
-    def _timeout(self, kind: str, group: list[_Episode], oldest: _Episode) -> AgentFailed:
+    def _limit(
+        self, group: list[_Episode], observations: int, sending: bool = False
+    ) -> tuple[float, Callable[[], AgentFailed]]:
+        """When a wait on the agent about ``group`` ends, and the failure it ends with.
+
+        The agent has ``step_timeout`` per observation it has to answer first, and no more
+        than what is left of the oldest episode and of the evaluation.
+        """
+        limits = self.limits
+        oldest = min(group, key=lambda e: e.started)
+        when, kind = min(
+            (time.monotonic() + limits.step_timeout * observations, r.STEP_TIMEOUT),
+            (oldest.started + limits.episode_timeout, r.EPISODE_TIMEOUT),
+            (self.deadline, r.EVALUATION_TIMEOUT),
+        )
+        return when, lambda: self._timeout(kind, group, oldest, observations, sending)
+
+    def _timeout(
+        self, kind: str, group: list[_Episode], oldest: _Episode, observations: int, sending: bool
+    ) -> AgentFailed:
         limits, n = self.limits, len(group)
-        if kind == r.STEP_TIMEOUT:
+        if kind == r.STEP_TIMEOUT and sending:
+            where = f"episode {group[0].index}, step {group[0].length}"
+            message = (
+                f"the agent stopped reading: it did not take its next observations within "
+                f"{limits.step_timeout * observations:g} s ({where}): make act() faster"
+            )
+        elif kind == r.STEP_TIMEOUT:
             where = f"episode {group[0].index}, step {group[0].length}"
             message = (
                 f"the agent took longer than {limits.step_timeout:g} s per action to answer "
@@ -341,12 +365,17 @@ class _Run:
             "load less at import and in __init__",
         )
 
-    def _send(self, message: dict[str, Any]) -> None:
+    def _send(
+        self, message: dict[str, Any], when: float, on_timeout: Callable[[], AgentFailed]
+    ) -> None:
+        """Send a message before ``when``, looking at the cancel event while the agent does
+        not read it."""
         assert self.conn is not None
+        self.conn.queue(message)
         try:
-            self.conn.send(message, self.deadline)
+            self._until(when, self.conn.flush)
         except DeadlineExceeded:
-            raise AgentFailed(r.STEP_TIMEOUT, "the agent stopped reading its messages") from None
+            raise on_timeout() from None
         except PeerClosed:
             # An agent that failed says why before it exits; with two groups in flight the
             # next send can find it gone before its error message has been read.
@@ -382,18 +411,25 @@ class _Run:
         return message
 
     def _recv_until(self, when: float) -> dict:
-        """Wait for the agent's next message, looking at the cancel event now and then.
-
-        A slice that ends mid-frame keeps what arrived: the next slice completes the frame.
-        """
+        """Wait for the agent's next message."""
         assert self.conn is not None
+        conn = self.conn
+        return self._until(when, lambda deadline: conn.recv(AGENT_MESSAGES, deadline))
+
+    def _until(self, when: float, attempt: Callable[[float], T]) -> T:
+        """Run ``attempt(deadline)`` until it succeeds or ``when`` passes, looking at the
+        cancel event every CANCEL_CHECK seconds.
+
+        The connection keeps a partial frame in either direction, so a slice that ends
+        mid-frame loses nothing: the next slice goes on with it.
+        """
         if self.cancel is None:
-            return self.conn.recv(AGENT_MESSAGES, when)
+            return attempt(when)
         while True:
             if self.cancel.is_set():
                 raise EvaluationCancelled()
             try:
-                return self.conn.recv(AGENT_MESSAGES, min(when, time.monotonic() + CANCEL_CHECK))
+                return attempt(min(when, time.monotonic() + CANCEL_CHECK))
             except DeadlineExceeded:
                 if time.monotonic() >= when:
                     raise
@@ -401,6 +437,8 @@ class _Run:
     def _accept(self, listener: socket.socket, deadline: float) -> socket.socket:
         assert self.process is not None
         while True:
+            if self.cancel is not None and self.cancel.is_set():
+                raise EvaluationCancelled()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AgentFailed(

@@ -43,6 +43,7 @@ RUNTIME_MODULES = (
     "submissions/__init__.py",
     "submissions/agent_runtime.py",
     "submissions/archive.py",
+    "submissions/owners.py",
     "submissions/package.py",
     "submissions/protocol.py",
     "submissions/spaces.py",

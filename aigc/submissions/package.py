@@ -17,7 +17,6 @@ import importlib
 import re
 import shutil
 import sys
-import tempfile
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aigc.submissions.archive import ArchiveError, ArchiveLimits, archive_kind, extract_archive
+from aigc.submissions.owners import make_temp_folder
 
 MANIFEST = "aigc.toml"
 FRAMEWORKS = ("python", "numpy", "torch")
@@ -175,7 +175,7 @@ def open_package(path: Path, limits: ArchiveLimits | None = None) -> Iterator[Pa
         archive_kind(path)
     except ArchiveError as exc:
         raise PackageError(str(exc)) from None
-    workdir = Path(tempfile.mkdtemp(prefix="aigc-package-"))
+    workdir = make_temp_folder("package")
     try:
         try:
             extract_archive(path, workdir / "package", limits or ArchiveLimits())

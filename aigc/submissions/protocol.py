@@ -33,16 +33,28 @@ Messages
                An optional ``"code": "invalid_action"`` says the agent returned something
                the runtime could not send as an action (an object, float128, ...).
 
-    SPACE and BATCH are defined in :mod:`aigc.submissions.spaces`.
+    SPACE and BATCH are defined in :mod:`aigc.submissions.spaces`. A message may carry
+    fields beyond those listed; the receiver ignores them.
+
+Limits
+    A frame costs the receiver memory of the order of its own size, however it is built.
+    Each side's messages come with :class:`DecodeLimits` set by what they need (an agent's
+    messages hold one encoded array and a few fields; the evaluator's hold spaces and
+    batches, which nest): the length of every string, array and map, and the count of
+    values in the whole message. msgpack refuses an over-long container from its header,
+    before allocating it; the count stops a frame of millions of tiny containers after a
+    few thousand.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import socket
 import struct
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -53,24 +65,54 @@ DEFAULT_MAX_FRAME_BYTES = 16 * 2**20
 HEADER = struct.Struct(">I")
 MAX_NDIM = 32
 
+Fields = dict[str, type | tuple[type, ...]]
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """The largest parts one message may decode to (strings in bytes; containers in items)."""
+
+    max_str_bytes: int
+    max_array_len: int
+    max_map_len: int
+    max_values: int  # every value in the message, containers and their items included
+
+
+class Messages(dict[str, Fields]):
+    """The messages one side may send (type to required fields and their types), and the
+    limits within which the other side decodes them."""
+
+    def __init__(self, fields: dict[str, Fields], limits: DecodeLimits):
+        super().__init__(fields)
+        self.limits = limits
+
+
 # What each side may send, and the fields (with their types) each message must carry.
-EVALUATOR_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "hello": {
-        "protocol": int,
-        "observation_space": dict,
-        "action_space": dict,
-        "seed": int,
-        "max_batch": int,
+EVALUATOR_MESSAGES = Messages(
+    {
+        "hello": {
+            "protocol": int,
+            "observation_space": dict,
+            "action_space": dict,
+            "seed": int,
+            "max_batch": int,
+        },
+        "reset": {},
+        "act": {"observations": (dict, list)},
+        "close": {},
     },
-    "reset": {},
-    "act": {"observations": (dict, list)},
-    "close": {},
-}
-AGENT_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "hello": {"protocol": int, "name": str, "batched": bool, "stateful": bool},
-    "action": {"actions": dict},
-    "error": {"message": str, "traceback": str},
-}
+    # Spaces and batches nest (Dict and Tuple spaces) and name their parts.
+    DecodeLimits(max_str_bytes=2**20, max_array_len=1024, max_map_len=1024, max_values=2**18),
+)
+AGENT_MESSAGES = Messages(
+    {
+        "hello": {"protocol": int, "name": str, "batched": bool, "stateful": bool},
+        "action": {"actions": dict},
+        "error": {"message": str, "traceback": str},
+    },
+    # One encoded array (a shape of up to MAX_NDIM sizes), a few fields, an error's text.
+    DecodeLimits(max_str_bytes=2**20, max_array_len=2 * MAX_NDIM, max_map_len=32, max_values=4096),
+)
 
 _NUMERIC_DTYPES = (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -142,43 +184,93 @@ def _refuse_extension(code: int, data: bytes) -> object:
     raise ProtocolError(f"msgpack extension type {code} is not allowed")
 
 
-def _check_map(pairs: list[tuple[object, object]]) -> dict:
-    for key, value in pairs:
-        if not isinstance(key, str):
-            raise ProtocolError("map keys must be strings")
-        if isinstance(value, msgpack.Timestamp):
+# msgpack's own words when a container or string is longer than its limit.
+_OVER_LIMIT = re.compile(r"(\d+) exceeds max_(str|bin|array|map|ext)_len\((\d+)\)")
+_UNITS = {"str": "bytes", "bin": "bytes", "ext": "bytes", "array": "items", "map": "entries"}
+_NAMES = {
+    "str": "a string",
+    "bin": "a byte string",
+    "ext": "an extension",
+    "array": "an array",
+    "map": "a map",
+}
+
+
+class _Counter:
+    """Counts the values msgpack builds and stops the decoding past ``limit``.
+
+    msgpack calls the hooks as each container completes, so at most the containers still
+    open (bounded by its nesting limit and the length limits) are built beyond the limit.
+    """
+
+    def __init__(self, limit: int):
+        self.left = limit
+        self.limit = limit
+
+    def _count(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise ProtocolError(
+                f"a frame holds more than {self.limit} values, more than any message needs"
+            )
+
+    def map(self, pairs: list[tuple[object, object]]) -> dict:
+        self._count(1 + 2 * len(pairs))
+        for key, value in pairs:
+            if not isinstance(key, str):
+                raise ProtocolError("map keys must be strings")
+            if isinstance(value, msgpack.Timestamp):
+                raise ProtocolError("msgpack timestamps are not allowed")
+        return dict(pairs)
+
+    def list(self, items: list) -> list:
+        self._count(1 + len(items))
+        if any(isinstance(item, msgpack.Timestamp) for item in items):
             raise ProtocolError("msgpack timestamps are not allowed")
-    return dict(pairs)
+        return items
 
 
-def _check_list(items: list) -> list:
-    if any(isinstance(item, msgpack.Timestamp) for item in items):
-        raise ProtocolError("msgpack timestamps are not allowed")
-    return items
-
-
-def unpack(body: bytes, allowed: Mapping[str, Mapping[str, type | tuple[type, ...]]]) -> dict:
-    """Decode a frame body and check it is one of the ``allowed`` messages."""
+def _decode(body: bytes | memoryview, limits: DecodeLimits) -> object:
+    counter = _Counter(limits.max_values)
     try:
-        message = msgpack.unpackb(
+        return msgpack.unpackb(
             body,
             raw=False,
             strict_map_key=True,
             ext_hook=_refuse_extension,
             use_list=True,
-            object_pairs_hook=_check_map,
-            list_hook=_check_list,
+            object_pairs_hook=counter.map,
+            list_hook=counter.list,
+            max_str_len=limits.max_str_bytes,
+            max_bin_len=len(body),
+            max_array_len=limits.max_array_len,
+            max_map_len=limits.max_map_len,
+            max_ext_len=0,  # extensions are refused whatever their size
         )
     except ProtocolError:
         raise
+    except ValueError as exc:
+        over = _OVER_LIMIT.fullmatch(str(exc))
+        if over is None:
+            raise ProtocolError(f"a frame is not valid msgpack ({type(exc).__name__})") from None
+        size, kind, limit = over.groups()
+        raise ProtocolError(
+            f"a frame holds {_NAMES[kind]} of {size} {_UNITS[kind]}, over the protocol's "
+            f"limit of {limit}"
+        ) from None
     except Exception as exc:  # msgpack raises several types for malformed input
         raise ProtocolError(f"a frame is not valid msgpack ({type(exc).__name__})") from None
+
+
+def unpack(body: bytes | memoryview, allowed: Messages) -> dict:
+    """Decode a frame body within ``allowed``'s limits and check it is one of its messages."""
+    message = _decode(body, allowed.limits)
     if not isinstance(message, dict):
         raise ProtocolError(f"a message must be a map, got {type(message).__name__}")
     kind = message.get("type")
     if not isinstance(kind, str) or kind not in allowed:
         raise ProtocolError(
-            f"unexpected message type {kind!r}; expected one of {', '.join(sorted(allowed))}"
+            f"unexpected message type {kind!r:.60}; expected one of {', '.join(sorted(allowed))}"
         )
     for field, field_type in allowed[kind].items():
         if field not in message:
@@ -191,32 +283,42 @@ def unpack(body: bytes, allowed: Mapping[str, Mapping[str, type | tuple[type, ..
 
 
 class Connection:
-    """One end of the protocol over a connected stream socket."""
+    """One end of the protocol over a connected stream socket.
+
+    Both directions keep their partial progress: a receive that times out mid-frame keeps
+    what arrived, and a send that times out mid-frame keeps the rest queued, to go out
+    before anything else (by :meth:`flush` or the next :meth:`send`). A caller may
+    therefore wait in short slices without breaking the stream.
+    """
 
     def __init__(self, sock: socket.socket, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
         self.sock = sock
         self.max_frame_bytes = max_frame_bytes
         self._buffer = bytearray()
+        self._outgoing = bytearray()
 
     def send(self, message: Mapping[str, Any], deadline: float | None = None) -> None:
         """Send one message; ``deadline`` is a ``time.monotonic()`` value or None."""
-        frame = pack(message)
-        view = memoryview(frame)
-        while view:
+        self.queue(message)
+        self.flush(deadline)
+
+    def queue(self, message: Mapping[str, Any]) -> None:
+        """Add one message to what is to be sent, without sending it yet."""
+        self._outgoing += pack(message)
+
+    def flush(self, deadline: float | None = None) -> None:
+        """Send everything queued, or raise DeadlineExceeded keeping the rest queued."""
+        while self._outgoing:
             self.sock.settimeout(_remaining(deadline))
             try:
-                sent = self.sock.send(view)
+                sent = self.sock.send(self._outgoing)
             except TimeoutError:
                 raise DeadlineExceeded("sending a message timed out") from None
             except (BrokenPipeError, ConnectionResetError):
                 raise PeerClosed("the connection was closed") from None
-            view = view[sent:]
+            del self._outgoing[:sent]
 
-    def recv(
-        self,
-        allowed: Mapping[str, Mapping[str, type | tuple[type, ...]]],
-        deadline: float | None = None,
-    ) -> dict:
+    def recv(self, allowed: Messages, deadline: float | None = None) -> dict:
         """Receive one message of the ``allowed`` kinds before ``deadline``."""
         self._fill(HEADER.size, deadline)
         (length,) = HEADER.unpack_from(self._buffer)
@@ -224,10 +326,14 @@ class Connection:
             raise FrameTooLarge(
                 f"a frame of {length} bytes exceeds the cap of {self.max_frame_bytes} bytes"
             )
-        self._fill(HEADER.size + length, deadline)
-        body = bytes(self._buffer[HEADER.size : HEADER.size + length])
-        del self._buffer[: HEADER.size + length]
-        return unpack(body, allowed)
+        end = HEADER.size + length
+        self._fill(end, deadline)
+        try:
+            # Decoded in place: a copy of the body would double what a frame costs.
+            with memoryview(self._buffer)[HEADER.size : end] as body:
+                return unpack(body, allowed)
+        finally:
+            del self._buffer[:end]
 
     def _fill(self, size: int, deadline: float | None) -> None:
         while len(self._buffer) < size:

@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import cast
 
 import aigc
 from aigc.submissions.challenge import Limits
+from aigc.submissions.owners import make_temp_folder, reap_stale_folders
 
 SOCKET_NAME = "agent.sock"
 LOG_HEAD_BYTES = 16 * 1024
@@ -162,8 +162,11 @@ class LocalSandbox(Sandbox):
     name = "local"
     isolated = False
 
+    def __init__(self) -> None:
+        reap_stale_folders()  # what killed evaluators left in the temp folder
+
     def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
-        home = Path(tempfile.mkdtemp(prefix="aigc-agent-home-"))
+        home = make_temp_folder("agent-home")
         threads = str(max(1, int(limits.cpus)))
         env = {
             # A clean environment: no secrets of the evaluator's leak into the agent.

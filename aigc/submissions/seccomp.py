@@ -6,11 +6,23 @@ layer. It refuses what Docker's default profile is documented to block (kernel m
 mounts, namespaces, keyrings, clocks, swap, reboot, BPF, perf, ...) and, unlike Docker's
 default on kernels from 4.8, also ``ptrace`` and the calls that read or write another
 process's memory: an agent must not freeze or inspect the container's init. It also
-refuses io_uring and the new mount API. Everything else is allowed, so Python, numpy and
-torch run unchanged.
+refuses io_uring and the new mount API.
 
-Rules are given for the 32-bit ABIs of each architecture as well, so a call made through
-the 32-bit entry point cannot slip past a rule written for the 64-bit one.
+Sockets come only in the families the runtime needs: ``AF_UNIX`` (its socket to the
+evaluator), ``AF_INET`` and ``AF_INET6`` (libraries open them; with no network the
+container has only its own loopback) and ``AF_NETLINK`` for ``NETLINK_ROUTE`` alone
+(how the C library lists interfaces). Every other family is refused, for ``socket`` and
+``socketpair`` alike: some reach past the container's namespaces (``AF_VSOCK`` talks to
+the host or its hypervisor, other netlink protocols hear the host's device events), the
+rest only widen the kernel's surface (``AF_ALG``, ``AF_TIPC``, ``AF_RDS``, ``AF_PACKET``,
+...). The family is compared as the whole 64-bit register, so setting its upper half,
+which the kernel ignores, does not slip past. The 32-bit x86 ``socketcall`` passes its
+arguments in memory, where seccomp cannot read them: it is refused whole (the direct
+32-bit ``socket`` call remains, under the same rules).
+
+Everything else is allowed, so Python, numpy and torch run unchanged. Rules are given for
+the 32-bit ABIs of each architecture as well, so a call made through the 32-bit entry
+point cannot slip past a rule written for the 64-bit one.
 """
 
 from __future__ import annotations
@@ -53,6 +65,10 @@ NAMESPACE_FLAGS = (
     0x40000000,  # CLONE_NEWNET
 )
 
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+SOCKET_FAMILIES = (AF_UNIX, AF_INET, AF_INET6, AF_NETLINK)
+NETLINK_ROUTE = 0
+
 ARCHITECTURES = [
     {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
     {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]},
@@ -77,7 +93,28 @@ def profile() -> dict[str, Any]:
                 "args": [{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}],
             }
         )
+    rules += _socket_rules()
     return {"defaultAction": "SCMP_ACT_ALLOW", "archMap": ARCHITECTURES, "syscalls": rules}
+
+
+def _socket_rules() -> list[dict[str, Any]]:
+    """Refuse every socket family but SOCKET_FAMILIES, and netlink but NETLINK_ROUTE."""
+    refuse = {"names": ["socket", "socketpair"], "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM}
+
+    def family(op: str, value: int) -> dict[str, Any]:
+        return {"index": 0, "value": value, "op": op}
+
+    # One 64-bit comparison from above the last family needed up: it also catches a
+    # family whose register has any upper bit set, which is why the rest may test equality.
+    rules = [{**refuse, "args": [family("SCMP_CMP_GE", max(SOCKET_FAMILIES) + 1)]}]
+    for number in range(max(SOCKET_FAMILIES)):
+        if number not in SOCKET_FAMILIES:
+            rules.append({**refuse, "args": [family("SCMP_CMP_EQ", number)]})
+    protocol = {"index": 2, "value": NETLINK_ROUTE, "op": "SCMP_CMP_NE"}
+    rules.append({**refuse, "args": [family("SCMP_CMP_EQ", AF_NETLINK), protocol]})
+    # Only the 32-bit x86 ABI has socketcall; elsewhere the name matches nothing.
+    rules.append({"names": ["socketcall"], "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM})
+    return rules
 
 
 def security_option() -> str:

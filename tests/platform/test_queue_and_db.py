@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,7 +16,7 @@ from sqlalchemy import select, update
 from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.models import FINISHED, QUEUED, RUNNING, Base, Submission, now
-from aigc.platform.queue import InProcessQueue
+from aigc.platform.queue import InProcessQueue, WorkerContext
 
 from .conftest import Api, zip_agent
 
@@ -71,6 +75,39 @@ def test_recover_sends_queued_submissions_too(settings, db):
     assert queue.recover() == [submission_id]
     assert wait_until_done(db, submission_id).status == FINISHED
     queue.close()
+
+
+def folder_of_a_gone_evaluator() -> Path:
+    """A socket folder made by a process that has exited without removing it."""
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from aigc.submissions.owners import make_temp_folder as m\nprint(m('eval'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(made.stdout.strip())
+
+
+def test_a_starting_worker_removes_what_gone_evaluators_left(settings, db, tmp_path, monkeypatch):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    api = Api(create_app(settings), db)
+    api.app.extensions["aigc"].queue.close()
+    left = folder_of_a_gone_evaluator()
+    assert left.parent == temp and left.is_dir()
+    queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
+    queue.recover()  # an embedded server starting
+    queue.close()
+    assert not left.exists()
+    left = folder_of_a_gone_evaluator()
+    WorkerContext(settings).db.dispose()  # a Celery worker's process starting
+    assert not left.exists()
 
 
 def test_migrations_match_the_models(db):

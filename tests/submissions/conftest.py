@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -12,14 +16,82 @@ from gymnasium import spaces
 
 from aigc.submissions.challenge import ChallengeSpec, parse_challenge
 from aigc.submissions.results import EpisodeResult
+from tests.hostile_summary import (  # noqa: F401 (the summary's hooks, for this folder)
+    pytest_runtest_logreport,
+    pytest_terminal_summary,
+)
 
 AGENTS = Path(__file__).parent / "agents"
+HOSTILE = Path(__file__).parent / "hostile"
+
+
+class PeakMemory:
+    """How far this process's resident memory peaked above where it was on entering.
+
+    Linux only: entering resets the kernel's peak (VmHWM) to the current size, so the
+    measure holds whatever ran before, in this process or in the one that started it.
+    """
+
+    growth = 0  # bytes, once exited
+
+    def __enter__(self) -> PeakMemory:
+        Path("/proc/self/clear_refs").write_text("5")
+        self.start = _status_bytes("VmRSS")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.growth = _status_bytes("VmHWM") - self.start
+
+
+def _status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024  # reported in kB
+    raise LookupError(field)
+
+
+def within(seconds: float, call: Callable[[], Any]) -> Any:
+    """Run ``call`` in a thread; fail if it has not returned (or raised) after ``seconds``."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds:g} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+HOST_SERVICES = (6379, 5432)  # Redis and PostgreSQL
+
+
+def loopback_answers(port: int) -> bool:
+    """Whether something listens on this host's 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2.0).close()
+    except OSError:
+        return False
+    return True
 
 
 def agent(name: str) -> Path:
     """Return the folder of a test agent package under tests/submissions/agents."""
     path = AGENTS / name
     assert (path / "aigc.toml").is_file(), f"no test agent {name!r}"
+    return path
+
+
+def hostile(name: str) -> Path:
+    """Return the folder of a hostile agent package under tests/submissions/hostile."""
+    path = HOSTILE / name
+    assert (path / "aigc.toml").is_file(), f"no hostile agent {name!r}"
     return path
 
 
@@ -138,6 +210,30 @@ class InfoEnv(gym.Env):
 
 
 gym.register("aigc-test/Info-v0", entry_point=InfoEnv)
+
+
+class WideEnv(gym.Env):
+    """Observations of 4 MiB (zeros), far more than a socket's buffer holds; Discrete(2)
+    actions; reward 1 per step; episodes last 10 steps."""
+
+    SIZE = 4 * 2**20
+
+    def __init__(self) -> None:
+        self.observation_space = spaces.Box(0, 255, (self.SIZE,), dtype=np.uint8)
+        self.action_space = spaces.Discrete(2)
+        self.steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.steps = 0
+        return np.zeros(self.SIZE, np.uint8), {}
+
+    def step(self, action):
+        self.steps += 1
+        return np.zeros(self.SIZE, np.uint8), 1.0, False, self.steps >= 10, {}
+
+
+gym.register("aigc-test/Wide-v0", entry_point=WideEnv)
 
 
 def episode(

@@ -245,6 +245,45 @@ def test_tar_fifo(tmp_path: Path) -> None:
     assert_refused(tmp_path, archive, "'pipe' is a FIFO")
 
 
+SPECIAL_BITS = [
+    pytest.param(0o4755, "has the setuid bit set", id="setuid"),
+    pytest.param(0o2755, "has the setgid bit set", id="setgid"),
+    pytest.param(0o1755, "has the sticky bit set", id="sticky"),
+    pytest.param(0o6755, "has the setuid and setgid bits set", id="setuid-setgid"),
+]
+FIX_BITS = "(e.g. `chmod -R u-s,g-s,-t .` in the agent folder) and rebuild the archive"
+
+
+@pytest.mark.parametrize(("bits", "words"), SPECIAL_BITS)
+@pytest.mark.parametrize("folder", [False, True], ids=["file", "folder"])
+def test_zip_member_with_special_mode_bits(tmp_path: Path, bits: int, words: str, folder: bool):
+    name, kind = ("tools/", stat.S_IFDIR) if folder else ("tools/run", stat.S_IFREG)
+    archive = make_zip(tmp_path / "in" / "a.zip", [(zip_info(name, kind | bits), b"")])
+    error = assert_refused(tmp_path, archive, words)
+    it = "them" if " and " in words else "it"
+    assert str(error) == f"archive member {name!r} {words}: clear {it} {FIX_BITS}"
+
+
+@pytest.mark.parametrize(("bits", "words"), SPECIAL_BITS)
+@pytest.mark.parametrize("kind", [tarfile.REGTYPE, tarfile.DIRTYPE], ids=["file", "folder"])
+def test_tar_member_with_special_mode_bits(tmp_path: Path, bits: int, words: str, kind: bytes):
+    member = tar_info("tools", kind, mode=bits)
+    archive = make_tar(
+        tmp_path / "in" / "a.tar.gz", [(member, b"" if kind == tarfile.REGTYPE else None)]
+    )
+    error = assert_refused(tmp_path, archive, words)
+    it = "them" if " and " in words else "it"
+    assert str(error) == f"archive member 'tools' {words}: clear {it} {FIX_BITS}"
+
+
+def test_plain_modes_are_accepted(tmp_path: Path) -> None:
+    members = [(zip_info("run.sh", stat.S_IFREG | 0o755), b"#!/bin/sh\n"), ("agent.py", b"x")]
+    archive = make_zip(
+        tmp_path / "in" / "a.zip", [*members, (zip_info("d/", stat.S_IFDIR | 0o775), b"")]
+    )
+    assert [m.name for m in check_archive(archive)] == ["run.sh", "agent.py", "d"]
+
+
 # --- duplicates and clashes ----------------------------------------------------------------
 
 
@@ -404,7 +443,7 @@ def test_extract_zip(tmp_path: Path) -> None:
         tmp_path / "in" / "agent.zip",
         [
             (zip_info("pkg/", stat.S_IFDIR | 0o777), b""),
-            (zip_info("pkg/agent.py", stat.S_IFREG | 0o4777), b"class Agent: ..."),
+            (zip_info("pkg/agent.py", stat.S_IFREG | 0o777), b"class Agent: ..."),
             ("pkg/deep/er/data.bin", b"\x00\x01"),
             ("aigc.toml", b"name = 'x'\n"),
         ],
@@ -424,7 +463,7 @@ def test_extract_tar_gz(tmp_path: Path) -> None:
         [
             (tar_info("./", tarfile.DIRTYPE, mode=0o777), None),
             (tar_info("./pkg", tarfile.DIRTYPE, mode=0o700), None),
-            (tar_info("./pkg/agent.py", mode=0o6777), b"class Agent: ..."),
+            (tar_info("./pkg/agent.py", mode=0o777), b"class Agent: ..."),
             tar_file("./pkg/sub/weights.bin", bytes(100_000)),
             tar_file("aigc.toml", b"name = 'x'\n"),
         ],

@@ -11,9 +11,11 @@ import sys
 import tempfile
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
+from docker.models.containers import ContainerCollection
 
 from aigc.submissions.challenge import Limits
 from aigc.submissions.docker_sandbox import (
@@ -33,7 +35,7 @@ from aigc.submissions.images import (
 )
 from aigc.submissions.sandbox import SOCKET_NAME, LocalSandbox
 
-from .conftest import agent, make_challenge
+from .conftest import HOST_SERVICES, agent, hostile, loopback_answers, make_challenge
 
 pytestmark = pytest.mark.slow
 
@@ -186,6 +188,48 @@ def test_container_of_a_killed_evaluator_is_reaped(docker_sandbox, tmp_path):
     assert sandbox_containers(docker_sandbox) == []
 
 
+def test_folders_of_a_killed_evaluator_are_reaped(docker_sandbox, tmp_path_factory, monkeypatch):
+    temp = tmp_path_factory.mktemp("tmp")  # short: a socket's path must fit in 108 bytes
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    archive = tmp_path_factory.mktemp("upload") / "agent.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(agent("hang").iterdir()):
+            zf.write(path, path.name)
+    script = textwrap.dedent(
+        f"""
+        from aigc.submissions.docker_sandbox import DockerSandbox
+        from aigc.submissions.evaluator import evaluate
+        from aigc.submissions.package import open_package
+        from tests.submissions.conftest import make_challenge
+        sandbox = DockerSandbox(image={docker_sandbox.image!r})
+        with open_package({str(archive)!r}) as folder:
+            evaluate(folder, make_challenge(step_timeout="1h"), sandbox=sandbox)
+        """
+    )
+    evaluator = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+
+    def its_containers() -> list:
+        owned = [c for c in sandbox_containers(docker_sandbox) if OWNER_LABEL in c.labels]
+        return [c for c in owned if c.labels[OWNER_LABEL].split(":")[1] == str(evaluator.pid)]
+
+    try:
+        deadline = time.monotonic() + 60
+        while not its_containers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert its_containers(), "the agent's container never started"
+    finally:
+        evaluator.send_signal(signal.SIGKILL)
+        evaluator.wait()
+    # Its socket folder and the participant's unpacked package are left on the host...
+    left = sorted(p.name.split("-")[1] for p in temp.iterdir())
+    assert left == ["eval", "package"], left
+    # ...until the next sandbox starts: it removes them with the container.
+    DockerSandbox(image=docker_sandbox.image, client=docker_sandbox.client)
+    assert its_containers() == []
+    assert list(temp.iterdir()) == []
+
+
 def test_image_tag_follows_its_contents(docker_sandbox):
     base = docker_sandbox.client.images.get(docker_sandbox.image).attrs["Config"]
     assert base["User"] == f"{AGENT_UID}:{AGENT_UID}"
@@ -209,11 +253,29 @@ def test_torch_agent_runs_in_the_sandbox(docker_sandbox):
 
 
 def test_a_zombie_evaluator_counts_as_dead():
-    from aigc.submissions.docker_sandbox import _owner_alive
+    from aigc.submissions.owners import owner_alive
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     owner = f"{socket.gethostname()}:{child.pid}:"
     time.sleep(0.5)  # it has exited, but is not reaped yet: a zombie
     assert Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
-    assert not _owner_alive(owner + "anything")
+    assert not owner_alive(owner + "anything")
     child.wait()
+
+
+def test_the_network_probe_sees_a_leak_and_stays_on_this_machine(docker_sandbox, monkeypatch):
+    """The network probe's own check: in a sandbox whose containers share the host's
+    network, it reaches the host's services and says so, having tried only 127.0.0.1."""
+    run_container = ContainerCollection.run
+
+    def on_the_hosts_network(self, *args, **kwargs):
+        return run_container(self, *args, **{**kwargs, "network_mode": "host"})
+
+    monkeypatch.setattr(ContainerCollection, "run", on_the_hosts_network)
+    challenge = make_challenge(episodes=1, step_timeout="10s")
+    result = evaluate(hostile("network"), challenge, sandbox=docker_sandbox, parallel=1)
+    assert result.failure is not None
+    message = result.failure.message
+    assert "ESCAPED: " in message and "; interfaces " in message, message
+    for port in filter(loopback_answers, HOST_SERVICES):
+        assert f"127.0.0.1:{port}" in message, message

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+from pathlib import Path
+
 import pytest
 
 from aigc.submissions import results as r
-from aigc.submissions.evaluator import evaluate
+from aigc.submissions.challenge import Limits
+from aigc.submissions.evaluator import EvaluationCancelled, evaluate
+from aigc.submissions.protocol import EVALUATOR_MESSAGES, HEADER, Connection
 from aigc.submissions.results import EvaluationResult
+from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, Sandbox
 
-from .conftest import agent, make_challenge
+from .conftest import agent, make_challenge, within
 
 
 def returns(result: EvaluationResult) -> list[float]:
@@ -228,7 +235,11 @@ def test_an_agent_that_failed_and_left_is_reported_by_its_own_words(cartpole):
     run.deadline = time.monotonic() + 30
     with pytest.raises(AgentFailed) as failed:
         for _ in range(100):  # the first sends may still fit in the socket's buffer
-            run._send({"type": "reset", "observations": [list(range(4096))]})
+            run._send(
+                {"type": "reset", "observations": [list(range(4096))]},
+                run.deadline,
+                lambda: AgentFailed(r.STEP_TIMEOUT, "the agent stopped reading"),
+            )
     assert failed.value.code == r.AGENT_ERROR
     assert "act raised KeyError" in str(failed.value)
     ours.close()
@@ -260,3 +271,124 @@ def test_declared_info_values_come_from_each_episodes_last_step():
 def test_episodes_carry_no_values_when_the_challenge_declares_none(cartpole):
     result = evaluate(agent("good"), cartpole, episodes=2)
     assert [e.values for e in result.episodes] == [{}, {}]
+
+
+# -- an agent that stops reading: every wait, sending included, has its deadline --------
+
+
+class _Silent(AgentProcess):
+    def __init__(self, sock: socket.socket, thread: threading.Thread):
+        self.sock, self.thread = sock, thread
+
+    def poll(self) -> int | None:
+        return None if self.thread.is_alive() else 0
+
+    def exit_reason(self) -> str:
+        return "is still running" if self.poll() is None else "exited with status 0"
+
+    def logs(self) -> str:
+        return ""
+
+    def stop(self, grace: float = 2.0) -> None:
+        self.sock.close()  # the reader thread's peek ends with it
+        self.thread.join()
+
+
+class SilentSandbox(Sandbox):
+    """Plays an agent that answers hello and then reads nothing more.
+
+    ``blocked`` is set once the first bytes of the next frame have arrived and its header
+    announces more than a socket's buffer holds: the evaluator is then, for sure, inside a
+    send that cannot finish.
+    """
+
+    def __init__(self) -> None:
+        self.blocked = threading.Event()
+
+    def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(str(socket_dir / SOCKET_NAME))
+        thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
+        thread.start()
+        return _Silent(sock, thread)
+
+    def _serve(self, sock: socket.socket) -> None:
+        conn = Connection(sock)
+        try:
+            conn.recv(EVALUATOR_MESSAGES)
+            hello = {"type": "hello", "protocol": 1, "name": "silent", "batched": True}
+            conn.send({**hello, "stateful": False})
+            header = sock.recv(HEADER.size, socket.MSG_PEEK | socket.MSG_WAITALL)
+        except OSError:
+            return
+        buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        if len(header) == HEADER.size and HEADER.unpack(header)[0] > 4 * buffer:
+            self.blocked.set()
+
+
+WIDE_LIMITS = {"step_timeout": "1h", "episode_timeout": "1h", "evaluation_timeout": "1h"}
+
+
+@pytest.mark.parametrize(
+    ("limit", "code", "words"),
+    [
+        ("step_timeout", r.STEP_TIMEOUT, "the agent stopped reading: it did not take its next"),
+        ("episode_timeout", r.EPISODE_TIMEOUT, "episode 0 ran longer than the 1 s allowed"),
+        ("evaluation_timeout", r.EVALUATION_TIMEOUT, "the evaluation ran longer than the 1 s"),
+    ],
+)
+def test_an_agent_that_stops_reading_meets_each_deadline(limit, code, words):
+    challenge = make_challenge("aigc-test/Wide-v0", success=None, **{**WIDE_LIMITS, limit: "1s"})
+    sandbox = SilentSandbox()
+    result = within(60, lambda: evaluate(agent("good"), challenge, sandbox=sandbox, parallel=1))
+    assert sandbox.blocked.is_set(), "the evaluator never sent a frame larger than the buffer"
+    assert result.failure is not None and result.failure.code == code, result.failure
+    assert words in result.failure.message
+
+
+def test_a_cancel_reaches_an_evaluator_blocked_in_send():
+    challenge = make_challenge("aigc-test/Wide-v0", success=None, **WIDE_LIMITS)
+    sandbox, cancel = SilentSandbox(), threading.Event()
+
+    def cancel_once_blocked() -> None:
+        if sandbox.blocked.wait(60):
+            cancel.set()
+
+    threading.Thread(target=cancel_once_blocked, daemon=True).start()
+    with pytest.raises(EvaluationCancelled):
+        within(
+            60,
+            lambda: evaluate(agent("good"), challenge, sandbox=sandbox, parallel=1, cancel=cancel),
+        )
+    assert sandbox.blocked.is_set()
+
+
+class _Waiting(AgentProcess):
+    def poll(self) -> int | None:
+        return None
+
+    def exit_reason(self) -> str:
+        return "is still running"
+
+    def logs(self) -> str:
+        return ""
+
+    def stop(self, grace: float = 2.0) -> None:
+        pass
+
+
+class NeverConnects(Sandbox):
+    """Plays an agent whose runtime is slow to start: it never connects."""
+
+    def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        return _Waiting()
+
+
+def test_a_cancel_reaches_an_evaluator_waiting_for_the_agent_to_connect():
+    challenge = make_challenge(startup_timeout="1h")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(EvaluationCancelled):
+        within(
+            60, lambda: evaluate(agent("good"), challenge, sandbox=NeverConnects(), cancel=cancel)
+        )

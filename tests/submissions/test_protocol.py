@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import socket
 import struct
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import tracemalloc
@@ -21,6 +24,7 @@ import pytest
 from aigc.submissions.protocol import (
     AGENT_MESSAGES,
     ALLOWED_DTYPES,
+    DEFAULT_MAX_FRAME_BYTES,
     EVALUATOR_MESSAGES,
     HEADER,
     MAX_NDIM,
@@ -360,6 +364,154 @@ def test_the_same_type_name_follows_the_receivers_schema():
     assert unpack(evaluator_hello, EVALUATOR_MESSAGES)["seed"] == 2**40 + 7
     with raises_exactly(ProtocolError):
         unpack(evaluator_hello, AGENT_MESSAGES)  # lacks name, batched, stateful
+
+
+# --- decode limits: a frame costs memory of the order of its size ------------------------------
+
+AGENT_LIMITS = AGENT_MESSAGES.limits
+
+
+def nils(n: int) -> bytes:
+    """A msgpack array of n nils (array 16 header, whatever n)."""
+    return b"\xdc" + n.to_bytes(2, "big") + b"\xc0" * n
+
+
+def entries(n: int) -> bytes:
+    """A msgpack map of n distinct string keys, each to nil (map 16 header)."""
+    return b"\xde" + n.to_bytes(2, "big") + b"".join(body_of(f"k{i}") + b"\xc0" for i in range(n))
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (nils(AGENT_LIMITS.max_array_len + 1), "an array of 65 items, over the protocol's limit"),
+        (entries(AGENT_LIMITS.max_map_len + 1), "a map of 33 entries, over the protocol's limit"),
+        (body_of("x" * (AGENT_LIMITS.max_str_bytes + 1)), "a string of 1048577 bytes, over"),
+        (body_of([[0] * 64] * 64), "more than 4096 values, more than any message needs"),
+    ],
+    ids=["array", "map", "string", "values"],
+)
+def test_a_message_beyond_what_agent_messages_need_is_refused(value, words):
+    with pytest.raises(ProtocolError, match=words):
+        unpack(with_extra_field(value), AGENT_MESSAGES)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        nils(AGENT_LIMITS.max_array_len),
+        entries(AGENT_LIMITS.max_map_len),
+        body_of("x" * AGENT_LIMITS.max_str_bytes),
+        body_of([[0] * 60] * 60),
+    ],
+    ids=["array", "map", "string", "values"],
+)
+def test_a_message_at_the_agent_limits_is_accepted(value):
+    assert unpack(with_extra_field(value), AGENT_MESSAGES)["type"] == "error"
+
+
+def test_an_action_of_the_most_dimensions_is_within_the_limits():
+    actions = np.zeros((1,) * MAX_NDIM, np.float32)
+    message = {"type": "action", "actions": encode_array(actions)}
+    assert decode_array(unpack(body_of(message), AGENT_MESSAGES)["actions"]).shape == actions.shape
+
+
+def test_the_evaluators_messages_have_room_for_large_dict_spaces():
+    space = {"kind": "Discrete", "n": 2, "start": 0}
+    hello = {**EVALUATOR_EXAMPLES["hello"], "observation_space": {"kind": "Dict", "spaces": {}}}
+    hello["observation_space"]["spaces"] = {f"sensor{i}": space for i in range(1000)}
+    assert unpack(body_of(hello), EVALUATOR_MESSAGES) == hello
+    with raises_exactly(ProtocolError):  # far more than an agent's messages need
+        unpack(body_of({**ERROR, "extra": hello}), AGENT_MESSAGES)
+
+
+def tree(leaf: bytes, size: int = DEFAULT_MAX_FRAME_BYTES - 4096) -> bytes:
+    """Nested fixarrays (15 items at most) ending in copies of ``leaf``: almost ``size`` bytes."""
+    levels = [leaf]  # levels[d]: a full tree of depth d
+    while len(levels[-1]) * 15 + 1 <= size - 64:
+        levels.append(b"\x9f" + levels[-1] * 15)
+    left, counts = size - 64, []  # 64 bytes: room for the headers of the nested remainders
+    for level in reversed(levels):
+        counts.append(min(14, left // len(level)))
+        left -= counts[-1] * len(level)
+    # [big trees..., [smaller trees..., [...]]]: each array holds at most 14 + 1 items.
+    whole = b""
+    for level, count in zip(levels, reversed(counts), strict=True):
+        items = count + (1 if whole else 0)
+        whole = bytes([0x90 | items]) + level * count + whole
+    return whole
+
+
+def fields(**values: bytes) -> bytes:
+    """A map of the given fields, each value already msgpack."""
+    return bytes([0x80 | len(values)]) + b"".join(body_of(k) + v for k, v in values.items())
+
+
+def error_with(extra: bytes) -> bytes:
+    return fields(type=body_of("error"), message=body_of("m"), traceback=body_of("t"), extra=extra)
+
+
+EMPTY_MAPS = DEFAULT_MAX_FRAME_BYTES - 16
+BOMBS = {
+    # Millions of empty maps, each built as a dict of 64 bytes or more from 1 byte of frame.
+    "one-array-of-empty-maps": b"\xdd" + EMPTY_MAPS.to_bytes(4, "big") + b"\x80" * EMPTY_MAPS,
+    "empty-maps-in-a-field": error_with(tree(b"\x80")),
+    "empty-maps-as-the-actions": fields(type=body_of("action"), actions=tree(b"\x80")),
+    "empty-lists-in-a-field": error_with(tree(b"\x90")),
+    "maps-of-empty-maps": error_with(tree(fields(**{k: b"\x80" for k in "abcdefghijklmno"}))),
+    "negative-ints-in-a-field": error_with(tree(b"\xe0")),  # -32: a new int object each
+    "floats-in-a-field": error_with(tree(b"\xca\x3f\x80\x00\x00")),
+    "one-map-of-empty-maps": b"\xdf"
+    + (EMPTY_MAPS // 3).to_bytes(4, "big")
+    + b"\xa1k\x80" * (EMPTY_MAPS // 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_the_agent_runtime_decodes_the_evaluators_frames_within_limits_too(name):
+    with pytest.raises(ProtocolError, match=r"over the protocol's limit|more than 262144 values"):
+        unpack(BOMBS[name], EVALUATOR_MESSAGES)
+
+
+MEASURE = textwrap.dedent(
+    """
+    import socket, sys, threading
+    from pathlib import Path
+    from aigc.submissions.protocol import AGENT_MESSAGES, Connection, ProtocolError
+    from tests.submissions.conftest import PeakMemory
+
+    data = Path(sys.argv[1]).read_bytes()
+    ours, theirs = socket.socketpair()
+    sender = threading.Thread(target=theirs.sendall, args=(data,))
+    with PeakMemory() as memory:
+        sender.start()
+        try:
+            Connection(ours).recv(AGENT_MESSAGES)
+            outcome = "accepted"
+        except ProtocolError as exc:
+            outcome = f"refused: {exc}"
+        sender.join()
+    print(memory.growth)
+    print(outcome)
+    """
+)
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_a_hostile_frame_costs_the_evaluator_memory_of_the_order_of_its_size(name, tmp_path):
+    body = BOMBS[name]
+    assert DEFAULT_MAX_FRAME_BYTES - 2**20 < len(body) <= DEFAULT_MAX_FRAME_BYTES  # a full frame
+    path = tmp_path / "frame"
+    path.write_bytes(frame(body))
+    # A fresh process, so that its peak memory is this frame's alone.
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    growth, outcome = done.stdout.splitlines()
+    assert outcome.startswith("refused: "), outcome
+    # The frame itself is held once while it is decoded; what it decodes to adds little.
+    assert int(growth) < 2 * len(body), f"the peak memory grew by {int(growth) / 2**20:.0f} MiB"
 
 
 # --- arrays ----------------------------------------------------------------------------------

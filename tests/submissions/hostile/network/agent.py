@@ -1,34 +1,38 @@
-"""Network: DNS, a non-local address, the host's Redis and PostgreSQL by loopback and bridge."""
+"""Network: the interfaces this container sees, and the host's Redis and PostgreSQL on 127.0.0.1.
 
-import contextlib
+In the container's own network namespace, 127.0.0.1 is its own loopback, where nothing
+listens: reaching a service there means the host's namespace leaked in. The probe sends
+nothing anywhere else, even when the sandbox fails: no other address, no name lookup.
+"""
+
 import errno
 import os
 import socket
-import struct
 
+LOOPBACK = "127.0.0.1"
 REDIS, POSTGRES = 6379, 5432
 
 
-def _gateway() -> str:
-    """The default route's gateway from /proc/net/route, else Docker's usual bridge address."""
-    try:
-        with open("/proc/net/route") as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[1] == "00000000" and int(fields[3], 16) & 2:
-                    return socket.inet_ntoa(struct.pack("<L", int(fields[2], 16)))
-    except (OSError, IndexError, ValueError):
-        pass
-    return "172.17.0.1"
-
-
-def _why(exc: BaseException) -> str:
-    code = getattr(exc, "errno", None)
-    if isinstance(exc, socket.gaierror):
-        return f"gaierror {exc.args[-1]}"
-    if isinstance(exc, TimeoutError) or code is None:
+def _why(exc: OSError) -> str:
+    if isinstance(exc, TimeoutError) or exc.errno is None:
         return type(exc).__name__
-    return errno.errorcode.get(code, str(code))
+    return errno.errorcode.get(exc.errno, str(exc.errno))
+
+
+def _reach(port: int) -> str | None:
+    """Connect to the loopback's ``port``; None if it worked, else why not."""
+    conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # a literal: no lookup
+    conn.settimeout(1.0)
+    try:
+        conn.connect((LOOPBACK, port))
+        if port == REDIS:
+            conn.sendall(b"PING\r\n")  # changes nothing; shows it is the host's Redis
+            conn.recv(64)
+    except OSError as exc:
+        return _why(exc)
+    finally:
+        conn.close()
+    return None
 
 
 class Agent:
@@ -36,29 +40,12 @@ class Agent:
         pass
 
     def act(self, observation):
-        refused, opened = [], []
-        try:
-            socket.getaddrinfo("aigc-sandbox-probe.invalid", 80)
-        except OSError as exc:
-            refused.append(f"dns={_why(exc)}")
-        else:
-            opened.append("dns resolved aigc-sandbox-probe.invalid")
-        gateway = _gateway()
-        targets = [("192.0.2.1", 80)]
-        targets += [(host, port) for host in ("127.0.0.1", gateway) for port in (REDIS, POSTGRES)]
-        for host, port in targets:
-            try:
-                conn = socket.create_connection((host, port), timeout=1.0)
-            except OSError as exc:
-                refused.append(f"{host}:{port}={_why(exc)}")
-                continue
-            with conn:
-                opened.append(f"{host}:{port}")
-                if port == REDIS:
-                    conn.sendall(b"*3\r\n$3\r\nSET\r\n$20\r\naigc:hostile:escaped\r\n$1\r\n1\r\n")
-                    with contextlib.suppress(OSError):
-                        opened.append(f"redis said {conn.recv(64)!r}")
-        interfaces = ",".join(sorted(os.listdir("/sys/class/net")))
+        interfaces = sorted(os.listdir("/sys/class/net"))
+        outcomes = {port: _reach(port) for port in (REDIS, POSTGRES)}
+        opened = [f"{LOOPBACK}:{port}" for port, why in outcomes.items() if why is None]
+        if interfaces != ["lo"]:
+            opened.append(f"interfaces {','.join(interfaces)}")
         if opened:
             raise RuntimeError(f"ESCAPED: {'; '.join(opened)}")
-        raise RuntimeError(f"BLOCKED: interfaces {interfaces}; {' '.join(refused)}")
+        refused = " ".join(f"{LOOPBACK}:{port}={why}" for port, why in outcomes.items())
+        raise RuntimeError(f"BLOCKED: interfaces lo; {refused}")
