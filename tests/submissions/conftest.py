@@ -16,10 +16,6 @@ from gymnasium import spaces
 
 from aigc.submissions.challenge import ChallengeSpec, parse_challenge
 from aigc.submissions.results import EpisodeResult
-from tests.hostile_summary import (  # noqa: F401 (the summary's hooks, for this folder)
-    pytest_runtest_logreport,
-    pytest_terminal_summary,
-)
 
 AGENTS = Path(__file__).parent / "agents"
 HOSTILE = Path(__file__).parent / "hostile"

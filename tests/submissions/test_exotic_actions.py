@@ -19,6 +19,7 @@ from aigc.submissions.sandbox import LocalSandbox
 from .conftest import make_challenge
 
 HOSTILE = Path(__file__).parent / "hostile"
+pytestmark = pytest.mark.hostile
 
 KINDS = {
     "float128": "dtype float128: return int, float, or an array of int64 or float32/float64",
