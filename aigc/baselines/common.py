@@ -14,6 +14,7 @@ import functools
 import importlib
 import json
 import os
+import shutil
 import sys
 import time
 from collections import deque
@@ -31,6 +32,9 @@ from aigc.submissions.challenge import get_challenge
 from aigc.submissions.package import MANIFEST, load_agent_class, read_manifest
 
 ALGORITHMS = ("qlearning", "dqn", "ppo", "ppo-text")
+
+# The agent programs that packages carry as agent.py, one module per kind of agent.
+AGENT_PROGRAMS = Path(__file__).with_name("agents")
 
 # The default settings of each algorithm on each challenge, tuned on a 2-core CPU so that one
 # `aigc train ALGO --challenge ID` with them meets the bar in BARS (`aigc evaluate`, dev seeds).
@@ -422,16 +426,17 @@ def write_package(
     challenge: str,
     framework: str,
     description: str,
-    agent_source: str,
+    agent_program: Path,
     settings: Any,
     save_weights: Callable[[Path], None],
 ) -> None:
-    """Write a self-contained agent package: ``aigc.toml``, ``agent.py``, the weights (by
-    ``save_weights(folder)``) and ``settings.json`` (how it was trained)."""
+    """Write a self-contained agent package: ``aigc.toml``, ``agent.py`` (a copy of
+    ``agent_program``), the weights (by ``save_weights(folder)``) and ``settings.json`` (how
+    it was trained, which the agent reads its layer widths from)."""
     write_manifest(
         folder, name=name, challenge=challenge, framework=framework, description=description
     )
-    (folder / "agent.py").write_text(agent_source, encoding="utf-8")
+    shutil.copyfile(agent_program, folder / "agent.py")
     save_weights(folder)
     (folder / "settings.json").write_text(
         json.dumps(dataclasses.asdict(settings), indent=2) + "\n", encoding="utf-8"

@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from aigc.baselines.common import (
+    AGENT_PROGRAMS,
     TrainingLog,
     flushing_denormals,
     make_vector_env,
@@ -216,47 +217,8 @@ def train(settings: Settings, log: TrainingLog) -> QNetwork:
     return q_network
 
 
-AGENT_SOURCE = '''"""DQN agent for {challenge}: the action with the highest Q-value.
-
-Trained by aigc.baselines.dqn; needs numpy and torch.
-"""
-
-import numpy as np
-import torch
-import torch.nn as nn
-
-HIDDEN_SIZES = {hidden_sizes}
-
-
-class QNetwork(nn.Module):
-    def __init__(self, n_obs, n_actions):
-        super().__init__()
-        layers = []
-        for width in HIDDEN_SIZES:
-            layers += [nn.Linear(n_obs, width), nn.ReLU()]
-            n_obs = width
-        layers.append(nn.Linear(n_obs, n_actions))
-        self.network = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.network(x)
-
-
-class Agent:
-    def __init__(self, observation_space, action_space):
-        torch.set_num_threads(1)
-        self.q_network = QNetwork(int(np.prod(observation_space.shape)), int(action_space.n))
-        self.q_network.load_state_dict(torch.load("q_network.pt", weights_only=True))
-        self.q_network.eval()
-
-    def act(self, observation):
-        return int(self.act_batch(np.asarray(observation)[None])[0])
-
-    def act_batch(self, observations):
-        x = torch.as_tensor(np.asarray(observations, dtype=np.float32))
-        with torch.no_grad():
-            return self.q_network(x.reshape(len(x), -1)).argmax(dim=1).numpy()
-'''
+# What the package runs: the greedy policy of the Q-network.
+AGENT_PROGRAM = AGENT_PROGRAMS / "dqn_agent.py"
 
 
 def write_agent(q_network: QNetwork, settings: Settings, folder: Path) -> None:
@@ -267,9 +229,7 @@ def write_agent(q_network: QNetwork, settings: Settings, folder: Path) -> None:
         challenge=settings.challenge,
         framework="torch",
         description=f"DQN baseline, {settings.total_steps:,} steps.",
-        agent_source=AGENT_SOURCE.format(
-            challenge=settings.challenge, hidden_sizes=tuple(settings.hidden_sizes)
-        ),
+        agent_program=AGENT_PROGRAM,
         settings=settings,
         save_weights=lambda f: torch.save(q_network.state_dict(), f / "q_network.pt"),
     )

@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 
 from aigc.baselines.common import (
+    AGENT_PROGRAMS,
     TrainingLog,
     flushing_denormals,
     make_vector_env,
@@ -333,76 +334,20 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
     return agent
 
 
-AGENT_SOURCE = '''"""PPO agent for {challenge}: {rule}.
-
-Trained by aigc.baselines.ppo; needs numpy and torch.
-"""
-
-import numpy as np
-import torch
-import torch.nn as nn
-
-HIDDEN_SIZES = {hidden_sizes}
-
-
-class Policy(nn.Module):
-    """Normalize the observation with the training's statistics, then the actor network."""
-
-    def __init__(self, n_obs, n_out):
-        super().__init__()
-        self.register_buffer("obs_mean", torch.zeros(n_obs))
-        self.register_buffer("obs_var", torch.ones(n_obs))
-        layers = []
-        for width in HIDDEN_SIZES:
-            layers += [nn.Linear(n_obs, width), nn.Tanh()]
-            n_obs = width
-        layers.append(nn.Linear(n_obs, n_out))
-        self.actor = nn.Sequential(*layers)
-
-    def forward(self, x):
-        x = torch.clamp((x - self.obs_mean) / torch.sqrt(self.obs_var + 1e-8), -10, 10)
-        return self.actor(x)
-
-
-class Agent:
-    def __init__(self, observation_space, action_space):
-        torch.set_num_threads(1)
-        self.action_space = action_space
-        self.discrete = hasattr(action_space, "n")
-        n_out = int(action_space.n) if self.discrete else int(np.prod(action_space.shape))
-        self.policy = Policy(int(np.prod(observation_space.shape)), n_out)
-        self.policy.load_state_dict(torch.load("policy.pt", weights_only=True))
-        self.policy.eval()
-
-    def act(self, observation):
-        action = self.act_batch(np.asarray(observation)[None])[0]
-        return int(action) if self.discrete else action
-
-    def act_batch(self, observations):
-        x = torch.as_tensor(np.asarray(observations, dtype=np.float32))
-        with torch.no_grad():
-            out = self.policy(x.reshape(len(x), -1)).numpy()
-        if self.discrete:
-            return out.argmax(axis=1)
-        space = self.action_space
-        mean = out.reshape(len(out), *space.shape)
-        return np.clip(mean, space.low, space.high).astype(space.dtype)
-'''
+# What the package runs: the actor, acting deterministically.
+AGENT_PROGRAM = AGENT_PROGRAMS / "ppo_agent.py"
 
 
 def write_agent(agent: Agent, settings: Settings, folder: Path) -> None:
     """Write the deterministic policy of ``agent`` as an agent package in ``folder``."""
     policy = {k: v for k, v in agent.state_dict().items() if k.startswith(("actor.", "obs_"))}
-    rule = "the Gaussian mean, clipped" if agent.continuous else "the most likely action"
     write_package(
         folder,
         name="ppo",
         challenge=settings.challenge,
         framework="torch",
         description=f"PPO baseline, {settings.total_steps:,} steps.",
-        agent_source=AGENT_SOURCE.format(
-            challenge=settings.challenge, rule=rule, hidden_sizes=tuple(settings.hidden_sizes)
-        ),
+        agent_program=AGENT_PROGRAM,
         settings=settings,
         save_weights=lambda f: torch.save(policy, f / "policy.pt"),
     )

@@ -16,7 +16,14 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from aigc.baselines.common import TrainingLog, make_env, parse_settings, run, write_package
+from aigc.baselines.common import (
+    AGENT_PROGRAMS,
+    TrainingLog,
+    make_env,
+    parse_settings,
+    run,
+    write_package,
+)
 
 
 @dataclass
@@ -128,24 +135,8 @@ def expected_scores(challenge: str, q_table: np.ndarray) -> tuple[float, float]:
     return float(start @ value_pol), float(start @ value_opt)
 
 
-AGENT_SOURCE = '''"""Q-learning agent for {challenge}: the greedy action of a learned Q-table.
-
-Trained by aigc.baselines.qlearning; needs only numpy.
-"""
-
-import numpy as np
-
-
-class Agent:
-    def __init__(self, observation_space, action_space):
-        self.q_table = np.load("q_table.npy")
-
-    def act(self, observation):
-        return int(np.argmax(self.q_table[int(observation)]))
-
-    def act_batch(self, observations):
-        return np.argmax(self.q_table[np.asarray(observations, dtype=np.int64)], axis=1)
-'''
+# What the package runs: the greedy policy of the table.
+AGENT_PROGRAM = AGENT_PROGRAMS / "qlearning_agent.py"
 
 
 def write_agent(q_table: np.ndarray, settings: Settings, folder: Path) -> None:
@@ -156,7 +147,7 @@ def write_agent(q_table: np.ndarray, settings: Settings, folder: Path) -> None:
         challenge=settings.challenge,
         framework="numpy",
         description=f"Tabular Q-learning baseline, {settings.total_steps:,} steps.",
-        agent_source=AGENT_SOURCE.format(challenge=settings.challenge),
+        agent_program=AGENT_PROGRAM,
         settings=settings,
         save_weights=lambda f: np.save(f / "q_table.npy", q_table),
     )
