@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, get_origin, get_type_hints
+from typing import Any, ClassVar, Protocol, TypeVar, get_origin, get_type_hints
 
 import gymnasium as gym
 import numpy as np
@@ -175,6 +175,20 @@ BARS: dict[tuple[str, str], float] = {
 # --- settings ---------------------------------------------------------------------------
 
 
+class TrainingSettings(Protocol):
+    """What the ``Settings`` dataclass of every algorithm has."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    challenge: str
+    seed: int
+    total_steps: int
+
+    def __init__(self, *, challenge: str, **values: Any) -> None: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=TrainingSettings)
+
+
 def convert(kind: Any, text: str) -> Any:
     """Read one setting's value from text, for its annotated type."""
     if kind is bool:
@@ -186,7 +200,9 @@ def convert(kind: Any, text: str) -> Any:
     return kind(text)
 
 
-def settings_for(settings_class: type, algorithm: str, challenge: str, **changes: Any) -> Any:
+def settings_for(
+    settings_class: type[SettingsT], algorithm: str, challenge: str, **changes: Any
+) -> SettingsT:
     """Build the settings of ``algorithm`` on ``challenge``: its defaults there, then changes."""
     values = {**DEFAULTS.get(algorithm, {}).get(challenge, {}), **changes}
     return settings_class(challenge=challenge, **values)
@@ -197,13 +213,13 @@ def algorithm_module(algorithm: str) -> Any:
     return importlib.import_module(f"aigc.baselines.{algorithm.replace('-', '_')}")
 
 
-def default_settings(algorithm: str, challenge: str, **changes: Any) -> Any:
+def default_settings(algorithm: str, challenge: str, **changes: Any) -> TrainingSettings:
     """The settings ``aigc train ALGORITHM --challenge CHALLENGE`` uses, with changes."""
     module = algorithm_module(algorithm)
     return settings_for(module.Settings, algorithm, challenge, **changes)
 
 
-def apply_overrides(settings: Any, pairs: Sequence[str]) -> Any:
+def apply_overrides(settings: SettingsT, pairs: Sequence[str]) -> SettingsT:
     """Return ``settings`` with NAME=VALUE pairs applied (names as fields, '-' or '_')."""
     hints = get_type_hints(type(settings))
     changes = {}
@@ -220,7 +236,9 @@ def apply_overrides(settings: Any, pairs: Sequence[str]) -> Any:
     return dataclasses.replace(settings, **changes)
 
 
-def parse_settings(settings_class: type, algorithm: str, argv: Sequence[str] | None) -> Any:
+def parse_settings(
+    settings_class: type[SettingsT], algorithm: str, argv: Sequence[str] | None
+) -> tuple[SettingsT, Path]:
     """Parse a command line into settings: every field is an option, its docstring the help.
 
     Options not given take the challenge's defaults (DEFAULTS), then the dataclass's.
@@ -265,7 +283,9 @@ def make_env(challenge: str) -> gym.Env:
     return get_challenge(challenge).environment.make()
 
 
-def make_vector_env(challenge: str, num_envs: int) -> gym.vector.SyncVectorEnv:
+def make_vector_env(
+    challenge: str, num_envs: int
+) -> gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]:
     """Create ``num_envs`` copies side by side; an episode that ends restarts in the same step
     (its last observation is in ``infos["final_obs"]``)."""
     spec = get_challenge(challenge).environment
@@ -427,7 +447,7 @@ def write_package(
     framework: str,
     description: str,
     agent_program: Path,
-    settings: Any,
+    settings: TrainingSettings,
     save_weights: Callable[[Path], None],
 ) -> None:
     """Write a self-contained agent package: ``aigc.toml``, ``agent.py`` (a copy of
@@ -443,7 +463,7 @@ def write_package(
     )
 
 
-def run(algorithm: str, settings: Any, out: Path, show: bool = True) -> TrainingLog:
+def run(algorithm: str, settings: TrainingSettings, out: Path, show: bool = True) -> TrainingLog:
     """Train ``algorithm`` with ``settings``, then write the agent package and its learning
     curve into ``out``; return the log (curve, steps, wall time)."""
     module = algorithm_module(algorithm)

@@ -168,13 +168,13 @@ def train(settings: Settings, log: TrainingLog) -> QNetwork:
             log.episode(global_step, episodic_returns[i], episodic_lengths[i])
             episodic_returns[i], episodic_lengths[i] = 0.0, 0
 
-        for i in range(s.num_envs):
-            buffer_obs[buffer_position] = obs[i]
-            buffer_next_obs[buffer_position] = real_next_obs[i]
-            buffer_actions[buffer_position] = actions[i]
-            buffer_rewards[buffer_position] = rewards[i]
+        for j in range(s.num_envs):
+            buffer_obs[buffer_position] = obs[j]
+            buffer_next_obs[buffer_position] = real_next_obs[j]
+            buffer_actions[buffer_position] = actions[j]
+            buffer_rewards[buffer_position] = rewards[j]
             # A time limit is not the end of the task: only termination stops bootstrapping.
-            buffer_terminated[buffer_position] = terminations[i]
+            buffer_terminated[buffer_position] = terminations[j]
             buffer_position = (buffer_position + 1) % s.buffer_size
             buffer_full = buffer_full or buffer_position == 0
         obs = next_obs

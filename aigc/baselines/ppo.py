@@ -126,6 +126,9 @@ class Agent(nn.Module):
     """The actor (logits or Gaussian mean), its log-deviations, the critic, and the
     observation statistics the inputs are normalized with."""
 
+    obs_mean: torch.Tensor
+    obs_var: torch.Tensor
+
     def __init__(self, n_obs: int, hidden: tuple[int, ...], n_out: int, continuous: bool):
         super().__init__()
         self.continuous = continuous
@@ -191,12 +194,17 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
         raise ValueError(
             f"PPO needs Box observations; {s.challenge} has {obs_space}: use qlearning"
         )
-    continuous = isinstance(action_space, gym.spaces.Box)
-    if not continuous and not isinstance(action_space, gym.spaces.Discrete):
+    # Box actions are clipped to these bounds; None for Discrete actions.
+    bounds: gym.spaces.Box | None = None
+    if isinstance(action_space, gym.spaces.Box):
+        bounds, action_shape = action_space, action_space.shape
+        n_out = int(np.prod(action_shape))
+    elif isinstance(action_space, gym.spaces.Discrete):
+        action_shape, n_out = (), int(action_space.n)
+    else:
         raise ValueError(f"PPO needs Discrete or Box actions; {s.challenge} has {action_space}")
+    continuous = bounds is not None
     n_obs = int(np.prod(obs_space.shape))
-    action_shape = action_space.shape if continuous else ()
-    n_out = int(np.prod(action_shape)) if continuous else int(action_space.n)
 
     agent = Agent(n_obs, s.hidden_sizes, n_out, continuous)
     # The fused Adam does the same updates in a few large operations: faster on a CPU.
@@ -238,8 +246,8 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
             values[step], actions[step], logprobs[step] = value, action, logprob
 
             env_actions = action.numpy()
-            if continuous:
-                env_actions = np.clip(env_actions, action_space.low, action_space.high)
+            if bounds is not None:
+                env_actions = np.clip(env_actions, bounds.low, bounds.high)
             raw_obs, reward, terminations, truncations, infos = envs.step(env_actions)
             raw_obs = raw_obs.reshape(s.num_envs, n_obs)
             global_step += s.num_envs
@@ -253,7 +261,7 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
                 reward = np.clip(reward / np.sqrt(return_rms.var + 1e-8), -10, 10)
 
             done = np.logical_or(terminations, truncations)
-            reward = torch.as_tensor(reward, dtype=torch.float32)
+            step_reward = torch.as_tensor(reward, dtype=torch.float32)
             for i in np.flatnonzero(done):
                 log.episode(global_step, episodic_returns[i], episodic_lengths[i])
                 episodic_returns[i], episodic_lengths[i] = 0.0, 0
@@ -262,8 +270,8 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
                     # A time limit is not the end of the task: bootstrap from the last state.
                     final = np.asarray(infos["final_obs"][i]).reshape(1, n_obs)
                     with torch.no_grad():
-                        reward[i] += s.gamma * agent.get_value(agent.normalize(final))[0]
-            rewards[step] = reward
+                        step_reward[i] += s.gamma * agent.get_value(agent.normalize(final))[0]
+            rewards[step] = step_reward
             next_done = torch.as_tensor(done, dtype=torch.float32)
         log.update(global_step)
 

@@ -212,7 +212,8 @@ def train(settings: Settings, log: TrainingLog) -> Tuned:
         )
     # The challenge's environment, on the training split whatever split it evaluates on.
     train_split = {**environment.kwargs, "split": "train"}
-    env: TextGenEnv = dataclasses.replace(environment, kwargs=train_split).make().unwrapped
+    env = dataclasses.replace(environment, kwargs=train_split).make().unwrapped
+    assert isinstance(env, TextGenEnv)  # the entry point says so
     scorer = env.scorer
     score_batch = getattr(scorer, "score_batch", None) or (
         lambda ps, cs: [scorer(p, c) for p, c in zip(ps, cs, strict=True)]

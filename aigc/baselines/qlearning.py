@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -103,6 +104,16 @@ def train(settings: Settings, log: TrainingLog) -> np.ndarray:
     return q_table
 
 
+@runtime_checkable
+class TabularModel(Protocol):
+    """The model a toy-text environment (FrozenLake, Taxi, CliffWalking) exposes."""
+
+    P: dict[int, dict[int, list[tuple[float, int, float, bool]]]]
+    """``P[state][action]``: (probability, next state, reward, terminated) per outcome"""
+    initial_state_distrib: np.ndarray
+    """the probability of each start state"""
+
+
 def expected_scores(challenge: str, q_table: np.ndarray) -> tuple[float, float]:
     """The greedy policy's expected return from the start distribution, and the optimum,
     by dynamic programming over the environment's model and the challenge's step limit.
@@ -114,6 +125,11 @@ def expected_scores(challenge: str, q_table: np.ndarray) -> tuple[float, float]:
     if not horizon:
         raise ValueError(f"{challenge} has no step limit: give its environment max_episode_steps")
     model = env.unwrapped
+    if not isinstance(model, TabularModel):
+        raise ValueError(
+            f"{challenge}'s environment publishes no model (P and initial_state_distrib): "
+            "expected scores need a toy-text environment such as frozenlake"
+        )
     n_states, n_actions = q_table.shape
     # Dense transition tensors: probability, reward and termination per (s, a, s').
     prob = np.zeros((n_states, n_actions, n_states))
