@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aigc.dataclass_args import add_options, options_given
+from aigc.submissions.agent import Agent, BatchAgent
 from aigc.submissions.challenge import get_challenge
 from aigc.submissions.package import MANIFEST, load_agent_class, read_manifest
 
@@ -477,7 +478,9 @@ def run(algorithm: str, settings: TrainingSettings, out: Path, show: bool = True
     return log
 
 
-def load_agent(folder: Path, observation_space: gym.Space, action_space: gym.Space) -> Any:
+def load_agent(
+    folder: Path, observation_space: gym.Space, action_space: gym.Space
+) -> Agent | BatchAgent:
     """Build a written package's agent in this process, as the runtime does (for tests and
     benchmarks): its manifest's entry point, constructed inside the package folder."""
     manifest = read_manifest(folder)
