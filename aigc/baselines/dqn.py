@@ -6,7 +6,8 @@
 A Q-network, a target network copied from it every few steps, a replay buffer and an
 epsilon-greedy behaviour policy (Mnih et al., 2015), in the shape of CleanRL's ``dqn.py``.
 Training happens every ``train_frequency`` steps, ``gradient_steps`` at a time, as in
-Stable-Baselines3. The agent written at the end acts greedily on the Q-network.
+Stable-Baselines3. The agent written at the end acts greedily on the Q-network, which is
+the class that agent builds (``agents/dqn_agent.py``), so the weights fit it by construction.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from aigc.baselines.agents.dqn_agent import QNetwork
 from aigc.baselines.common import (
     AGENT_PROGRAMS,
     TrainingLog,
@@ -78,27 +80,6 @@ class Settings:
     """the widths of the Q-network's hidden layers (ReLU)"""
     torch_threads: int = 1
     """CPU threads for torch (small networks run fastest on one)"""
-
-
-def mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
-    """Linear layers with ReLU between them."""
-    layers: list[nn.Module] = []
-    for width in hidden:
-        layers += [nn.Linear(n_in, width), nn.ReLU()]
-        n_in = width
-    layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
-
-
-class QNetwork(nn.Module):
-    """Q-values of every action for a batch of observations."""
-
-    def __init__(self, n_obs: int, hidden: tuple[int, ...], n_actions: int):
-        super().__init__()
-        self.network = mlp(n_obs, hidden, n_actions)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x)
 
 
 def linear_schedule(start: float, end: float, duration: float, t: int) -> float:
