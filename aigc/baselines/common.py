@@ -14,12 +14,13 @@ import functools
 import importlib
 import json
 import os
+import shutil
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, get_origin, get_type_hints
+from typing import Any, ClassVar, Protocol, TypeVar, get_origin, get_type_hints
 
 import gymnasium as gym
 import numpy as np
@@ -27,10 +28,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aigc.dataclass_args import add_options, options_given
+from aigc.submissions.agent import Agent, BatchAgent
 from aigc.submissions.challenge import get_challenge
 from aigc.submissions.package import MANIFEST, load_agent_class, read_manifest
 
 ALGORITHMS = ("qlearning", "dqn", "ppo", "ppo-text")
+
+# The agent programs that packages carry as agent.py, one module per kind of agent.
+AGENT_PROGRAMS = Path(__file__).with_name("agents")
 
 # The default settings of each algorithm on each challenge, tuned on a 2-core CPU so that one
 # `aigc train ALGO --challenge ID` with them meets the bar in BARS (`aigc evaluate`, dev seeds).
@@ -171,6 +176,20 @@ BARS: dict[tuple[str, str], float] = {
 # --- settings ---------------------------------------------------------------------------
 
 
+class TrainingSettings(Protocol):
+    """What the ``Settings`` dataclass of every algorithm has."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    challenge: str
+    seed: int
+    total_steps: int
+
+    def __init__(self, *, challenge: str, **values: Any) -> None: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=TrainingSettings)
+
+
 def convert(kind: Any, text: str) -> Any:
     """Read one setting's value from text, for its annotated type."""
     if kind is bool:
@@ -182,7 +201,9 @@ def convert(kind: Any, text: str) -> Any:
     return kind(text)
 
 
-def settings_for(settings_class: type, algorithm: str, challenge: str, **changes: Any) -> Any:
+def settings_for(
+    settings_class: type[SettingsT], algorithm: str, challenge: str, **changes: Any
+) -> SettingsT:
     """Build the settings of ``algorithm`` on ``challenge``: its defaults there, then changes."""
     values = {**DEFAULTS.get(algorithm, {}).get(challenge, {}), **changes}
     return settings_class(challenge=challenge, **values)
@@ -193,13 +214,13 @@ def algorithm_module(algorithm: str) -> Any:
     return importlib.import_module(f"aigc.baselines.{algorithm.replace('-', '_')}")
 
 
-def default_settings(algorithm: str, challenge: str, **changes: Any) -> Any:
+def default_settings(algorithm: str, challenge: str, **changes: Any) -> TrainingSettings:
     """The settings ``aigc train ALGORITHM --challenge CHALLENGE`` uses, with changes."""
     module = algorithm_module(algorithm)
     return settings_for(module.Settings, algorithm, challenge, **changes)
 
 
-def apply_overrides(settings: Any, pairs: Sequence[str]) -> Any:
+def apply_overrides(settings: SettingsT, pairs: Sequence[str]) -> SettingsT:
     """Return ``settings`` with NAME=VALUE pairs applied (names as fields, '-' or '_')."""
     hints = get_type_hints(type(settings))
     changes = {}
@@ -216,7 +237,9 @@ def apply_overrides(settings: Any, pairs: Sequence[str]) -> Any:
     return dataclasses.replace(settings, **changes)
 
 
-def parse_settings(settings_class: type, algorithm: str, argv: Sequence[str] | None) -> Any:
+def parse_settings(
+    settings_class: type[SettingsT], algorithm: str, argv: Sequence[str] | None
+) -> tuple[SettingsT, Path]:
     """Parse a command line into settings: every field is an option, its docstring the help.
 
     Options not given take the challenge's defaults (DEFAULTS), then the dataclass's.
@@ -261,7 +284,9 @@ def make_env(challenge: str) -> gym.Env:
     return get_challenge(challenge).environment.make()
 
 
-def make_vector_env(challenge: str, num_envs: int) -> gym.vector.SyncVectorEnv:
+def make_vector_env(
+    challenge: str, num_envs: int
+) -> gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]:
     """Create ``num_envs`` copies side by side; an episode that ends restarts in the same step
     (its last observation is in ``infos["final_obs"]``)."""
     spec = get_challenge(challenge).environment
@@ -422,23 +447,24 @@ def write_package(
     challenge: str,
     framework: str,
     description: str,
-    agent_source: str,
-    settings: Any,
+    agent_program: Path,
+    settings: TrainingSettings,
     save_weights: Callable[[Path], None],
 ) -> None:
-    """Write a self-contained agent package: ``aigc.toml``, ``agent.py``, the weights (by
-    ``save_weights(folder)``) and ``settings.json`` (how it was trained)."""
+    """Write a self-contained agent package: ``aigc.toml``, ``agent.py`` (a copy of
+    ``agent_program``), the weights (by ``save_weights(folder)``) and ``settings.json`` (how
+    it was trained, which the agent reads its layer widths from)."""
     write_manifest(
         folder, name=name, challenge=challenge, framework=framework, description=description
     )
-    (folder / "agent.py").write_text(agent_source, encoding="utf-8")
+    shutil.copyfile(agent_program, folder / "agent.py")
     save_weights(folder)
     (folder / "settings.json").write_text(
         json.dumps(dataclasses.asdict(settings), indent=2) + "\n", encoding="utf-8"
     )
 
 
-def run(algorithm: str, settings: Any, out: Path, show: bool = True) -> TrainingLog:
+def run(algorithm: str, settings: TrainingSettings, out: Path, show: bool = True) -> TrainingLog:
     """Train ``algorithm`` with ``settings``, then write the agent package and its learning
     curve into ``out``; return the log (curve, steps, wall time)."""
     module = algorithm_module(algorithm)
@@ -452,7 +478,9 @@ def run(algorithm: str, settings: Any, out: Path, show: bool = True) -> Training
     return log
 
 
-def load_agent(folder: Path, observation_space: gym.Space, action_space: gym.Space) -> Any:
+def load_agent(
+    folder: Path, observation_space: gym.Space, action_space: gym.Space
+) -> Agent | BatchAgent:
     """Build a written package's agent in this process, as the runtime does (for tests and
     benchmarks): its manifest's entry point, constructed inside the package folder."""
     manifest = read_manifest(folder)

@@ -6,7 +6,8 @@
 A Q-network, a target network copied from it every few steps, a replay buffer and an
 epsilon-greedy behaviour policy (Mnih et al., 2015), in the shape of CleanRL's ``dqn.py``.
 Training happens every ``train_frequency`` steps, ``gradient_steps`` at a time, as in
-Stable-Baselines3. The agent written at the end acts greedily on the Q-network.
+Stable-Baselines3. The agent written at the end acts greedily on the Q-network, which is
+the class that agent builds (``agents/dqn_agent.py``), so the weights fit it by construction.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from aigc.baselines.agents.dqn_agent import QNetwork
 from aigc.baselines.common import (
+    AGENT_PROGRAMS,
     TrainingLog,
     flushing_denormals,
     make_vector_env,
@@ -77,27 +80,6 @@ class Settings:
     """the widths of the Q-network's hidden layers (ReLU)"""
     torch_threads: int = 1
     """CPU threads for torch (small networks run fastest on one)"""
-
-
-def mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
-    """Linear layers with ReLU between them."""
-    layers: list[nn.Module] = []
-    for width in hidden:
-        layers += [nn.Linear(n_in, width), nn.ReLU()]
-        n_in = width
-    layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
-
-
-class QNetwork(nn.Module):
-    """Q-values of every action for a batch of observations."""
-
-    def __init__(self, n_obs: int, hidden: tuple[int, ...], n_actions: int):
-        super().__init__()
-        self.network = mlp(n_obs, hidden, n_actions)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x)
 
 
 def linear_schedule(start: float, end: float, duration: float, t: int) -> float:
@@ -167,13 +149,13 @@ def train(settings: Settings, log: TrainingLog) -> QNetwork:
             log.episode(global_step, episodic_returns[i], episodic_lengths[i])
             episodic_returns[i], episodic_lengths[i] = 0.0, 0
 
-        for i in range(s.num_envs):
-            buffer_obs[buffer_position] = obs[i]
-            buffer_next_obs[buffer_position] = real_next_obs[i]
-            buffer_actions[buffer_position] = actions[i]
-            buffer_rewards[buffer_position] = rewards[i]
+        for j in range(s.num_envs):
+            buffer_obs[buffer_position] = obs[j]
+            buffer_next_obs[buffer_position] = real_next_obs[j]
+            buffer_actions[buffer_position] = actions[j]
+            buffer_rewards[buffer_position] = rewards[j]
             # A time limit is not the end of the task: only termination stops bootstrapping.
-            buffer_terminated[buffer_position] = terminations[i]
+            buffer_terminated[buffer_position] = terminations[j]
             buffer_position = (buffer_position + 1) % s.buffer_size
             buffer_full = buffer_full or buffer_position == 0
         obs = next_obs
@@ -216,47 +198,8 @@ def train(settings: Settings, log: TrainingLog) -> QNetwork:
     return q_network
 
 
-AGENT_SOURCE = '''"""DQN agent for {challenge}: the action with the highest Q-value.
-
-Trained by aigc.baselines.dqn; needs numpy and torch.
-"""
-
-import numpy as np
-import torch
-import torch.nn as nn
-
-HIDDEN_SIZES = {hidden_sizes}
-
-
-class QNetwork(nn.Module):
-    def __init__(self, n_obs, n_actions):
-        super().__init__()
-        layers = []
-        for width in HIDDEN_SIZES:
-            layers += [nn.Linear(n_obs, width), nn.ReLU()]
-            n_obs = width
-        layers.append(nn.Linear(n_obs, n_actions))
-        self.network = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.network(x)
-
-
-class Agent:
-    def __init__(self, observation_space, action_space):
-        torch.set_num_threads(1)
-        self.q_network = QNetwork(int(np.prod(observation_space.shape)), int(action_space.n))
-        self.q_network.load_state_dict(torch.load("q_network.pt", weights_only=True))
-        self.q_network.eval()
-
-    def act(self, observation):
-        return int(self.act_batch(np.asarray(observation)[None])[0])
-
-    def act_batch(self, observations):
-        x = torch.as_tensor(np.asarray(observations, dtype=np.float32))
-        with torch.no_grad():
-            return self.q_network(x.reshape(len(x), -1)).argmax(dim=1).numpy()
-'''
+# What the package runs: the greedy policy of the Q-network.
+AGENT_PROGRAM = AGENT_PROGRAMS / "dqn_agent.py"
 
 
 def write_agent(q_network: QNetwork, settings: Settings, folder: Path) -> None:
@@ -267,9 +210,7 @@ def write_agent(q_network: QNetwork, settings: Settings, folder: Path) -> None:
         challenge=settings.challenge,
         framework="torch",
         description=f"DQN baseline, {settings.total_steps:,} steps.",
-        agent_source=AGENT_SOURCE.format(
-            challenge=settings.challenge, hidden_sizes=tuple(settings.hidden_sizes)
-        ),
+        agent_program=AGENT_PROGRAM,
         settings=settings,
         save_weights=lambda f: torch.save(q_network.state_dict(), f / "q_network.pt"),
     )

@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 
 from aigc.baselines.common import (
+    AGENT_PROGRAMS,
     TrainingLog,
     flushing_denormals,
     make_vector_env,
@@ -125,6 +126,9 @@ class Agent(nn.Module):
     """The actor (logits or Gaussian mean), its log-deviations, the critic, and the
     observation statistics the inputs are normalized with."""
 
+    obs_mean: torch.Tensor
+    obs_var: torch.Tensor
+
     def __init__(self, n_obs: int, hidden: tuple[int, ...], n_out: int, continuous: bool):
         super().__init__()
         self.continuous = continuous
@@ -190,12 +194,17 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
         raise ValueError(
             f"PPO needs Box observations; {s.challenge} has {obs_space}: use qlearning"
         )
-    continuous = isinstance(action_space, gym.spaces.Box)
-    if not continuous and not isinstance(action_space, gym.spaces.Discrete):
+    # Box actions are clipped to these bounds; None for Discrete actions.
+    bounds: gym.spaces.Box | None = None
+    if isinstance(action_space, gym.spaces.Box):
+        bounds, action_shape = action_space, action_space.shape
+        n_out = int(np.prod(action_shape))
+    elif isinstance(action_space, gym.spaces.Discrete):
+        action_shape, n_out = (), int(action_space.n)
+    else:
         raise ValueError(f"PPO needs Discrete or Box actions; {s.challenge} has {action_space}")
+    continuous = bounds is not None
     n_obs = int(np.prod(obs_space.shape))
-    action_shape = action_space.shape if continuous else ()
-    n_out = int(np.prod(action_shape)) if continuous else int(action_space.n)
 
     agent = Agent(n_obs, s.hidden_sizes, n_out, continuous)
     # The fused Adam does the same updates in a few large operations: faster on a CPU.
@@ -237,8 +246,8 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
             values[step], actions[step], logprobs[step] = value, action, logprob
 
             env_actions = action.numpy()
-            if continuous:
-                env_actions = np.clip(env_actions, action_space.low, action_space.high)
+            if bounds is not None:
+                env_actions = np.clip(env_actions, bounds.low, bounds.high)
             raw_obs, reward, terminations, truncations, infos = envs.step(env_actions)
             raw_obs = raw_obs.reshape(s.num_envs, n_obs)
             global_step += s.num_envs
@@ -252,7 +261,7 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
                 reward = np.clip(reward / np.sqrt(return_rms.var + 1e-8), -10, 10)
 
             done = np.logical_or(terminations, truncations)
-            reward = torch.as_tensor(reward, dtype=torch.float32)
+            step_reward = torch.as_tensor(reward, dtype=torch.float32)
             for i in np.flatnonzero(done):
                 log.episode(global_step, episodic_returns[i], episodic_lengths[i])
                 episodic_returns[i], episodic_lengths[i] = 0.0, 0
@@ -261,8 +270,8 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
                     # A time limit is not the end of the task: bootstrap from the last state.
                     final = np.asarray(infos["final_obs"][i]).reshape(1, n_obs)
                     with torch.no_grad():
-                        reward[i] += s.gamma * agent.get_value(agent.normalize(final))[0]
-            rewards[step] = reward
+                        step_reward[i] += s.gamma * agent.get_value(agent.normalize(final))[0]
+            rewards[step] = step_reward
             next_done = torch.as_tensor(done, dtype=torch.float32)
         log.update(global_step)
 
@@ -333,76 +342,20 @@ def train(settings: Settings, log: TrainingLog) -> Agent:
     return agent
 
 
-AGENT_SOURCE = '''"""PPO agent for {challenge}: {rule}.
-
-Trained by aigc.baselines.ppo; needs numpy and torch.
-"""
-
-import numpy as np
-import torch
-import torch.nn as nn
-
-HIDDEN_SIZES = {hidden_sizes}
-
-
-class Policy(nn.Module):
-    """Normalize the observation with the training's statistics, then the actor network."""
-
-    def __init__(self, n_obs, n_out):
-        super().__init__()
-        self.register_buffer("obs_mean", torch.zeros(n_obs))
-        self.register_buffer("obs_var", torch.ones(n_obs))
-        layers = []
-        for width in HIDDEN_SIZES:
-            layers += [nn.Linear(n_obs, width), nn.Tanh()]
-            n_obs = width
-        layers.append(nn.Linear(n_obs, n_out))
-        self.actor = nn.Sequential(*layers)
-
-    def forward(self, x):
-        x = torch.clamp((x - self.obs_mean) / torch.sqrt(self.obs_var + 1e-8), -10, 10)
-        return self.actor(x)
-
-
-class Agent:
-    def __init__(self, observation_space, action_space):
-        torch.set_num_threads(1)
-        self.action_space = action_space
-        self.discrete = hasattr(action_space, "n")
-        n_out = int(action_space.n) if self.discrete else int(np.prod(action_space.shape))
-        self.policy = Policy(int(np.prod(observation_space.shape)), n_out)
-        self.policy.load_state_dict(torch.load("policy.pt", weights_only=True))
-        self.policy.eval()
-
-    def act(self, observation):
-        action = self.act_batch(np.asarray(observation)[None])[0]
-        return int(action) if self.discrete else action
-
-    def act_batch(self, observations):
-        x = torch.as_tensor(np.asarray(observations, dtype=np.float32))
-        with torch.no_grad():
-            out = self.policy(x.reshape(len(x), -1)).numpy()
-        if self.discrete:
-            return out.argmax(axis=1)
-        space = self.action_space
-        mean = out.reshape(len(out), *space.shape)
-        return np.clip(mean, space.low, space.high).astype(space.dtype)
-'''
+# What the package runs: the actor, acting deterministically.
+AGENT_PROGRAM = AGENT_PROGRAMS / "ppo_agent.py"
 
 
 def write_agent(agent: Agent, settings: Settings, folder: Path) -> None:
     """Write the deterministic policy of ``agent`` as an agent package in ``folder``."""
     policy = {k: v for k, v in agent.state_dict().items() if k.startswith(("actor.", "obs_"))}
-    rule = "the Gaussian mean, clipped" if agent.continuous else "the most likely action"
     write_package(
         folder,
         name="ppo",
         challenge=settings.challenge,
         framework="torch",
         description=f"PPO baseline, {settings.total_steps:,} steps.",
-        agent_source=AGENT_SOURCE.format(
-            challenge=settings.challenge, rule=rule, hidden_sizes=tuple(settings.hidden_sizes)
-        ),
+        agent_program=AGENT_PROGRAM,
         settings=settings,
         save_weights=lambda f: torch.save(policy, f / "policy.pt"),
     )

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -57,7 +56,7 @@ class Settings:
     challenge: str = "textgen"
     """the challenge to train on (its environment is aigc/TextGen-v0)"""
     seed: int = 1
-    """seed of python, numpy and torch"""
+    """seed of python, numpy and torch, and of the written agent's sampling"""
     total_steps: int = 150_000
     """generated tokens to train for"""
     batch_size: int = 64
@@ -213,7 +212,8 @@ def train(settings: Settings, log: TrainingLog) -> Tuned:
         )
     # The challenge's environment, on the training split whatever split it evaluates on.
     train_split = {**environment.kwargs, "split": "train"}
-    env: TextGenEnv = dataclasses.replace(environment, kwargs=train_split).make().unwrapped
+    env = dataclasses.replace(environment, kwargs=train_split).make().unwrapped
+    assert isinstance(env, TextGenEnv)  # the entry point says so
     scorer = env.scorer
     score_batch = getattr(scorer, "score_batch", None) or (
         lambda ps, cs: [scorer(p, c) for p, c in zip(ps, cs, strict=True)]
@@ -343,9 +343,7 @@ def write_agent(tuned: Tuned, settings: Settings, folder: Path) -> None:
         ),
         temperature=settings.temperature,
         seed=settings.seed,
-    )
-    (folder / "settings.json").write_text(
-        json.dumps(dataclasses.asdict(settings), indent=2) + "\n", encoding="utf-8"
+        settings=dataclasses.asdict(settings),
     )
     write_rlhf_curve(tuned.stats, folder, settings)
 

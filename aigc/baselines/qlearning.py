@@ -12,11 +12,19 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 
-from aigc.baselines.common import TrainingLog, make_env, parse_settings, run, write_package
+from aigc.baselines.common import (
+    AGENT_PROGRAMS,
+    TrainingLog,
+    make_env,
+    parse_settings,
+    run,
+    write_package,
+)
 
 
 @dataclass
@@ -96,6 +104,16 @@ def train(settings: Settings, log: TrainingLog) -> np.ndarray:
     return q_table
 
 
+@runtime_checkable
+class TabularModel(Protocol):
+    """The model a toy-text environment (FrozenLake, Taxi, CliffWalking) exposes."""
+
+    P: dict[int, dict[int, list[tuple[float, int, float, bool]]]]
+    """``P[state][action]``: (probability, next state, reward, terminated) per outcome"""
+    initial_state_distrib: np.ndarray
+    """the probability of each start state"""
+
+
 def expected_scores(challenge: str, q_table: np.ndarray) -> tuple[float, float]:
     """The greedy policy's expected return from the start distribution, and the optimum,
     by dynamic programming over the environment's model and the challenge's step limit.
@@ -107,6 +125,11 @@ def expected_scores(challenge: str, q_table: np.ndarray) -> tuple[float, float]:
     if not horizon:
         raise ValueError(f"{challenge} has no step limit: give its environment max_episode_steps")
     model = env.unwrapped
+    if not isinstance(model, TabularModel):
+        raise ValueError(
+            f"{challenge}'s environment publishes no model (P and initial_state_distrib): "
+            "expected scores need a toy-text environment such as frozenlake"
+        )
     n_states, n_actions = q_table.shape
     # Dense transition tensors: probability, reward and termination per (s, a, s').
     prob = np.zeros((n_states, n_actions, n_states))
@@ -128,24 +151,8 @@ def expected_scores(challenge: str, q_table: np.ndarray) -> tuple[float, float]:
     return float(start @ value_pol), float(start @ value_opt)
 
 
-AGENT_SOURCE = '''"""Q-learning agent for {challenge}: the greedy action of a learned Q-table.
-
-Trained by aigc.baselines.qlearning; needs only numpy.
-"""
-
-import numpy as np
-
-
-class Agent:
-    def __init__(self, observation_space, action_space):
-        self.q_table = np.load("q_table.npy")
-
-    def act(self, observation):
-        return int(np.argmax(self.q_table[int(observation)]))
-
-    def act_batch(self, observations):
-        return np.argmax(self.q_table[np.asarray(observations, dtype=np.int64)], axis=1)
-'''
+# What the package runs: the greedy policy of the table.
+AGENT_PROGRAM = AGENT_PROGRAMS / "qlearning_agent.py"
 
 
 def write_agent(q_table: np.ndarray, settings: Settings, folder: Path) -> None:
@@ -156,7 +163,7 @@ def write_agent(q_table: np.ndarray, settings: Settings, folder: Path) -> None:
         challenge=settings.challenge,
         framework="numpy",
         description=f"Tabular Q-learning baseline, {settings.total_steps:,} steps.",
-        agent_source=AGENT_SOURCE.format(challenge=settings.challenge),
+        agent_program=AGENT_PROGRAM,
         settings=settings,
         save_weights=lambda f: np.save(f / "q_table.npy", q_table),
     )

@@ -16,7 +16,7 @@ Optional methods:
 ``act_batch(observations)``
     Answer n observations at once (stacked on axis 0) with n actions. The evaluator runs
     several episodes side by side; an agent with ``act_batch`` (a neural network, say)
-    answers them in one call instead of n calls to ``act``.
+    answers them in one call instead of n calls to ``act``, and may leave ``act`` out.
 ``reset()``
     Called when an episode starts. An agent that keeps state between steps defines it;
     such an agent is given one episode at a time, so its state is never shared between
@@ -39,8 +39,6 @@ from gymnasium import spaces
 class Agent(Protocol):
     """Maps one observation to one action."""
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space) -> None: ...
-
     def act(self, observation: Any) -> Any:
         """Return the action for one observation."""
         ...
@@ -48,7 +46,7 @@ class Agent(Protocol):
 
 @runtime_checkable
 class BatchAgent(Protocol):
-    """Maps n stacked observations to n actions in one call."""
+    """Maps n stacked observations to n actions in one call (and may leave ``act`` out)."""
 
     def act_batch(self, observations: Any) -> Any:
         """Return an array-like of n actions for n observations stacked on axis 0."""
@@ -62,3 +60,13 @@ class ResettableAgent(Protocol):
     def reset(self) -> None:
         """Forget the previous episode."""
         ...
+
+
+class AgentClass(Protocol):
+    """What ``entry_point`` names: built with the challenge's spaces, it is an agent that
+    has ``act``, ``act_batch`` or both. The runtime and ``load_agent_class`` accept anything
+    that meets this."""
+
+    def __call__(
+        self, observation_space: spaces.Space, action_space: spaces.Space, /
+    ) -> Agent | BatchAgent: ...

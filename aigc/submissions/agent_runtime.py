@@ -19,7 +19,7 @@ import socket
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from aigc.submissions.protocol import (
     encode_array,
 )
 from aigc.submissions.spaces import decode_batch, decode_space, unbatch
+
+if TYPE_CHECKING:  # the sandbox's image carries no more than the runtime needs to run
+    from aigc.submissions.agent import Agent, BatchAgent, ResettableAgent
 
 MAX_TRACEBACK_CHARS = 4000
 
@@ -114,7 +117,7 @@ class Runtime:
     def __init__(self, conn: Connection, package_dir: Path):
         self.conn = conn
         self.package_dir = package_dir.resolve()
-        self.agent: Any = None
+        self.agent: Agent | BatchAgent | None = None
         self.batched = False
 
     def start(self) -> None:
@@ -146,16 +149,17 @@ class Runtime:
             kind = message["type"]
             if kind == "close":
                 return
-            if kind == "reset":
-                self._call(self.agent.reset, "reset")
+            if kind == "reset":  # only sent to an agent that said it has reset()
+                self._call(cast("ResettableAgent", self.agent).reset, "reset")
             elif kind == "act":
                 batch = decode_batch(message["observations"], self.observation_space)
                 self.conn.send({"type": "action", "actions": encode_array(self.act(batch))})
 
     def act(self, batch: Any) -> np.ndarray:
         if self.batched:
-            return to_numpy(self._call(self.agent.act_batch, "act_batch", batch))
-        act = self.agent.act
+            agent = cast("BatchAgent", self.agent)
+            return to_numpy(self._call(agent.act_batch, "act_batch", batch))
+        act = cast("Agent", self.agent).act
         try:
             actions = [act(o) for o in unbatch(batch, self.observation_space)]
         except Exception as exc:

@@ -22,9 +22,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from aigc.submissions.archive import ArchiveError, ArchiveLimits, archive_kind, extract_archive
 from aigc.submissions.owners import make_temp_folder
+
+if TYPE_CHECKING:  # the sandbox's image carries no more than the runtime needs to run
+    from aigc.submissions.agent import AgentClass
 
 MANIFEST = "aigc.toml"
 FRAMEWORKS = ("python", "numpy", "torch")
@@ -117,7 +121,7 @@ def entry_module_path(package_dir: Path, manifest: Manifest) -> Path | None:
     return None
 
 
-def load_agent_class(package_dir: Path, manifest: Manifest) -> type:
+def load_agent_class(package_dir: Path, manifest: Manifest) -> AgentClass:
     """Import the entry point from ``package_dir`` (which goes first on ``sys.path``).
 
     A module of the same top-level name that an earlier package brought in is forgotten
@@ -145,7 +149,8 @@ def load_agent_class(package_dir: Path, manifest: Manifest) -> type:
             f"class {manifest.class_name} has no act(observation) method: add one that "
             "returns an action"
         )
-    return agent_class
+    # A class with act or act_batch; its constructor's signature shows when the runtime calls it.
+    return cast("AgentClass", agent_class)
 
 
 def find_package_root(folder: Path) -> Path:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from aigc.baselines import common
 from aigc.cli import main
 from aigc.platform.settings import SHIPPED_BASELINES, baselines_dir_from_env
+from aigc.submissions.challenge import get_challenge
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -45,7 +46,10 @@ def test_train_with_settings_changed(tmp_path):
     settings = json.loads((tmp_path / "settings.json").read_text())
     assert settings["seed"] == 3 and settings["num_envs"] == 2
     assert settings["hidden_sizes"] == [16, 16]
-    assert "HIDDEN_SIZES = (16, 16)" in (tmp_path / "agent.py").read_text()
+    # The package's agent builds its network from settings.json.
+    env = get_challenge("cartpole").environment.make()
+    agent = common.load_agent(tmp_path, env.observation_space, env.action_space)
+    assert [layer.out_features for layer in agent.policy.actor[::2]] == [16, 16, 2]
 
 
 def test_train_says_what_is_wrong(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aigc.baselines import common
+from aigc.baselines import common, qlearning
 from aigc.submissions.challenge import get_challenge
 
 from .conftest import assert_package_runs, train_package
@@ -48,3 +48,8 @@ def test_same_seed_same_table(tmp_path):
 def test_refuses_continuous_observations(tmp_path):
     with pytest.raises(ValueError, match="use ppo or dqn"):
         train_package("qlearning", "cartpole", tmp_path, total_steps=10)
+
+
+def test_expected_scores_need_an_environment_with_a_model():
+    with pytest.raises(ValueError, match="publishes no model"):
+        qlearning.expected_scores("cartpole", np.zeros((2, 2)))

@@ -3,20 +3,41 @@ the README says."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from aigc.baselines import common, qlearning
+from aigc.baselines import common, qlearning, text_agent
 from aigc.platform.settings import SHIPPED_BASELINES
 
 from .conftest import assert_package_runs
 
 SHIPPED = [(c, a) for c, algorithms in common.BASELINES.items() for a in algorithms]
+PACKAGES = sorted(p.parent for p in SHIPPED_BASELINES.glob("*/*/aigc.toml"))
+TEXT_PACKAGES = ("ppo-text", "reference")
+
+
+def code_sources(package: Path) -> dict[str, Path]:
+    """The source in this tree of each code file a shipped package carries."""
+    if package.name in TEXT_PACKAGES:
+        return {"agent.py": text_agent.AGENT_PROGRAM, "causal_lm.py": text_agent.CAUSAL_LM_SOURCE}
+    return {"agent.py": common.algorithm_module(package.name).AGENT_PROGRAM}
 
 
 @pytest.mark.parametrize(("challenge", "algorithm"), SHIPPED)
 def test_each_shipped_baseline_passes_the_checks_and_evaluates(challenge, algorithm):
     assert_package_runs(SHIPPED_BASELINES / challenge / algorithm, challenge, episodes=2)
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_code_of_each_shipped_package_is_a_copy_of_its_source(package):
+    sources = code_sources(package)
+    assert sorted(p.name for p in package.rglob("*.py")) == sorted(sources)
+    for name, source in sources.items():
+        assert (package / name).read_bytes() == source.read_bytes(), (
+            f"{package / name} differs from {source}: copy it (the weights stay)"
+        )
 
 
 @pytest.mark.parametrize(

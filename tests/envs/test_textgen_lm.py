@@ -150,23 +150,30 @@ def test_reference_nll_prefers_real_text_and_feeds_the_env(smoke_model: tuple[Pa
         TextGenEnv(max_new_tokens=60, reference_lm=path)
 
 
-def test_learning_rate_warms_up_then_decays_by_steps_or_time() -> None:
+def test_learning_rate_warms_up_then_decays_by_steps() -> None:
     args = train_lm.Args(total_steps=100, warmup_steps=10, learning_rate=1.0, min_learning_rate=0.1)
-    assert train_lm.learning_rate(0, 0.0, args) == pytest.approx(0.1)
-    assert train_lm.learning_rate(10, 0.1, args) == pytest.approx(1.0)
-    assert train_lm.learning_rate(55, 0.55, args) == pytest.approx(0.55)
-    assert train_lm.learning_rate(20, 1.0, args) == pytest.approx(0.1)  # time is up
+    assert train_lm.learning_rate(0, args) == pytest.approx(0.1)
+    assert train_lm.learning_rate(10, args) == pytest.approx(1.0)
+    assert train_lm.learning_rate(55, args) == pytest.approx(0.55)
+    assert train_lm.learning_rate(100, args) == pytest.approx(0.1)  # the steps are done
 
 
-def test_the_time_budget_stops_training_and_still_saves(tmp_path: Path) -> None:
+def test_the_time_budget_fails_the_run_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     output = tmp_path / "lm.pt"
-    args = train_lm.Args(
-        n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=4, total_steps=100_000,
-        eval_every=1_000_000, eval_batches=1, threads=1, time_budget_s=0.5, output=str(output),
+    code = train_lm.main(
+        [
+            "--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32",
+            "--batch-size", "4", "--total-steps", "100000", "--time-budget-s", "0",
+            "--output", str(output),
+        ]
     )  # fmt: skip
-    metrics = train_lm.train(args)
-    assert 0 < metrics["steps"] < 100_000
-    assert load_lm(output).config.block_size == 32
+    assert code == 1 and not output.exists()
+    assert capsys.readouterr().err == (
+        "error: training spent its time budget of 0 s at step 0 of 100000: "
+        "raise time_budget_s (--time-budget-s) so the run ends by its steps\n"
+    )
 
 
 def test_the_same_settings_train_the_same_weights(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ shipped model's verdicts, beside the gold judge's and the reference model's."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,20 @@ def test_smoke_training_learns_and_saves_a_loadable_model(tmp_path: Path) -> Non
     first = torch.load(tmp_path / "rm.pt", weights_only=True)["state_dict"]
     again = torch.load(tmp_path / "again.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(first[name], again[name]) for name in first)
+
+
+def test_the_time_budget_fails_the_run_and_writes_nothing(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    reference = tmp_path / "lm.pt"
+    save_lm(CausalLM(TINY), reference)
+    args = dataclasses.replace(smoke_args(reference, tmp_path / "rm.pt"), time_budget_s=0.0)
+    with pytest.raises(train_reward.TimeBudgetExceeded) as caught:
+        train_reward.train(args)
+    assert str(caught.value) == (
+        "training spent its time budget of 0 s at step 0 of 24: "
+        "raise time_budget_s (--time-budget-s) so the run ends by its steps"
+    )
+    assert not (tmp_path / "rm.pt").exists()
 
 
 # The shipped reward model and reference model.
