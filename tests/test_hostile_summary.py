@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 pytest_plugins = ["pytester"]
 
 ATTACKS = """
@@ -32,7 +34,9 @@ def test_not_run():
 """
 
 
-def test_the_summary_counts_real_outcomes(pytester):
+def test_the_summary_counts_real_outcomes(pytester, monkeypatch):
+    # The pytest run below imports the summary from this repository's tests package.
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))
     pytester.makeconftest(
         "from tests.hostile_summary import pytest_runtest_logreport, pytest_terminal_summary\n"
         "def pytest_configure(config):\n"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import secrets
-import socket
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,10 +26,14 @@ from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
 from aigc.platform import auth, challenges
+from aigc.platform import evaluation as ev
 from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.models import ORGANIZER, PARTICIPANT
 from aigc.platform.settings import Settings
+from aigc.submissions.metrics import MetricsSpec
+from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
+from tests.servers import free_port  # noqa: F401 (the tests of this folder take it from here)
 
 AGENTS = Path(__file__).parents[1] / "submissions" / "agents"
 HOSTILE = Path(__file__).parents[1] / "submissions" / "hostile"
@@ -199,13 +202,6 @@ def api(app: Flask, db: Database) -> Api:
     return Api(app, db)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def zip_agent(name: str, top_folder: str | None = None) -> bytes:
     """Zip a test agent package from tests/submissions/agents."""
     return zip_folder(AGENTS / name, top_folder)
@@ -224,3 +220,58 @@ def zip_folder(folder: Path, top_folder: str | None = None) -> bytes:
             if path.is_file():
                 zf.write(path, f"{top_folder}/{path.name}" if top_folder else path.name)
     return buffer.getvalue()
+
+
+CARTPOLE_METRICS = MetricsSpec(
+    primary="mean_return", report=("mean_return", "std_return"), tie_breaker="std_return"
+)
+
+
+def scored(
+    api: Api, who: Account, returns: list[float], phase: str = "dev", failure: Failure | None = None
+) -> int:
+    """Upload, then store a result with these episode returns; return the submission id."""
+    response = api.upload(who, zip_agent("good"), phase=phase)
+    assert response.status_code == 201, response.json
+    submission_id = response.json["id"]
+    held = ev.claim(api.db, submission_id, 60, "test")
+    episodes = [
+        EpisodeResult(i, 1000 + i, r, int(r), 0.01, False, True, None)
+        for i, r in enumerate(returns)
+    ]
+    mean = sum(returns) / len(returns) if returns else None
+    result = EvaluationResult(
+        "cartpole",
+        phase,
+        "good",
+        len(returns),
+        episodes=episodes,
+        metrics={"mean_return": mean},
+        failure=failure,
+    )
+    assert ev.record_result(api.db, held, result, CARTPOLE_METRICS)
+    return submission_id
+
+
+# Sign-ups the API refuses, each with words of its one-line reason.
+BAD_SIGN_UPS = [
+    ({"username": "al", "password": "long-enough"}, "3 to 32 letters"),
+    ({"username": "bad name!", "password": "long-enough"}, "3 to 32 letters"),
+    ({"username": "-dash-first", "password": "long-enough"}, "starting with a letter"),
+    ({"username": "a" * 33, "password": "long-enough"}, "3 to 32 letters"),
+    ({"username": "alice", "password": "short"}, "at least 8 characters"),
+    ({"username": "alice"}, "'password' is missing"),
+    ({"password": "long-enough"}, "'username' is missing"),
+    ({"username": 42, "password": "long-enough"}, "'username' is missing or not text"),
+    (["alice", "long-enough"], "send a JSON object"),
+]
+
+# A challenge whose phase takes two submissions a day.
+QUOTA_CHALLENGE = """\
+id: quota-pole
+title: Two a day
+environment: {id: CartPole-v1}
+phases:
+  - {id: dev, episodes: 1, seeds: [7]}
+quotas: {per_day: 2}
+"""

@@ -12,7 +12,7 @@ from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.settings import Settings
 
-from .conftest import Account, Api, RecordingQueue, error, zip_agent
+from .conftest import BAD_SIGN_UPS, QUOTA_CHALLENGE, Account, Api, RecordingQueue, error, zip_agent
 
 
 def sign_in(api: Api, username: str, password: str, name: str = "") -> Any:
@@ -44,19 +44,6 @@ def test_sign_up_with_a_taken_username_is_409(api: Api) -> None:
         "/api/v1/users", json={"username": "alice", "password": "another-password"}
     )
     assert "taken" in error(response, 409)
-
-
-BAD_SIGN_UPS = [
-    ({"username": "al", "password": "long-enough"}, "3 to 32 letters"),
-    ({"username": "bad name!", "password": "long-enough"}, "3 to 32 letters"),
-    ({"username": "-dash-first", "password": "long-enough"}, "starting with a letter"),
-    ({"username": "a" * 33, "password": "long-enough"}, "3 to 32 letters"),
-    ({"username": "alice", "password": "short"}, "at least 8 characters"),
-    ({"username": "alice"}, "'password' is missing"),
-    ({"password": "long-enough"}, "'username' is missing"),
-    ({"username": 42, "password": "long-enough"}, "'username' is missing or not text"),
-    (["alice", "long-enough"], "send a JSON object"),
-]
 
 
 def test_sign_up_with_bad_input_is_400_saying_what_to_fix(api: Api) -> None:
@@ -196,16 +183,6 @@ def test_leave_team_answers_204_and_the_team_keeps_its_other_members(api: Api) -
     assert team["members"] == ["alice"]
     # Having left, bob may found a team of his own.
     assert create_team(api, bob, "bobs").status_code == 201
-
-
-QUOTA_CHALLENGE = """\
-id: quota-pole
-title: Two a day
-environment: {id: CartPole-v1}
-phases:
-  - {id: dev, episodes: 1, seeds: [7]}
-quotas: {per_day: 2}
-"""
 
 
 def _time(text: str) -> datetime:

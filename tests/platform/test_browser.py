@@ -17,13 +17,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.waiting import wait_for
 
 from .conftest import AGENTS, free_port
 
@@ -79,16 +80,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(url + "/", timeout=2).ok:
-                break
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
+
+    def answering() -> bool:
+        if process.poll() is not None:
             raise AssertionError((data / "serve.log").read_text())
-        time.sleep(0.2)
+        try:
+            return requests.get(url + "/", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(answering, 60, "aigc serve to answer")
     yield url
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(30)

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ from aigc.platform.app import create_app
 from aigc.platform.models import Evaluation, Submission
 from aigc.platform.queue import CeleryQueue
 from aigc.submissions.docker_sandbox import LABEL
+from tests.waiting import wait_for
 
 from .conftest import AGENTS, Api, free_port, zip_agent
 
@@ -120,15 +121,6 @@ def processes(tmp_path: Path, docker_sandbox) -> Iterator[Processes]:
         container.remove(force=True)
 
 
-def wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:g} s waiting until {what}")
-
-
 def row(db, submission_id: int) -> Submission:
     with db.session() as session:
         return session.get_one(Submission, submission_id)
@@ -159,16 +151,18 @@ def test_worker_killed_mid_evaluation_leads_to_exactly_one_result(
 
     env = environment(celery_settings)
     first = processes.start("worker-1", ["worker"], env)
-    wait(lambda: row(db, submission_id).status == "running", 90, "the first worker runs it")
+    wait_for(lambda: row(db, submission_id).status == "running", 90, "the first worker runs it")
     containers = lambda: docker_sandbox.client.containers.list(all=True, filters={"label": LABEL})  # noqa: E731
-    wait(lambda: len(containers()) == 1, 30, "its sandbox container exists")
+    wait_for(lambda: len(containers()) == 1, 30, "its sandbox container exists")
     time.sleep(1.0)  # well inside the evaluation, which lasts several seconds
     processes.kill(first)
     [orphan] = containers()
     assert row(db, submission_id).status == "running"  # nobody is evaluating it now
 
     second = processes.start("worker-2", ["worker"], env)
-    wait(lambda: row(db, submission_id).status == "finished", 120, "the second worker finishes it")
+    wait_for(
+        lambda: row(db, submission_id).status == "finished", 120, "the second worker finishes it"
+    )
     final = row(db, submission_id)
     assert final.attempts == 2
     assert scored(db, submission_id) == 1
@@ -190,7 +184,9 @@ def test_two_workers_score_every_submission_once(celery_settings, db, processes)
     env = environment(celery_settings)
     for name in ("worker-a", "worker-b"):
         processes.start(name, ["worker"], env)
-    wait(lambda: all(row(db, i).status == "finished" for i in ids), 180, "every submission ends")
+    wait_for(
+        lambda: all(row(db, i).status == "finished" for i in ids), 180, "every submission ends"
+    )
     assert [scored(db, i) for i in ids] == [1] * len(ids)
     assert [row(db, i).attempts for i in ids] == [1] * len(ids)
     workers = {row(db, i).worker.split(":")[0] for i in ids}
@@ -203,7 +199,7 @@ def test_full_path_from_cli_to_stored_result(celery_settings, processes, tmp_pat
     port = free_port()
     server = f"http://127.0.0.1:{port}"
     processes.start("server", ["serve", "--port", str(port)], env)
-    wait(lambda: _answers(server), 60, "the server answers")
+    wait_for(lambda: _answers(server), 60, "the server answers")
     for name, flag in (("orga", ["--organizer"]), ("pat", [])):
         subprocess.run(
             [

@@ -27,17 +27,17 @@ import sqlalchemy as sa
 
 import aigc.cli
 from aigc.submissions.challenge import builtin_challenge_ids
-
-from .conftest import AGENTS, HOSTILE, zip_agent
-from .test_serve import (
+from tests.servers import (
     SLOW_CHALLENGE,
     ServerProcess,
     create_user,
     free_port,
     platform_env,
     run_aigc,
-    wait_for,
 )
+from tests.waiting import wait_for
+
+from .conftest import AGENTS, HOSTILE, zip_agent
 
 MARKER = "aigc-test-marker: hello from act"
 PRINTER_AGENT = f'''\

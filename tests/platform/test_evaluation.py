@@ -23,6 +23,7 @@ from aigc.platform.models import (
 )
 from aigc.submissions.results import AGENT_START_FAILED, EvaluationResult
 from aigc.submissions.sandbox import LocalSandbox, SandboxError
+from tests.waiting import wait_for
 
 from .conftest import zip_agent
 
@@ -177,7 +178,7 @@ limits: {step_timeout: 5s}
     outcome: list[str] = []
     worker = threading.Thread(target=lambda: outcome.append(run(platform, submission_id)))
     worker.start()
-    assert ev_wait(lambda: state(platform.db, submission_id).status == RUNNING)
+    wait_for(lambda: state(platform.db, submission_id).status == RUNNING, 60, "it to run")
     with platform.db.session() as session:
         service.cancel(session.get_one(Submission, submission_id))
     worker.join(timeout=120)
@@ -221,14 +222,3 @@ def test_rerun_resets_and_scores_again_once(api, platform, submission_id):
     row = state(platform.db, submission_id)
     assert row.status == FINISHED and row.attempts == 1
     assert evaluations(platform.db, submission_id) == 1
-
-
-def ev_wait(predicate, timeout: float = 60.0) -> bool:
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False

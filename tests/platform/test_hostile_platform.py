@@ -1,10 +1,10 @@
 """Hostile agents through a worker's evaluation in the real Docker sandbox, on both databases.
 
 Each attack here aims past the sandbox, at what the platform does with an agent's output:
-store it (NUL bytes, every byte value), print it (terminal escapes, bidi controls), rank it
-(replaying seeds) or show it on a hidden phase (a value smuggled out through where the
-agent fails). Each test evaluates the agent as a worker does and checks what its owner and
-the organizers then get.
+store it (NUL bytes, every byte value), print it (terminal escapes, bidi controls) or show
+it on a hidden phase (a value smuggled out through where the agent fails); the agent that
+replays seeds to rank higher runs in Docker in test_seeds.py. Each test evaluates the agent
+as a worker does and checks what its owner and the organizers then get.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from aigc.safe_text import REPLACEMENT
 from aigc.submissions import results as r
 
 from .conftest import zip_hostile
-from .test_seeds import HONEST_CEILING
 
 pytestmark = [pytest.mark.slow, pytest.mark.hostile]
 
@@ -75,11 +74,3 @@ def test_a_hidden_phase_agent_reaches_its_owner_only_as_status_and_code(api, doc
     assert body["episodes_done"] is None and body["result"] is None
     assert body["failure"]["message"] == f"{HIDDEN_FAILURES[r.AGENT_ERROR]} ({HIDDEN_NOTE})"
     assert body["started_at"].endswith(":00Z") and body["finished_at"].endswith(":00Z")
-
-
-def test_replaying_seeds_scores_no_better_than_an_honest_policy(api, docker_sandbox):
-    dave = api.account("dave")
-    number = evaluated(api, docker_sandbox, dave, "seed_replay", challenge="frozenlake")
-    body = api.client.get(f"/api/v1/submissions/{number}", headers=dave.headers).json
-    assert body["status"] == "finished"
-    assert body["result"]["score"] <= HONEST_CEILING

@@ -14,7 +14,7 @@ from werkzeug.routing.converters import NumberConverter
 from aigc.platform.ids import MAX_ID
 
 from .conftest import Api, zip_agent
-from .test_web import post, signed_in, text
+from .forms import post, signed_in, text
 
 # Past PostgreSQL's integer, past SQLite's, past 64 bits, and far past anything.
 OUT_OF_RANGE = [MAX_ID + 1, 2**63, 2**64, 10**40]

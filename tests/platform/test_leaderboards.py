@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from aigc.platform import evaluation as ev
 from aigc.platform.models import Submission
-from aigc.submissions.metrics import MetricsSpec, compute_metrics
+from aigc.submissions.metrics import compute_metrics
 from aigc.submissions.results import (
     AGENT_ERROR,
     EpisodeResult,
@@ -19,35 +19,7 @@ from aigc.submissions.results import (
 )
 
 from ..submissions.conftest import InfoEnv  # noqa: F401  (registers aigc-test/Info-v0)
-from .conftest import error, zip_agent
-
-CARTPOLE_METRICS = MetricsSpec(
-    primary="mean_return", report=("mean_return", "std_return"), tie_breaker="std_return"
-)
-
-
-def scored(api, who, returns: list[float], phase: str = "dev", failure: Failure | None = None):
-    """Upload, then store a result with these episode returns; return the submission id."""
-    response = api.upload(who, zip_agent("good"), phase=phase)
-    assert response.status_code == 201, response.json
-    submission_id = response.json["id"]
-    held = ev.claim(api.db, submission_id, 60, "test")
-    episodes = [
-        EpisodeResult(i, 1000 + i, r, int(r), 0.01, False, True, None)
-        for i, r in enumerate(returns)
-    ]
-    mean = sum(returns) / len(returns) if returns else None
-    result = EvaluationResult(
-        "cartpole",
-        phase,
-        "good",
-        len(returns),
-        episodes=episodes,
-        metrics={"mean_return": mean},
-        failure=failure,
-    )
-    assert ev.record_result(api.db, held, result, CARTPOLE_METRICS)
-    return submission_id
+from .conftest import error, scored, zip_agent
 
 
 def board(api, who=None, phase: str = "dev"):

@@ -14,9 +14,8 @@ from aigc.platform.app import create_app
 from aigc.platform.ids import MAX_ID
 from aigc.platform.settings import Settings
 
-from .conftest import Api, RecordingQueue, zip_agent
-from .test_api_accounts import BAD_SIGN_UPS
-from .test_permissions import CASES, build_world
+from .conftest import BAD_SIGN_UPS, Api, RecordingQueue, zip_agent
+from .route_table import CASES, build_world
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC
 from pathlib import Path
 
@@ -17,19 +16,18 @@ from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.models import FINISHED, QUEUED, RUNNING, Base, Submission, now
 from aigc.platform.queue import InProcessQueue, WorkerContext
+from tests.waiting import wait_for
 
 from .conftest import Api, zip_agent
 
 
 def wait_until_done(db: Database, submission_id: int, timeout: float = 120) -> Submission:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
+    def ended() -> Submission | None:
         with db.session() as session:
             row = session.get_one(Submission, submission_id)
-            if row.status in ("finished", "failed", "cancelled"):
-                return row
-        time.sleep(0.1)
-    raise AssertionError(f"submission {submission_id} did not end in {timeout} s")
+            return row if row.status in ("finished", "failed", "cancelled") else None
+
+    return wait_for(ended, timeout, f"submission {submission_id} to end", every=0.1)
 
 
 def test_in_process_queue_evaluates_uploads(settings, db):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import aigc.submissions
 from aigc.platform import evaluation as ev
 from aigc.submissions.challenge import get_challenge, parse_challenge_yaml
@@ -42,7 +44,9 @@ def test_the_replaying_agent_beats_seeds_played_in_their_order():
     assert result.ok and result.score is not None and result.score >= 0.95, result.metrics
 
 
-def score_on_the_platform(api, challenge: str) -> tuple[float, list[int], list[float]]:
+def score_on_the_platform(
+    api, challenge: str, sandbox=LocalSandbox
+) -> tuple[float, list[int], list[float]]:
     """Submit the replaying agent, evaluate it as a worker does; its score and episodes."""
     platform = api.app.extensions["aigc"]
     who = api.account(f"replayer-{challenge}")
@@ -103,3 +107,10 @@ def test_each_submission_has_its_own_fresh_seeds_and_order():
     in_order = hidden.seeds("cartpole", secret=b"k")
     shuffled = hidden.seeds("cartpole", secret=b"k", evaluation="1")
     assert sorted(shuffled) == sorted(in_order) and shuffled != in_order
+
+
+@pytest.mark.slow
+@pytest.mark.hostile
+def test_in_docker_replaying_seeds_scores_no_better_than_an_honest_policy(api, docker_sandbox):
+    score, _, _ = score_on_the_platform(api, "frozenlake", lambda: docker_sandbox)
+    assert score <= HONEST_CEILING

@@ -16,7 +16,7 @@ from aigc.platform.models import ApiToken, User, WebSession, now
 from aigc.platform.settings import Settings
 
 from .conftest import Api, RecordingQueue, error
-from .test_web import post, signed_in, text
+from .forms import post, signed_in, text
 
 
 def copy_of(api: Api, browser: FlaskClient) -> FlaskClient:

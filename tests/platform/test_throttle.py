@@ -25,11 +25,10 @@ from aigc.platform.db import Database
 from aigc.platform.models import Attempt, User
 from aigc.platform.settings import Settings
 from aigc.platform.throttle import SIGN_IN_PER_ADDRESS, SIGN_IN_PER_USERNAME
+from tests.servers import ServerProcess, create_user, platform_env
 
-from .conftest import Api, RecordingQueue, error, zip_agent
-from .test_api_accounts import QUOTA_CHALLENGE
-from .test_serve import ServerProcess, create_user, platform_env
-from .test_web import text, token
+from .conftest import QUOTA_CHALLENGE, Api, RecordingQueue, error, zip_agent
+from .forms import text, token
 
 PER_USERNAME, PER_ADDRESS = SIGN_IN_PER_USERNAME.count, SIGN_IN_PER_ADDRESS.count
 ERROR_LINE = re.compile(r'<p class="error"[^>]*>(.*?)</p>', re.S)

@@ -34,6 +34,7 @@ from aigc.submissions.images import (
     content_hash,
 )
 from aigc.submissions.sandbox import SOCKET_NAME, LocalSandbox
+from tests.waiting import wait_for
 
 from .conftest import HOST_SERVICES, agent, hostile, loopback_answers, make_challenge
 
@@ -174,9 +175,7 @@ def test_container_of_a_killed_evaluator_is_reaped(docker_sandbox, tmp_path):
     )
     evaluator = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
     try:
-        deadline = time.monotonic() + 60
-        while not sandbox_containers(docker_sandbox) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: sandbox_containers(docker_sandbox), 60, "the agent's container")
         [container] = sandbox_containers(docker_sandbox)
         assert container.labels[OWNER_LABEL].split(":")[1] == str(evaluator.pid)
     finally:
@@ -214,10 +213,7 @@ def test_folders_of_a_killed_evaluator_are_reaped(docker_sandbox, tmp_path_facto
         return [c for c in owned if c.labels[OWNER_LABEL].split(":")[1] == str(evaluator.pid)]
 
     try:
-        deadline = time.monotonic() + 60
-        while not its_containers() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert its_containers(), "the agent's container never started"
+        wait_for(its_containers, 60, "the agent's container to start")
     finally:
         evaluator.send_signal(signal.SIGKILL)
         evaluator.wait()

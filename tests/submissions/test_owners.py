@@ -9,7 +9,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import zipfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from aigc.submissions.owners import FOLDER_KINDS, make_temp_folder, reap_stale_folders
 from aigc.submissions.sandbox import LocalSandbox
+from tests.waiting import wait_for
 
 from .conftest import agent
 
@@ -138,9 +138,7 @@ def test_a_killed_evaluator_leaves_nothing_once_a_sandbox_starts(temp_folder, tm
     )
     try:
         # The agent hangs in act: its socket folder, package and home are all in use.
-        deadline = time.monotonic() + 60
-        while len(aigc_folders(temp_folder)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: len(aigc_folders(temp_folder)) >= 3, 60, "its three folders", 0.1)
         kinds = sorted(name.split("-")[1] for name in aigc_folders(temp_folder))
         assert kinds == ["agent", "eval", "package"], aigc_folders(temp_folder)
     finally:
