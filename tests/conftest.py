@@ -13,6 +13,18 @@ from tests.hostile_summary import (  # noqa: F401 (the hostile suite's summary, 
 )
 
 
+def machine_lacks(what: str) -> None:
+    """Skip a test for want of something on the machine, unless skipping is forbidden.
+
+    AIGC_REQUIRE_SERVICES=1 (as in CI) forbids it for the services and packages the setup
+    installs (PostgreSQL, Redis, Debian's fortunes): the skip becomes a failure.
+    """
+    message = f"this machine lacks {what}"
+    if os.environ.get("AIGC_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message}; AIGC_REQUIRE_SERVICES=1 forbids skipping its tests")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def docker_sandbox() -> DockerSandbox:
     """A Docker sandbox on the local engine (the runtime image is built if missing).

@@ -19,6 +19,7 @@ from aigc.envs.textgen.tokenizer import (
     load_tokenizer,
     train_tokenizer,
 )
+from tests.conftest import machine_lacks
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "textgen"
 
@@ -128,11 +129,9 @@ def test_build_corpus_keeps_prose_and_drops_attributions_code_and_art(tmp_path: 
         build_corpus.main(["--source", str(tmp_path), "--output", str(output)])
 
 
-@pytest.mark.skipif(
-    not Path("/usr/share/games/fortunes/wisdom").is_file(),
-    reason="Debian's fortunes package is not installed (apt-get install fortunes)",
-)
 def test_build_corpus_script_rebuilds_the_shipped_corpus(tmp_path: Path) -> None:
+    if not Path("/usr/share/games/fortunes/wisdom").is_file():
+        machine_lacks("Debian's fortunes package (apt-get install fortunes)")
     output = tmp_path / "corpus.txt"
     assert load_script("build_corpus").main(["--output", str(output)]) == 0
     assert output.read_bytes() == CORPUS_PATH.read_bytes()
