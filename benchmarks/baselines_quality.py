@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from provenance import write_results
 
 from aigc.baselines import common, qlearning
 from aigc.leaderboard.ranking import board_figures
@@ -101,7 +102,7 @@ def main() -> None:
     order = list(common.BASELINES)
     rows = sorted(kept + rows, key=lambda r: order.index(r["challenge"]))
     meta = {"date": time.strftime("%Y-%m-%d"), "sandbox": args.sandbox}
-    RESULTS.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+    write_results(RESULTS, {"meta": meta, "results": rows})
     print(markdown(rows))
 
 

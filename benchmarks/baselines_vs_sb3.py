@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from provenance import write_results
 
 from aigc.baselines import common
 from aigc.submissions.challenge import get_challenge
@@ -233,7 +234,7 @@ def main() -> None:
         "stable_baselines3": stable_baselines3.__version__,
         "zoo_hyperparameters": ZOO,
     }
-    RESULTS.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    write_results(RESULTS, {"meta": meta, "results": results})
     print(markdown(results))
 
 

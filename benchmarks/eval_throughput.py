@@ -15,7 +15,6 @@ the figures to ``benchmarks/results/eval_throughput.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import yaml
+from provenance import write_results
 
 from aigc.submissions.challenge import parse_challenge
 from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
@@ -180,8 +180,7 @@ def main() -> None:
             for kind, v in starts.items()
         },
     }
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    write_results(RESULTS, document)
 
 
 if __name__ == "__main__":

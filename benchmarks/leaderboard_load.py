@@ -13,7 +13,6 @@ served from the cache. Figures go to ``benchmarks/results/leaderboard_load.json`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
+from provenance import write_results
 
 from aigc.platform import challenges
 from aigc.platform.db import Database
@@ -38,7 +38,8 @@ from aigc.platform.models import Challenge, EpisodeRow, Evaluation, Submission, 
 
 REPO = Path(__file__).parents[1]
 RESULTS = Path(__file__).parent / "results" / "leaderboard_load.json"
-POSTGRES = "postgresql+psycopg://root@127.0.0.1:5432/test"
+# The admin URL of the PostgreSQL server, as the tests take it.
+POSTGRES = os.environ.get("AIGC_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
 BOARD_API = "/api/v1/challenges/cartpole/leaderboard?phase=dev"
 BOARD_PAGE = "/challenges/cartpole/leaderboard?phase=dev"
 
@@ -256,12 +257,7 @@ def main() -> None:
             f"{label:<10}{r['requests_per_s']:>9.0f}{r['p50_ms']:>9.1f}{r['p90_ms']:>9.1f}"
             f"{r['p99_ms']:>9.1f}{r['cold_ms']:>9.1f}{r['warm_ms']:>9.1f}"
         )
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps({"benchmark": "leaderboard_load", **vars(args), "results": results}, indent=2)
-        + "\n"
-    )
-    print(f"written to {RESULTS}")
+    write_results(RESULTS, {"benchmark": "leaderboard_load", **vars(args), "results": results})
 
 
 if __name__ == "__main__":

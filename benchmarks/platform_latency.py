@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import secrets
 import signal
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
+from provenance import write_results
 
 REPO = Path(__file__).parents[1]
 RESULTS = Path(__file__).parent / "results" / "platform_latency.json"
@@ -248,9 +248,7 @@ def main() -> None:
     print(f"{f'{args.queued} queued, all scored (s)':<28}{e:>12.1f}{c:>12.1f}{c / e:>8.2f}")
     e, c = embedded["throughput"]["per_minute"], celery["throughput"]["per_minute"]
     print(f"{'submissions per minute':<28}{e:>12.1f}{c:>12.1f}{c / e:>8.2f}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "platform_latency", **results}, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    write_results(RESULTS, {"benchmark": "platform_latency", **results})
 
 
 if __name__ == "__main__":

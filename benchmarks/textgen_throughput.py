@@ -15,7 +15,6 @@ the figures to ``benchmarks/results/textgen_throughput.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from provenance import write_results
 
 from aigc.baselines.text_agent import write_reference_package
 from aigc.submissions.challenge import get_challenge
@@ -147,7 +147,6 @@ def main() -> None:
             f"{row['side']:<32}{row['tokens_per_s_median']:>10,.0f}{row['ratio']:>8.2f}"
             f"{row['mean_reward_model_score']:>10.3f}"
         )
-    RESULTS.parent.mkdir(exist_ok=True)
     document = {
         "benchmark": "textgen_throughput",
         "episodes": args.episodes,
@@ -156,8 +155,7 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "cores": os.cpu_count()},
         "rows": rows,
     }
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    write_results(RESULTS, document)
 
 
 if __name__ == "__main__":
