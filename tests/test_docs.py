@@ -88,6 +88,7 @@ def test_a_cleanrl_checkpoint_is_submitted_as_it_is(tmp_path):
     acts_like(package, greedy, observations)
 
 
+@pytest.mark.slow
 def test_a_stable_baselines3_model_is_submitted_as_it_is(tmp_path):
     package = tmp_path / "sb3-ppo"
     shutil.copytree(EXAMPLES / "sb3-ppo", package)

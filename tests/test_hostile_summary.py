@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 pytest_plugins = ["pytester"]
 
 ATTACKS = """
@@ -34,6 +36,7 @@ def test_not_run():
 """
 
 
+@pytest.mark.slow
 def test_the_summary_counts_real_outcomes(pytester, monkeypatch):
     # The pytest run below imports the summary from this repository's tests package.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))

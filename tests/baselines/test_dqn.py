@@ -22,6 +22,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow
 def test_smoke_trains_and_submits(tmp_path):
     _, log = train_package("dqn", "cartpole", tmp_path, **TINY)
     assert log.steps == 600 and log.rows

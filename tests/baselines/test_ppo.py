@@ -14,6 +14,7 @@ from .conftest import assert_package_runs, train_package
 TINY = {"total_steps": 512, "num_envs": 2, "num_steps": 64, "num_minibatches": 2}
 
 
+@pytest.mark.slow
 def test_smoke_discrete_actions(tmp_path):
     _, log = train_package("ppo", "acrobot", tmp_path, **TINY, norm_obs=True)
     assert log.steps == 512
@@ -21,6 +22,7 @@ def test_smoke_discrete_actions(tmp_path):
     assert_package_runs(tmp_path, "acrobot", episodes=2)
 
 
+@pytest.mark.slow
 def test_smoke_box_actions_stay_in_bounds(tmp_path):
     agent_net, log = train_package(
         "ppo", "pendulum", tmp_path, **TINY, norm_obs=True, norm_reward=True

@@ -57,6 +57,7 @@ def test_prompt_batches_share_a_length():
         assert set(texts) <= ({"a"} if ids.shape[1] == 1 else {"b", "c"})
 
 
+@pytest.mark.slow
 def test_smoke_run_moves_the_policy_and_writes_a_package(tmp_path):
     tuned, log = train_package("ppo-text", "textgen", tmp_path, **TINY)
     assert log.steps >= 200 and len(log.rows) == 8 * len(tuned.stats)
@@ -106,6 +107,7 @@ class Agent:
 """
 
 
+@pytest.mark.slow
 def test_the_board_metrics_tell_random_tokens_from_the_reference(tmp_path):
     # Computed by the evaluator from the text: gold, NLL under the reference, distinct-2.
     write_reference_package(tmp_path / "reference")

@@ -26,6 +26,7 @@ def code_sources(package: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize(("challenge", "algorithm"), SHIPPED)
+@pytest.mark.slow
 def test_each_shipped_baseline_passes_the_checks_and_evaluates(challenge, algorithm):
     assert_package_runs(SHIPPED_BASELINES / challenge / algorithm, challenge, episodes=2)
 
@@ -44,6 +45,7 @@ def test_the_code_of_each_shipped_package_is_a_copy_of_its_source(package):
     ("challenge", "at_least"),
     [("frozenlake", 0.735), ("taxi", 7.9), ("cliffwalking", -13.0)],
 )
+@pytest.mark.slow
 def test_the_tabular_baselines_are_near_optimal_in_expectation(challenge, at_least):
     q_table = np.load(SHIPPED_BASELINES / challenge / "qlearning" / "q_table.npy")
     expected, optimum = qlearning.expected_scores(challenge, q_table)

@@ -118,6 +118,7 @@ def smoke_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return output, train_lm.train(args)
 
 
+@pytest.mark.slow
 def test_smoke_training_lowers_the_loss_and_saves_a_loadable_model(
     smoke_model: tuple[Path, dict],
 ) -> None:
@@ -176,6 +177,7 @@ def test_the_time_budget_fails_the_run_and_writes_nothing(
     )
 
 
+@pytest.mark.slow
 def test_the_same_settings_train_the_same_weights(tmp_path: Path) -> None:
     weights = []
     for name in ("first.pt", "second.pt"):

@@ -37,6 +37,7 @@ def frozenlake_with_fixed_seeds() -> str:
     )
 
 
+@pytest.mark.slow
 def test_the_replaying_agent_beats_seeds_played_in_their_order():
     """What the attack does when it knows the seeds: every episode reaches the goal."""
     spec = parse_challenge_yaml(frozenlake_with_fixed_seeds())
@@ -65,6 +66,7 @@ def score_on_the_platform(
     return shown["result"]["score"], [e["seed"] for e in episodes], [e["return"] for e in episodes]
 
 
+@pytest.mark.slow
 def test_fresh_seeds_leave_the_replay_nothing_to_replay(api):
     score, seeds, returns = score_on_the_platform(api, "frozenlake")
     assert score <= HONEST_CEILING
