@@ -135,7 +135,7 @@ def _send_spec(method: str, file: Path) -> dict[str, Any]:
     except SpecError as exc:
         raise fail(f"{file}: {exc}") from None
     path = "/challenges" if method == "POST" else f"/challenges/{spec.id}"
-    return _call(  # type: ignore[no-any-return]
+    return _call(
         _client(), method, path, data=text.encode(), headers={"Content-Type": "application/yaml"}
     )
 

@@ -25,7 +25,7 @@ def _check_out_folder(folder: Path) -> None:
         )
 
 
-def _train(algorithm: str, settings: object, folder: Path) -> common.TrainingLog:
+def _train(algorithm: str, settings: common.TrainingSettings, folder: Path) -> common.TrainingLog:
     try:
         return common.run(algorithm, settings, folder)
     except ValueError as exc:  # the algorithm does not fit the challenge's spaces
@@ -58,7 +58,12 @@ def _train(algorithm: str, settings: object, folder: Path) -> common.TrainingLog
     "listed by python -m aigc.baselines.ALGORITHM --help).",
 )
 def train(
-    algorithm: str, challenge: str, steps: int | None, seed: int, folder: Path, changes: tuple
+    algorithm: str,
+    challenge: str,
+    steps: int | None,
+    seed: int,
+    folder: Path,
+    changes: tuple[str, ...],
 ) -> None:
     """Train ALGORITHM (qlearning, dqn, ppo, ppo-text) on a challenge; write an agent package.
 
