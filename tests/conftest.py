@@ -1,16 +1,74 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder: Docker, a database of each kind, Redis.
+
+Every test that takes ``database_url`` runs twice: on a SQLite file and on a fresh
+database in the PostgreSQL server at 127.0.0.1:5432 (``AIGC_TEST_POSTGRES`` overrides
+the admin URL). Where PostgreSQL or Redis do not answer, their tests are skipped, unless
+``AIGC_REQUIRE_SERVICES=1`` (as in CI) turns the skip into a failure.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import redis
+import sqlalchemy as sa
 
 from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
 from tests.hostile_summary import (  # noqa: F401 (the hostile suite's summary, for every folder)
     pytest_runtest_logreport,
     pytest_terminal_summary,
 )
+
+POSTGRES_ADMIN = os.environ.get(
+    "AIGC_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("AIGC_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def service_missing(what: str) -> None:
+    message = f"{what} does not answer"
+    if os.environ.get("AIGC_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message}; AIGC_REQUIRE_SERVICES=1 forbids skipping its tests")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> sa.Engine:
+    engine = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+    except sa.exc.OperationalError:
+        service_missing(f"PostgreSQL at {POSTGRES_ADMIN}")
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh PostgreSQL database dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aigc.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    name = f"aigc_test_{secrets.token_hex(6)}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield admin.url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError:
+        service_missing(f"Redis at {REDIS_URL}")
+    return REDIS_URL
 
 
 def machine_lacks(what: str) -> None:

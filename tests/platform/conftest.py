@@ -1,16 +1,11 @@
-"""Fixtures for the platform: a database of each kind, an app, accounts, packages.
+"""Fixtures for the platform: settings and a migrated database, an app, accounts, packages.
 
-Every test that takes ``database_url`` runs twice: on a SQLite file and on a fresh
-database in the PostgreSQL server at 127.0.0.1:5432 (``AIGC_TEST_POSTGRES`` overrides
-the admin URL). Where PostgreSQL or Redis do not answer, their tests are skipped, unless
-``AIGC_REQUIRE_SERVICES=1`` (as in CI) turns the skip into a failure.
+The databases of each kind and Redis come from the fixtures in tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import secrets
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
@@ -37,17 +30,6 @@ from tests.servers import free_port  # noqa: F401 (the tests of this folder take
 
 AGENTS = Path(__file__).parents[1] / "submissions" / "agents"
 HOSTILE = Path(__file__).parents[1] / "submissions" / "hostile"
-POSTGRES_ADMIN = os.environ.get(
-    "AIGC_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("AIGC_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def service_missing(what: str) -> None:
-    message = f"{what} does not answer"
-    if os.environ.get("AIGC_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message}; AIGC_REQUIRE_SERVICES=1 forbids skipping its tests")
-    pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)
@@ -67,41 +49,6 @@ def error(response: Any, status: int) -> str:
     body = response.get_json()
     assert body["error"]["status"] == status
     return str(body["error"]["message"])
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> sa.Engine:
-    engine = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("select 1"))
-    except sa.exc.OperationalError:
-        service_missing(f"PostgreSQL at {POSTGRES_ADMIN}")
-    return engine
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a fresh PostgreSQL database dropped after."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'aigc.db'}"
-        return
-    admin = request.getfixturevalue("postgres_admin")
-    name = f"aigc_test_{secrets.token_hex(6)}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-    except redis.RedisError:
-        service_missing(f"Redis at {REDIS_URL}")
-    return REDIS_URL
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from aigc.client import terminal_safe
+from aigc.cli.client import terminal_safe
 from aigc.platform import evaluation as ev
 from aigc.platform.api.render import HIDDEN_FAILURES, HIDDEN_NOTE
 from aigc.platform.models import FAILED, FINISHED, Submission

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 import aigc.cli
 from aigc.submissions.challenge import builtin_challenge_ids
+from tests.platform.conftest import zip_agent
 from tests.servers import (
     SLOW_CHALLENGE,
     ServerProcess,
@@ -35,9 +36,8 @@ from tests.servers import (
     platform_env,
     run_aigc,
 )
+from tests.submissions.conftest import AGENTS, HOSTILE
 from tests.waiting import wait_for
-
-from .conftest import AGENTS, HOSTILE, zip_agent
 
 MARKER = "aigc-test-marker: hello from act"
 PRINTER_AGENT = f'''\

@@ -1,25 +1,20 @@
-"""The ``aigc`` command: write, check and evaluate agents."""
+"""``aigc init-agent``, ``check``, ``evaluate`` and ``sandbox``: write and try an agent here."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import docker
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aigc import __version__
-from aigc.safe_text import printable
+from aigc.cli.console import err, fail, out, show_progress, shown
 from aigc.submissions.challenge import SpecError, builtin_challenge_ids, get_challenge
 from aigc.submissions.checks import check_package
-from aigc.submissions.docker_sandbox import DockerSandbox, docker_client, reap_stale_containers
 from aigc.submissions.evaluator import DEFAULT_PARALLEL
 from aigc.submissions.evaluator import evaluate as run_evaluation
-from aigc.submissions.images import ImageError, runtime_image
 from aigc.submissions.package import (
     PackageError,
     open_package,
@@ -30,35 +25,19 @@ from aigc.submissions.results import EpisodeResult, EvaluationResult
 from aigc.submissions.sandbox import LocalSandbox, Sandbox, SandboxError
 from aigc.submissions.spaces import describe_space
 
-# Piped output keeps whole lines: 80 columns would cut table cells short.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    import docker
 
 CHALLENGE_HELP = (
     "A built-in challenge id (" + ", ".join(builtin_challenge_ids()) + ") or a YAML file."
 )
 
 
-def fail(message: str) -> click.ClickException:
-    return click.ClickException(printable(message, one_line=True))
-
-
-def shown(text: object) -> str:
-    """Text someone else wrote, ready for a rich string: its controls and markup escaped.
-
-    An agent's messages, names and titles may hold terminal escape sequences and rich
-    markup such as ``[/]``; both are shown as the characters they are.
-    """
-    return escape(printable(str(text)))
-
-
-def show_progress(line: str) -> None:
-    """Print a progress line from Docker or pip as it is: no markup, no emoji codes."""
-    err.print(line, style="dim", markup=False, emoji=False, highlight=False)
-
-
 def _make_sandbox(kind: str | None) -> Sandbox:
     """Build the chosen sandbox; without a choice, Docker when an engine answers."""
+    from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
+    from aigc.submissions.images import ImageError
+
     client = docker_client() if kind in (None, "docker") else None
     if kind == "docker" and client is None:
         raise fail(
@@ -85,13 +64,7 @@ SANDBOX_OPTION = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="aigc")
-def main() -> None:
-    """AIGC, the AI Gym Challenge: write, check and evaluate reinforcement-learning agents."""
-
-
-@main.command("init-agent")
+@click.command("init-agent")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--challenge", "-c", required=True, help=CHALLENGE_HELP)
 def init_agent(directory: Path, challenge: str) -> None:
@@ -114,7 +87,7 @@ def init_agent(directory: Path, challenge: str) -> None:
     out.print(f"  aigc evaluate {directory}")
 
 
-@main.command()
+@click.command()
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option("--challenge", "-c", help=CHALLENGE_HELP + " Default: the one in aigc.toml.")
 @SANDBOX_OPTION
@@ -133,7 +106,7 @@ def check(package: Path, challenge: str | None, sandbox: str | None) -> None:
     out.print("[green]The package is ready to submit.[/]")
 
 
-@main.command()
+@click.command()
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option("--challenge", "-c", help=CHALLENGE_HELP + " Default: the one in aigc.toml.")
 @click.option(
@@ -259,12 +232,14 @@ def _print_summary(result: EvaluationResult) -> None:
         out.print(f"[red]Evaluation failed ({failure.code}):[/] {shown(failure.message)}")
 
 
-@main.group()
+@click.group()
 def sandbox() -> None:
     """Manage the Docker sandbox: its image and leftover containers."""
 
 
-def _client() -> docker.DockerClient:
+def _docker() -> docker.DockerClient:
+    from aigc.submissions.docker_sandbox import docker_client
+
     client = docker_client()
     if client is None:
         raise fail("no Docker engine answers: start Docker (e.g. dockerd) and try again")
@@ -274,8 +249,10 @@ def _client() -> docker.DockerClient:
 @sandbox.command("build")
 def sandbox_build() -> None:
     """Build the agent-runtime image if it is missing, and print its tag."""
+    from aigc.submissions.images import ImageError, runtime_image
+
     try:
-        tag = runtime_image(_client(), progress=show_progress)
+        tag = runtime_image(_docker(), progress=show_progress)
     except ImageError as exc:
         raise fail(str(exc)) from None
     out.print(tag)
@@ -284,11 +261,9 @@ def sandbox_build() -> None:
 @sandbox.command("reap")
 def sandbox_reap() -> None:
     """Remove sandbox containers left behind by evaluators that are gone."""
-    removed = reap_stale_containers(_client())
+    from aigc.submissions.docker_sandbox import reap_stale_containers
+
+    removed = reap_stale_containers(_docker())
     out.print(
         f"removed {len(removed)} container(s)" + (f": {', '.join(removed)}" if removed else "")
     )
-
-
-# The platform's commands live in their own modules and register themselves on main.
-from aigc import cli_platform, cli_remote, cli_train  # noqa: E402, F401

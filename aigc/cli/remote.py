@@ -21,8 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from aigc.cli import err, fail, main, out, shown
-from aigc.client import (
+from aigc.cli.client import (
     DEFAULT_SERVER,
     ApiFailure,
     Client,
@@ -32,6 +31,7 @@ from aigc.client import (
     pack_folder,
     save_login,
 )
+from aigc.cli.console import err, fail, out, shown
 from aigc.submissions.challenge import SpecError, builtin_challenge_ids, parse_challenge_yaml
 from aigc.submissions.package import PackageError, open_package, read_manifest
 
@@ -54,7 +54,7 @@ def _call(client: Client, method: str, path: str, **kwargs: Any) -> Any:
         raise fail(str(exc)) from None
 
 
-@main.command()
+@click.command()
 @click.option(
     "--server", help=f"The platform's address (default: the last one, or {DEFAULT_SERVER})."
 )
@@ -77,7 +77,7 @@ def login(server: str | None, username: str | None, password: str | None) -> Non
     out.print(f"signed in to {server} as {username} ({body['user']['role']}); token kept in {path}")
 
 
-@main.command()
+@click.command()
 def logout() -> None:
     """Revoke the kept token on the server and forget it here."""
     login = load_login()
@@ -101,7 +101,7 @@ def logout() -> None:
     out.print(f"signed out of {login.server}")
 
 
-@main.command("challenges")
+@click.command("challenges")
 def list_challenges() -> None:
     """List the server's challenges (the built-in ones when not signed in)."""
     if load_login() is None:
@@ -123,7 +123,7 @@ def list_challenges() -> None:
     out.print(table)
 
 
-@main.group()
+@click.group()
 def challenge() -> None:
     """Create or update a challenge on the server from its YAML spec (organizers)."""
 
@@ -135,7 +135,7 @@ def _send_spec(method: str, file: Path) -> dict[str, Any]:
     except SpecError as exc:
         raise fail(f"{file}: {exc}") from None
     path = "/challenges" if method == "POST" else f"/challenges/{spec.id}"
-    return _call(  # type: ignore[no-any-return]
+    return _call(
         _client(), method, path, data=text.encode(), headers={"Content-Type": "application/yaml"}
     )
 
@@ -234,7 +234,7 @@ def _show(submission: dict[str, Any]) -> None:
         out.print(f"  [red]disqualified[/]: {shown(submission['disqualified_reason'])}")
 
 
-@main.command()
+@click.command()
 @click.argument("package", type=click.Path(exists=True, path_type=Path))
 @click.option("--challenge", "-c", "challenge_id", help="Default: the one in aigc.toml.")
 @click.option("--phase", "-p", default="dev", show_default=True)
@@ -261,7 +261,7 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
         out.print(f"follow it with aigc status {submission['id']}")
 
 
-@main.command()
+@click.command()
 @click.argument("submission_id", required=False, type=int)
 @click.option("--challenge", "-c", "challenge_id", help="Only this challenge's submissions.")
 def status(submission_id: int | None, challenge_id: str | None) -> None:
@@ -286,7 +286,7 @@ def status(submission_id: int | None, challenge_id: str | None) -> None:
     out.print(table)
 
 
-@main.command()
+@click.command()
 @click.argument("submission_id", type=int)
 def logs(submission_id: int) -> None:
     """Print what a submission's agent wrote to stdout and stderr (a capped excerpt)."""
@@ -297,7 +297,7 @@ def logs(submission_id: int) -> None:
         click.echo(body["logs"] or "(the agent wrote nothing)")
 
 
-@main.command()
+@click.command()
 @click.argument("submission_id", type=int)
 def cancel(submission_id: int) -> None:
     """Cancel a queued or running submission."""
@@ -312,7 +312,7 @@ def _figure(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
-@main.command()
+@click.command()
 @click.argument("challenge_id")
 @click.option("--phase", "-p", default="dev", show_default=True)
 @click.option(

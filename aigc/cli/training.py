@@ -8,9 +8,8 @@ import click
 from rich.table import Table
 
 from aigc.baselines import common
-from aigc.baselines.text_agent import write_reference_package
-from aigc.cli import CHALLENGE_HELP, err, fail, main, out
-from aigc.platform.settings import baselines_dir_from_env
+from aigc.cli.console import err, fail, out
+from aigc.cli.develop import CHALLENGE_HELP
 from aigc.submissions.challenge import SpecError, get_challenge
 from aigc.submissions.package import MANIFEST
 
@@ -26,14 +25,14 @@ def _check_out_folder(folder: Path) -> None:
         )
 
 
-def _train(algorithm: str, settings: object, folder: Path) -> common.TrainingLog:
+def _train(algorithm: str, settings: common.TrainingSettings, folder: Path) -> common.TrainingLog:
     try:
         return common.run(algorithm, settings, folder)
     except ValueError as exc:  # the algorithm does not fit the challenge's spaces
         raise fail(str(exc)) from None
 
 
-@main.command()
+@click.command()
 @click.argument("algorithm", type=click.Choice(common.ALGORITHMS))
 @click.option("--challenge", "-c", required=True, help=CHALLENGE_HELP)
 @click.option(
@@ -59,7 +58,12 @@ def _train(algorithm: str, settings: object, folder: Path) -> common.TrainingLog
     "listed by python -m aigc.baselines.ALGORITHM --help).",
 )
 def train(
-    algorithm: str, challenge: str, steps: int | None, seed: int, folder: Path, changes: tuple
+    algorithm: str,
+    challenge: str,
+    steps: int | None,
+    seed: int,
+    folder: Path,
+    changes: tuple[str, ...],
 ) -> None:
     """Train ALGORITHM (qlearning, dqn, ppo, ppo-text) on a challenge; write an agent package.
 
@@ -94,12 +98,14 @@ def train(
     out.print(f"  aigc evaluate {folder}")
 
 
-@main.group()
+@click.group()
 def baselines() -> None:
     """Build the platform's baseline agents."""
 
 
 def _baselines_dir() -> Path:
+    from aigc.platform.settings import baselines_dir_from_env
+
     folder = baselines_dir_from_env()
     if folder is None:
         raise fail("AIGC_BASELINES_DIR=none turns baselines off: give --out FOLDER to build them")
@@ -129,6 +135,8 @@ def baselines_build(challenges: tuple[str, ...], folder: Path | None) -> None:
     Each is written to FOLDER/<challenge>/<algorithm>/, where the platform finds it on its
     next start and evaluates it for every phase's board.
     """
+    from aigc.baselines.text_agent import write_reference_package  # loads torch
+
     folder = folder or _baselines_dir()
     table = Table(title=f"Baselines in {folder}", title_justify="left")
     table.add_column("challenge")

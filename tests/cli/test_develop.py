@@ -12,8 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from aigc.cli import main
-
-from .submissions.conftest import agent
+from tests.submissions.conftest import HOSTILE, agent
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -59,7 +58,7 @@ def test_failed_evaluation_exits_nonzero_with_the_reason(tmp_path):
 
 
 def test_an_agents_escape_sequences_are_printed_escaped():
-    hostile = Path(__file__).parent / "submissions" / "hostile" / "escape_failure"
+    hostile = HOSTILE / "escape_failure"
     for command in ("evaluate", "check"):
         code, output = run(command, str(hostile), "-c", "cartpole", "--sandbox", "local")
         assert code == 1, output
@@ -130,7 +129,7 @@ def test_sandbox_build_prints_the_image_and_reap_reports(docker_sandbox):
 
 
 def test_progress_lines_from_docker_print_verbatim():
-    from aigc.cli import err, show_progress
+    from aigc.cli.console import err, show_progress
 
     with err.capture() as captured:
         show_progress('RUN echo "agent:x:10001:10001" >> /etc/passwd [dim]')

@@ -6,19 +6,23 @@ import getpass
 import logging
 import signal
 import socket
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
 
-from aigc.cli import err, fail, main, out, show_progress
-from aigc.platform import auth, challenges
-from aigc.platform.baseline_rows import seed_baselines
-from aigc.platform.db import Database
-from aigc.platform.models import ORGANIZER, PARTICIPANT, User
-from aigc.platform.settings import Settings, SettingsError
+from aigc.cli.console import err, fail, out, show_progress
+
+if TYPE_CHECKING:
+    from aigc.platform.db import Database
+    from aigc.platform.settings import Settings
+
+# The platform's modules load Flask, SQLAlchemy and Celery: each command imports what it
+# needs when it runs, so that `aigc --help` and the agents' commands stay quick.
 
 
 def _settings() -> Settings:
+    from aigc.platform.settings import Settings, SettingsError
+
     try:
         return Settings.from_env()
     except SettingsError as exc:
@@ -27,6 +31,9 @@ def _settings() -> Settings:
 
 def _prepare(settings: Settings) -> Database:
     """Migrate the database and load the built-in challenges."""
+    from aigc.platform import challenges
+    from aigc.platform.db import Database
+
     db = Database(settings.database_url)
     try:
         db.migrate()
@@ -69,15 +76,18 @@ def _sandbox_ready(settings: Settings) -> None:
         raise fail(str(exc)) from None
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, help="Port to listen on.")
 @click.option("--threads", default=8, show_default=True, help="Threads answering requests.")
 def serve(host: str, port: int, threads: int) -> None:
     """Run the platform: web API and, without a broker, the evaluation workers too."""
     import waitress
+    from sqlalchemy import select
 
     from aigc.platform.app import create_app
+    from aigc.platform.baseline_rows import seed_baselines
+    from aigc.platform.models import ORGANIZER, User
     from aigc.platform.queue import InProcessQueue
 
     settings = _settings()
@@ -129,10 +139,11 @@ def serve(host: str, port: int, threads: int) -> None:
         queue.close()
 
 
-@main.command()
+@click.command()
 @click.option("--concurrency", default=1, show_default=True, help="Evaluations at once.")
 def worker(concurrency: int) -> None:
     """Run a Celery worker that evaluates submissions from the broker (AIGC_BROKER_URL)."""
+    from aigc.platform.db import Database
     from aigc.platform.queue import QUEUE_NAME, make_celery, register_tasks
 
     settings = _settings()
@@ -159,7 +170,7 @@ def worker(concurrency: int) -> None:
     )
 
 
-@main.group()
+@click.group()
 def admin() -> None:
     """Administer the platform's database directly (uses the AIGC_* settings)."""
 
@@ -177,6 +188,9 @@ def admin_migrate() -> None:
 @click.option("--password", help="The password (asked for when left out).")
 def admin_create_user(username: str, organizer: bool, password: str | None) -> None:
     """Create an account (participant by default)."""
+    from aigc.platform import auth
+    from aigc.platform.models import ORGANIZER, PARTICIPANT
+
     db = _prepare(_settings())
     if password is None:
         password = getpass.getpass("Password: ")

@@ -211,7 +211,7 @@ class Client:
             "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
         body = head + archive.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-        return self.call(  # type: ignore[no-any-return]
+        return self.call(
             "POST",
             "/submissions",
             data=_ProgressReader(body, progress),
