@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from aigc.cli import err, fail, main, out, show_progress
 from aigc.platform import auth, challenges
-from aigc.platform.baseline_rows import seed_baselines
+from aigc.platform.baseline_submissions import seed_baselines
 from aigc.platform.db import Database
 from aigc.platform.models import ORGANIZER, PARTICIPANT, User
 from aigc.platform.settings import Settings, SettingsError

@@ -8,8 +8,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aigc.platform import api, web
+from aigc.platform.board_cache import BoardCache
 from aigc.platform.db import Database
-from aigc.platform.leaderboards import BoardCache
 from aigc.platform.queue import CeleryQueue, InProcessQueue, Queue, make_celery
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore

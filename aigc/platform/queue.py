@@ -1,6 +1,6 @@
 """The evaluation queue: Celery workers on a Redis broker, or an in-process pool.
 
-Both run the same task code, :func:`aigc.platform.evaluation.run_submission`. The Celery
+Both run the same task code, :func:`aigc.platform.worker_run.run_submission`. The Celery
 task acknowledges a message only when the evaluation is over (late acks, prefetch 1, and
 a visibility timeout above the longest evaluation), so a worker killed mid-evaluation
 leaves its message to be delivered again. A sweep, when a worker starts and then every
@@ -22,10 +22,10 @@ from celery.signals import worker_ready, worker_shutdown
 from sqlalchemy import update
 
 from aigc.platform.db import Database
-from aigc.platform.evaluation import RETRY, Heartbeat, run_submission, stale_submissions
 from aigc.platform.models import QUEUED, RUNNING, Submission, now
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
+from aigc.platform.worker_run import RETRY, Heartbeat, run_submission, stale_submissions
 from aigc.submissions.owners import reap_stale_folders
 from aigc.submissions.sandbox import LocalSandbox, Sandbox
 

@@ -26,7 +26,7 @@ from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
 from aigc.platform import auth, challenges
-from aigc.platform import evaluation as ev
+from aigc.platform import worker_run as ev
 from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.models import ORGANIZER, PARTICIPANT

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aigc.platform import challenges
-from aigc.platform.evaluation import claim, record_result
 from aigc.platform.models import Submission
+from aigc.platform.worker_run import claim, record_result
 from aigc.submissions import results
 from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
 

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from aigc.client import terminal_safe
-from aigc.platform import evaluation as ev
+from aigc.platform import worker_run as ev
 from aigc.platform.api.render import HIDDEN_FAILURES, HIDDEN_NOTE
 from aigc.platform.models import FAILED, FINISHED, Submission
 from aigc.safe_text import REPLACEMENT

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from aigc.platform import auth
 from aigc.platform.api import ROUTES, register
 from aigc.platform.api.render import HIDDEN_FAILURES, HIDDEN_NOTE
-from aigc.platform.evaluation import run_submission
 from aigc.platform.models import Submission, User
+from aigc.platform.worker_run import run_submission
 from aigc.submissions import results
 from aigc.submissions.sandbox import LocalSandbox
 

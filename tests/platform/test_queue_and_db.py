@@ -170,7 +170,7 @@ def test_episodes_stored_before_info_values_get_an_empty_mapping(api):
     from alembic import command
     from sqlalchemy import inspect
 
-    from aigc.platform import evaluation as ev
+    from aigc.platform import worker_run as ev
     from aigc.platform.models import EpisodeRow
     from aigc.submissions.results import EpisodeResult, EvaluationResult
 

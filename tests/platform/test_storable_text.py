@@ -12,7 +12,7 @@ import io
 
 from sqlalchemy import select
 
-from aigc.platform import evaluation as ev
+from aigc.platform import worker_run as ev
 from aigc.platform.models import FAILED, FINISHED, Evaluation, Submission, Team
 from aigc.safe_text import REPLACEMENT
 from aigc.submissions.results import AGENT_ERROR, EvaluationResult, Failure

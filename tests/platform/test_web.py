@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from aigc.platform import challenges
 from aigc.platform.app import create_app
-from aigc.platform.leaderboards import bump_board
+from aigc.platform.board_cache import bump_board
 from aigc.platform.models import PhaseReveal, Submission, User
 
 from .conftest import Api, RecordingQueue, scored, zip_agent

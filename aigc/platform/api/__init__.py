@@ -191,7 +191,12 @@ def _error_response(status: int, message: str, **extra: Any) -> Any:
 
 def register(app: Flask) -> None:
     """Attach the API and its JSON error handling to the app."""
-    from aigc.platform.api import accounts, challenges, openapi, submissions  # noqa: F401
+    from aigc.platform.api import (  # noqa: F401
+        account_routes,
+        challenge_routes,
+        openapi,
+        submission_routes,
+    )
 
     ids.init_app(app)
     app.register_blueprint(api)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import object_session
 
 from aigc.platform import challenges
-from aigc.platform.leaderboards import revealed
+from aigc.platform.board_cache import revealed
 from aigc.platform.models import Challenge, Submission, Team, User
 from aigc.submissions import results
 from aigc.submissions.challenge import ChallengeSpec

@@ -290,10 +290,23 @@ WEB_BLUEPRINTS: set[str] = set()
 
 def register(app: Flask) -> None:
     """Attach the pages, their session handling and HTML error pages to the app."""
-    from aigc.platform.web import accounts, boards, organize, pages, submissions
+    from aigc.platform.web import (
+        account_pages,
+        challenge_pages,
+        leaderboard_page,
+        organizer_pages,
+        submission_pages,
+    )
 
     ids.init_app(app)
-    blueprints = [assets, pages.bp, accounts.bp, submissions.bp, boards.bp, organize.bp]
+    blueprints = [
+        assets,
+        challenge_pages.bp,
+        account_pages.bp,
+        submission_pages.bp,
+        leaderboard_page.bp,
+        organizer_pages.bp,
+    ]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
         WEB_BLUEPRINTS.add(blueprint.name)
@@ -305,7 +318,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(number, "number")
     app.add_template_global(local_path, "local_path")
     app.add_template_global(csrf_token, "csrf_token")
-    app.add_template_global(pages.phase_dates, "phase_dates")
+    app.add_template_global(challenge_pages.phase_dates, "phase_dates")
 
     api_handler = app.error_handler_spec[None][None].get(HTTPException)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from aigc.leaderboard import plots
 from aigc.platform import challenges
-from aigc.platform import submissions as service
+from aigc.platform import submission_actions as service
 from aigc.platform.api.render import (
     HIDDEN_NOTE,
     failure_message,
@@ -31,7 +31,7 @@ from aigc.platform.web import (
     signed_in,
     when,
 )
-from aigc.platform.web.pages import size
+from aigc.platform.web.challenge_pages import size
 
 bp = Blueprint("submissions", __name__)
 LIST_LIMIT = 200

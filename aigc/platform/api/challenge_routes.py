@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aigc.leaderboard.export import row_dict, to_csv
-from aigc.platform import challenges, leaderboards
+from aigc.platform import board_cache, challenges
 from aigc.platform.api import ApiError, platform, require_user, route, viewer
 from aigc.platform.api.render import challenge_json
 from aigc.platform.models import Challenge, Submission
@@ -162,8 +162,8 @@ def leaderboard(slug: str) -> Any:
             raise ApiError(404, str(exc)) from None
         user = viewer(session)
         organizer = user is not None and user.is_organizer
-        if not leaderboards.visible(
-            phase, organizer, leaderboards.revealed(session, challenge, phase_id)
+        if not board_cache.visible(
+            phase, organizer, board_cache.revealed(session, challenge, phase_id)
         ):
             raise ApiError(
                 403,
@@ -180,7 +180,7 @@ def leaderboard(slug: str) -> Any:
     return Response(body, mimetype="application/json")
 
 
-def _board_json(board: leaderboards.Board) -> str:
+def _board_json(board: board_cache.Board) -> str:
     return json.dumps(
         {
             "challenge": board.challenge,
@@ -212,7 +212,7 @@ def reveal_phase(slug: str, phase: str) -> Any:
             raise ApiError(404, str(exc)) from None
         if found.visibility == "public":
             raise ApiError(409, f"phase {phase!r} is public: there is nothing to reveal")
-        if not leaderboards.reveal(session, challenge, phase, user):
+        if not board_cache.reveal(session, challenge, phase, user):
             raise ApiError(409, f"phase {phase!r} is revealed already")
         session.flush()
         return challenge_json(challenge, True, _participants(session).get(challenge.id, 0))

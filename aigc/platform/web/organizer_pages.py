@@ -9,12 +9,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.platform import challenges, leaderboards
-from aigc.platform import submissions as service
+from aigc.platform import board_cache, challenges
+from aigc.platform import submission_actions as service
 from aigc.platform.models import STATUSES, Challenge, Submission
 from aigc.platform.web import local_path, organizers_only, platform, send
-from aigc.platform.web.pages import load
-from aigc.platform.web.submissions import row, rows_query, viewing_user
+from aigc.platform.web.challenge_pages import load
+from aigc.platform.web.submission_pages import row, rows_query, viewing_user
 from aigc.submissions.challenge import SpecError
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
@@ -219,7 +219,7 @@ def reveal(slug: str, phase: str) -> Any:
             abort(404, description=str(exc))
         if found.visibility == "public":
             flash(f"Phase {phase!r} is public: there is nothing to reveal.", "error")
-        elif not leaderboards.reveal(session, challenge, phase, viewing_user(session)):
+        elif not board_cache.reveal(session, challenge, phase, viewing_user(session)):
             flash(f"Phase {phase!r} is revealed already.", "error")
         else:
             flash(f"Phase {phase!r} is revealed: everyone sees its leaderboard now.")

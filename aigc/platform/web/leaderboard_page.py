@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from aigc.leaderboard import plots
 from aigc.leaderboard.ranking import LeaderboardRow
-from aigc.platform import challenges, leaderboards
-from aigc.platform.leaderboards import Board
+from aigc.platform import board_cache, challenges
+from aigc.platform.board_cache import Board
 from aigc.platform.models import EpisodeRow, Evaluation
 from aigc.platform.web import current_user, decimals, fragments, inline_svg, number, platform
-from aigc.platform.web.pages import load
+from aigc.platform.web.challenge_pages import load
 from aigc.submissions.challenge import SpecError
 
 bp = Blueprint("boards", __name__)
@@ -111,10 +111,10 @@ def leaderboard(slug: str) -> Any:
             phase = spec.phase(phase_id)
         except SpecError as exc:
             abort(404, description=str(exc))
-        is_revealed = phase.visibility == "hidden" and leaderboards.revealed(
+        is_revealed = phase.visibility == "hidden" and board_cache.revealed(
             session, challenge, phase_id
         )
-        shown = leaderboards.visible(phase, organizer, is_revealed)
+        shown = board_cache.visible(phase, organizer, is_revealed)
         board = p.boards.get(session, challenge, phase_id) if shown else None
     page: dict[str, Any] = {
         "challenge": challenge,

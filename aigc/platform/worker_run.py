@@ -27,8 +27,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from aigc.leaderboard.ranking import board_figures
 from aigc.platform import challenges
+from aigc.platform.board_cache import bump_board
 from aigc.platform.db import Database
-from aigc.platform.leaderboards import bump_board
 from aigc.platform.models import (
     CANCELLED,
     FAILED,

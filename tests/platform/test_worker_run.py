@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from aigc.platform import evaluation as ev
-from aigc.platform import submissions as service
+from aigc.platform import submission_actions as service
+from aigc.platform import worker_run as ev
 from aigc.platform.models import (
     CANCELLED,
     FAILED,

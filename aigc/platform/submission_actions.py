@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, object_session
 
 from aigc.platform import challenges
-from aigc.platform.leaderboards import bump_board
+from aigc.platform.board_cache import bump_board
 from aigc.platform.models import (
     CANCELLED,
     DONE,

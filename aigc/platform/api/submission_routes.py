@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aigc.platform import challenges
-from aigc.platform import submissions as service
+from aigc.platform import submission_actions as service
 from aigc.platform.api import (
     ApiError,
     json_body,
