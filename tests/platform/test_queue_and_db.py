@@ -10,11 +10,12 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from aigc.platform.app import create_app
 from aigc.platform.db import Database
-from aigc.platform.models import FINISHED, QUEUED, RUNNING, Base, Submission, now
+from aigc.platform.models import Base, Submission, now
+from aigc.platform.models import SubmissionStatus as Status
 from aigc.platform.queue import InProcessQueue, WorkerContext
 from tests.waiting import wait_for
 
@@ -39,7 +40,7 @@ def test_in_process_queue_evaluates_uploads(settings, db):
     ids = [api.upload(alice, zip_agent(name)).json["id"] for name in ("good", "crash_init")]
     good, crashed = (wait_until_done(db, i) for i in ids)
     queue.close()
-    assert good.status == FINISHED and crashed.status == "failed"
+    assert good.status == Status.FINISHED and crashed.status == "failed"
     response = api.client.get(f"/api/v1/submissions/{ids[0]}", headers=alice.headers)
     assert response.json["result"]["score"] > 100
 
@@ -53,14 +54,14 @@ def test_restarted_server_takes_back_what_was_running(settings, db):
     with db.session() as session:
         session.execute(
             update(Submission).values(
-                status=RUNNING, attempts=1, claim_token="lost", lease_expires_at=now()
+                status=Status.RUNNING, attempts=1, claim_token="lost", lease_expires_at=now()
             )
         )
     queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
     assert queue.recover() == [submission_id]
     row = wait_until_done(db, submission_id)
     queue.close()
-    assert row.status == FINISHED and row.attempts == 2
+    assert row.status == Status.FINISHED and row.attempts == 2
 
 
 def test_recover_sends_queued_submissions_too(settings, db):
@@ -68,10 +69,10 @@ def test_recover_sends_queued_submissions_too(settings, db):
     api.app.extensions["aigc"].queue.close()
     submission_id = api.upload(api.account("bob"), zip_agent("good")).json["id"]
     with db.session() as session:
-        assert session.scalar(select(Submission.status)) == QUEUED
+        assert session.scalar(select(Submission.status)) == Status.QUEUED
     queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
     assert queue.recover() == [submission_id]
-    assert wait_until_done(db, submission_id).status == FINISHED
+    assert wait_until_done(db, submission_id).status == Status.FINISHED
     queue.close()
 
 
@@ -127,6 +128,16 @@ def test_timestamps_come_back_in_utc(api):
     assert created.tzinfo is not None and created.utcoffset() == UTC.utcoffset(None)
 
 
+def test_statuses_are_stored_as_their_text_and_load_as_members(api):
+    submission_id = api.upload(api.account("carol"), zip_agent("good")).json["id"]
+    with api.db.session() as session:
+        session.execute(update(Submission).values(status=Status.CANCELLED))
+        stored = session.execute(text("SELECT status FROM submission")).scalar_one()
+        loaded = session.get_one(Submission, submission_id).status
+    assert type(stored) is str and stored == "cancelled"  # what the rows held before the enum
+    assert loaded is Status.CANCELLED
+
+
 class BrokenQueue:
     def enqueue(self, submission_id: int) -> None:
         raise ConnectionError("the broker is down")
@@ -140,7 +151,7 @@ def test_upload_succeeds_when_the_queue_is_down(settings, db):
     response = api.upload(api.account("dora"), zip_agent("good"))
     assert response.status_code == 201
     with db.session() as session:
-        assert session.scalar(select(Submission.status)) == QUEUED  # kept for the sweep
+        assert session.scalar(select(Submission.status)) == Status.QUEUED  # kept for the sweep
 
 
 def test_upgrading_a_populated_database_keeps_its_data(database_url):

@@ -428,8 +428,8 @@ def test_the_leaderboard_shows_rows_intervals_badges_and_charts(api):
     stranger = text(api.client.get("/challenges/cartpole/leaderboard?submission=999999"))
     assert f"alice (submission {best})" in stranger
     assert api.client.get("/challenges/cartpole/leaderboard?phase=final").status_code == 404
-    cache = api.app.extensions["aigc_web"]
-    assert any(key[0] == "progress" for key in cache.items)  # charts are drawn once
+    cache = api.app.extensions["aigc"].fragments
+    assert any(key[0] == "progress" for key in cache.entries)  # charts are drawn once
 
 
 @pytest.mark.parametrize("path", ["/nope", "/challenges/nope/leaderboard"])
