@@ -12,11 +12,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text, update
 
-from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.models import Base, Submission, now
 from aigc.platform.models import SubmissionStatus as Status
 from aigc.platform.queue import InProcessQueue, WorkerContext
+from aigc.platform.startup import start
 from tests.waiting import wait_for
 
 from .conftest import Api, zip_agent
@@ -32,7 +32,7 @@ def wait_until_done(db: Database, submission_id: int, timeout: float = 120) -> S
 
 
 def test_in_process_queue_evaluates_uploads(settings, db):
-    app = create_app(settings)  # no broker: the in-process pool
+    app = start(settings).app  # no broker: the in-process pool
     queue = app.extensions["aigc"].queue
     assert isinstance(queue, InProcessQueue)
     api = Api(app, db)
@@ -46,7 +46,7 @@ def test_in_process_queue_evaluates_uploads(settings, db):
 
 
 def test_restarted_server_takes_back_what_was_running(settings, db):
-    api = Api(create_app(settings), db)
+    api = Api(start(settings).app, db)
     api.app.extensions["aigc"].queue.close()  # this "server" dies at once
     alice = api.account("alice")
     submission_id = api.upload(alice, zip_agent("good")).json["id"]
@@ -57,23 +57,23 @@ def test_restarted_server_takes_back_what_was_running(settings, db):
                 status=Status.RUNNING, attempts=1, claim_token="lost", lease_expires_at=now()
             )
         )
-    queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
-    assert queue.recover() == [submission_id]
+    restarted = start(settings)  # the server starting again
+    assert restarted.resumed == [submission_id]
     row = wait_until_done(db, submission_id)
-    queue.close()
+    restarted.platform.queue.close()
     assert row.status == Status.FINISHED and row.attempts == 2
 
 
 def test_recover_sends_queued_submissions_too(settings, db):
-    api = Api(create_app(settings), db)
+    api = Api(start(settings).app, db)
     api.app.extensions["aigc"].queue.close()
     submission_id = api.upload(api.account("bob"), zip_agent("good")).json["id"]
     with db.session() as session:
         assert session.scalar(select(Submission.status)) == Status.QUEUED
-    queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
-    assert queue.recover() == [submission_id]
+    restarted = start(settings)
+    assert restarted.resumed == [submission_id]
     assert wait_until_done(db, submission_id).status == Status.FINISHED
-    queue.close()
+    restarted.platform.queue.close()
 
 
 def folder_of_a_gone_evaluator() -> Path:
@@ -96,13 +96,11 @@ def test_a_starting_worker_removes_what_gone_evaluators_left(settings, db, tmp_p
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     monkeypatch.setenv("TMPDIR", str(temp))
-    api = Api(create_app(settings), db)
+    api = Api(start(settings).app, db)
     api.app.extensions["aigc"].queue.close()
     left = folder_of_a_gone_evaluator()
     assert left.parent == temp and left.is_dir()
-    queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
-    queue.recover()  # an embedded server starting
-    queue.close()
+    start(settings).platform.queue.close()  # an embedded server starting
     assert not left.exists()
     left = folder_of_a_gone_evaluator()
     WorkerContext(settings).db.dispose()  # a Celery worker's process starting
@@ -147,7 +145,7 @@ class BrokenQueue:
 
 
 def test_upload_succeeds_when_the_queue_is_down(settings, db):
-    api = Api(create_app(settings, queue=BrokenQueue()), db)
+    api = Api(start(settings, queue=BrokenQueue()).app, db)
     response = api.upload(api.account("dora"), zip_agent("good"))
     assert response.status_code == 201
     with db.session() as session:
