@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from flask import Flask
@@ -45,17 +46,19 @@ class Started:
 
 
 def prepare_database(settings: Settings, say: Say = log.info) -> Database:
-    """Migrate the database and load the built-in challenges."""
+    """Migrate the database and load the built-in challenges (one process at a time)."""
     db = Database(settings.database_url)
-    try:
-        db.migrate()
-    except Exception as exc:
-        raise StartupError(
-            f"cannot migrate the database at {settings.database_url} ({exc}): "
-            "check AIGC_DATABASE_URL"
-        ) from None
-    with db.session() as session:
-        added = challenges.seed_builtins(session)
+    with ExitStack() as locked:
+        try:
+            locked.enter_context(db.startup_lock())
+            db.migrate()
+        except Exception as exc:
+            raise StartupError(
+                f"cannot migrate the database at {settings.database_url} ({exc}): "
+                "check AIGC_DATABASE_URL"
+            ) from None
+        with db.session() as session:
+            added = challenges.seed_builtins(session)
     if added:
         say(f"built-in challenges loaded or updated: {', '.join(added)}")
     return db
@@ -106,7 +109,7 @@ def start(
     p = platform(app)
     baselines: list[int] = []
     if settings.baselines_dir is not None:
-        with p.db.session() as session:
+        with p.db.startup_lock(), p.db.session() as session:
             baselines = seed_baselines(session, p.store, settings.baselines_dir)
         if baselines:
             say(f"{len(baselines)} baseline evaluation(s) queued from {settings.baselines_dir}")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from aigc.platform.db import Database
+from aigc.platform.models import Challenge, Submission
 from aigc.platform.settings import Settings
 from aigc.platform.startup import StartupError, start
 from aigc.submissions.challenge import builtin_challenge_ids
-from tests.servers import free_port
+from tests.servers import free_port, platform_env
 
 from .conftest import AGENTS, RecordingQueue
 
@@ -50,3 +55,36 @@ def test_start_names_the_database_setting_when_it_cannot_migrate(settings: Setti
     with pytest.raises(StartupError, match="cannot migrate the database") as refused:
         start(settings.with_(database_url=unreachable), queue=RecordingQueue())
     assert "AIGC_DATABASE_URL" in str(refused.value)
+
+
+# A server process's start-up, with a queue that keeps nothing: evaluating is not the point.
+START = """
+from aigc.platform.settings import Settings
+from aigc.platform.startup import start
+
+class Kept:
+    def enqueue(self, submission_id): pass
+    def close(self): pass
+
+start(Settings.from_env(), queue=Kept())
+"""
+
+
+def test_servers_starting_at_once_prepare_the_database_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    # As the worker processes of one WSGI server, or servers on several hosts, start.
+    env = platform_env(tmp_path / "data", database_url, AIGC_BASELINES_DIR=str(baselines(tmp_path)))
+    starting = [
+        subprocess.Popen([sys.executable, "-c", START], env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [process.communicate(timeout=300)[1] for process in starting]
+    assert [process.returncode for process in starting] == [0] * 4, "\n".join(errors)
+    db = Database(database_url)
+    with db.session() as session:
+        slugs = sorted(session.scalars(select(Challenge.slug)))
+        submitted = session.scalar(select(func.count()).select_from(Submission))
+    db.dispose()
+    assert slugs == builtin_challenge_ids()  # each once
+    assert submitted == 2  # the baseline, once on each phase
