@@ -4,7 +4,9 @@ Loading this module starts the platform as ``aigc serve`` does (:func:`~aigc.pla
 startup.start`), with the settings of the ``AIGC_*`` environment variables. Without
 ``AIGC_BROKER_URL`` the evaluations run in the server's own process, which must then be
 the only one: one waitress process, or gunicorn with one worker and several threads. With
-a broker, Celery workers evaluate (``aigc worker``).
+a broker, Celery workers evaluate (``aigc worker``) and the server may run many processes;
+each starts the platform itself (no ``--preload``: a pool and its connections do not
+survive a fork), taking turns on the database.
 """
 
 from __future__ import annotations
