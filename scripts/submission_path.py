@@ -123,11 +123,11 @@ def one_submission(tracer: Tracer) -> float | None:
 
 def _worker_run() -> Any:
     """What a worker calls for one queued submission."""
-    from aigc.platform import evaluation
+    from aigc.platform import worker_run
     from aigc.submissions.sandbox import LocalSandbox
 
     def run(platform: Any, submission_id: int) -> None:
-        evaluation.run_submission(
+        worker_run.run_submission(
             platform.db, platform.settings, platform.store, submission_id, LocalSandbox
         )
 

@@ -1,7 +1,8 @@
-"""Real platform processes for tests: ``aigc serve`` and ``aigc`` commands on free ports.
+"""Real platform processes for tests: ``aigc serve``, a WSGI server, ``aigc`` commands.
 
 :class:`ServerProcess` starts a server with :func:`platform_env`'s settings and waits until
-it answers; :func:`run_aigc` runs one command to the end. The tests of ``aigc serve``,
+it answers (``aigc serve`` by default, or a WSGI server on ``aigc.platform.wsgi:app``);
+:func:`run_aigc` runs one command to the end. The tests of ``aigc serve``, the WSGI entry,
 ``aigc worker`` and the participant's commands drive their servers with these.
 """
 
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -102,10 +104,32 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-class ServerProcess:
-    """A real ``aigc serve`` on a free port, its output kept in files under ``workdir``."""
+def aigc_serve(port: int) -> list[str]:
+    """The command of ``aigc serve`` on this port."""
+    return [sys.executable, "-m", "aigc", "serve", "--port", str(port)]
 
-    def __init__(self, env: dict[str, str], workdir: Path):
+
+def waitress_wsgi(port: int) -> list[str]:
+    """The command of waitress serving ``aigc.platform.wsgi:app`` on this port."""
+    return [
+        sys.executable,
+        "-m",
+        "waitress",
+        f"--listen=127.0.0.1:{port}",
+        "--threads=4",
+        "aigc.platform.wsgi:app",
+    ]
+
+
+class ServerProcess:
+    """A real platform server on a free port, its output kept in files under ``workdir``."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        workdir: Path,
+        command: Callable[[int], list[str]] = aigc_serve,
+    ):
         self.env = env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -114,7 +138,7 @@ class ServerProcess:
         self.stderr_path = workdir / f"serve-{self.port}.err"
         with self.stdout_path.open("w") as out, self.stderr_path.open("w") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "aigc", "serve", "--port", str(self.port)],
+                command(self.port),
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -142,14 +166,14 @@ class ServerProcess:
         def answering() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(
-                    f"aigc serve exited with status {self.process.returncode}\n{self.output}"
+                    f"the server exited with status {self.process.returncode}\n{self.output}"
                 )
             with contextlib.suppress(requests.RequestException):
                 return requests.get(self.api("/challenges"), timeout=5).status_code == 200
             return False
 
         try:
-            wait_for(answering, timeout, "aigc serve to answer", every=0.1)
+            wait_for(answering, timeout, "the server to answer", every=0.1)
         except AssertionError as failed:
             self.stop()
             raise AssertionError(f"{failed}\n{self.output}") from None

@@ -1,4 +1,11 @@
-"""The package's layout: no import circle anywhere in ``aigc/``."""
+"""The package's layout: no import circle anywhere in ``aigc/``, and imports point one way.
+
+The direction is docs/architecture.md's: ``envs`` <- ``submissions`` <- ``leaderboard`` <-
+``platform``; ``baselines`` may use ``envs`` and ``submissions``; ``cli`` may use all. The
+leaves at the top (``aigc``, ``aigc.safe_text``, ``aigc.dataclass_args``) serve everyone.
+Nothing under ``envs``, ``submissions`` or ``leaderboard`` imports the server's libraries:
+they run on a participant's laptop with no server.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "aigc"
-
-# The circles left in aigc.platform, which its restructuring removes: the API blueprints and
-# their package, and the application factory and the web pages. Once they are gone this set
-# is empty, and the test fails until it says so.
-REMAINING_CYCLES = {
-    frozenset(
-        {
-            "aigc.platform.api",
-            "aigc.platform.api.accounts",
-            "aigc.platform.api.challenges",
-            "aigc.platform.api.openapi",
-            "aigc.platform.api.submissions",
-        }
-    ),
-    frozenset(
-        {
-            "aigc.platform.app",
-            "aigc.platform.web",
-            "aigc.platform.web.accounts",
-            "aigc.platform.web.boards",
-            "aigc.platform.web.organize",
-            "aigc.platform.web.pages",
-            "aigc.platform.web.submissions",
-        }
-    ),
-}
 
 
 def module_files() -> dict[str, Path]:
@@ -142,8 +123,62 @@ def test_the_import_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
 
 def test_no_import_cycles() -> None:
     graph = import_graph()
-    found = cycles(graph)
-    unexpected = sorted(one_circle(graph, c) for c in found - REMAINING_CYCLES)
-    assert not unexpected, "import circles: " + "; ".join(unexpected)
-    gone = sorted(", ".join(sorted(c)) for c in REMAINING_CYCLES - found)
-    assert not gone, "these circles are gone, remove them from REMAINING_CYCLES: " + "; ".join(gone)
+    found = sorted(one_circle(graph, c) for c in cycles(graph))
+    assert not found, "import circles: " + "; ".join(found)
+
+
+# What each part of aigc may import of aigc, besides itself and the shared leaves.
+MAY_IMPORT = {
+    "envs": set(),
+    "submissions": {"envs"},
+    "leaderboard": {"envs", "submissions"},
+    "platform": {"envs", "submissions", "leaderboard"},
+    "baselines": {"envs", "submissions"},
+    "cli": {"envs", "submissions", "leaderboard", "platform", "baselines"},
+}
+LEAVES = {"aigc", "aigc.safe_text", "aigc.dataclass_args", "aigc.__main__"}
+SERVER_LIBRARIES = {"flask", "werkzeug", "sqlalchemy", "alembic", "celery", "psycopg", "waitress"}
+
+
+def part(module: str) -> str | None:
+    """The part of aigc a module belongs to (envs, submissions, ...), None for a leaf."""
+    return None if module in LEAVES else module.split(".")[1]
+
+
+def test_every_module_belongs_to_a_part_with_a_rule() -> None:
+    parts = {part(name) for name in module_files()} - {None}
+    assert parts == set(MAY_IMPORT), (
+        f"parts without a rule in MAY_IMPORT: {parts ^ set(MAY_IMPORT)}"
+    )
+
+
+def test_imports_point_one_way() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in sorted(import_graph().items())
+        for target in sorted(targets)
+        if part(module) is not None
+        and part(target) not in {None, part(module)} | MAY_IMPORT[str(part(module))]
+    ]
+    assert not wrong, "imports against the direction of docs/architecture.md: " + "; ".join(wrong)
+
+
+def external(path: Path) -> set[str]:
+    """The top-level names of every library a module imports, anywhere in it."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.partition(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.partition(".")[0])
+    return names
+
+
+def test_the_plain_libraries_import_no_server_library() -> None:
+    wrong = [
+        f"{name} imports {', '.join(sorted(external(path) & SERVER_LIBRARIES))}"
+        for name, path in module_files().items()
+        if part(name) in {"envs", "submissions", "leaderboard"}
+        and external(path) & SERVER_LIBRARIES
+    ]
+    assert not wrong, "; ".join(wrong)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from aigc.cli.console import err, fail, out, show_progress
+from aigc.cli.console import err, fail, out, show_progress, shown
 
 if TYPE_CHECKING:
     from aigc.platform.db import Database
@@ -29,50 +29,27 @@ def _settings() -> Settings:
         raise fail(str(exc)) from None
 
 
+def _say(line: str) -> None:
+    err.print(shown(line))
+
+
 def _prepare(settings: Settings) -> Database:
     """Migrate the database and load the built-in challenges."""
-    from aigc.platform import challenges
-    from aigc.platform.db import Database
+    from aigc.platform.startup import StartupError, prepare_database
 
-    db = Database(settings.database_url)
     try:
-        db.migrate()
-    except Exception as exc:
-        raise fail(
-            f"cannot migrate the database at {settings.database_url} ({exc}): "
-            "check AIGC_DATABASE_URL"
-        ) from None
-    with db.session() as session:
-        added = challenges.seed_builtins(session)
-    if added:
-        err.print(f"built-in challenges loaded or updated: {', '.join(added)}")
-    return db
+        return prepare_database(settings, _say)
+    except StartupError as exc:
+        raise fail(str(exc)) from None
 
 
 def _sandbox_ready(settings: Settings) -> None:
-    """Remove containers of dead evaluators; build the sandbox image now, not in the first
-    evaluation."""
-    if settings.sandbox != "docker":
-        err.print(
-            "[yellow]warning:[/] AIGC_SANDBOX=local: submissions run unsandboxed, with this "
-            "server's rights. Use it only for code you trust."
-        )
-        return
-    from aigc.submissions.docker_sandbox import docker_client, reap_stale_containers
-    from aigc.submissions.images import ImageError, runtime_image
+    """Remove containers of dead evaluators; build the sandbox image now."""
+    from aigc.platform.startup import StartupError, check_sandbox
 
-    client = docker_client()
-    if client is None:
-        raise fail(
-            "no Docker engine answers: start Docker (scripts/docker-engine.sh), or set "
-            "AIGC_SANDBOX=local to run trusted code unsandboxed"
-        )
-    removed = reap_stale_containers(client)
-    if removed:
-        err.print(f"removed {len(removed)} container(s) left by evaluators that died")
     try:
-        runtime_image(client, progress=show_progress)
-    except ImageError as exc:
+        check_sandbox(settings, _say, show_progress)
+    except StartupError as exc:
         raise fail(str(exc)) from None
 
 
@@ -83,44 +60,18 @@ def _sandbox_ready(settings: Settings) -> None:
 def serve(host: str, port: int, threads: int) -> None:
     """Run the platform: web API and, without a broker, the evaluation workers too."""
     import waitress
-    from sqlalchemy import select
 
-    from aigc.platform.app import create_app
-    from aigc.platform.baseline_rows import seed_baselines
-    from aigc.platform.models import ORGANIZER, User
-    from aigc.platform.queue import InProcessQueue
+    from aigc.platform.startup import StartupError, start
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    db = _prepare(settings)
-    _sandbox_ready(settings)
-    app = create_app(settings)
-    platform = app.extensions["aigc"]
-    queue = platform.queue
-    baselines: list[int] = []
-    if settings.baselines_dir is not None:
-        with db.session() as session:
-            baselines = seed_baselines(session, platform.store, settings.baselines_dir)
-        if baselines:
-            err.print(
-                f"{len(baselines)} baseline evaluation(s) queued from {settings.baselines_dir}"
-            )
-    if isinstance(queue, InProcessQueue):
-        # Everything queued, the new baselines too, is sent from here.
-        resumed = queue.recover()
-        mode = f"in-process worker pool ({settings.workers} at once)"
-        if len(resumed) > len(baselines):
-            err.print(
-                f"resuming {len(resumed) - len(baselines)} submission(s) left queued or running"
-            )
-    else:
-        for submission_id in baselines:
-            queue.enqueue(submission_id)
-        mode = "Celery workers via the broker (start them with aigc worker)"
-    with db.session() as session:
-        organizers = session.scalar(select(User.id).where(User.role == ORGANIZER).limit(1))
-    out.print(f"AIGC on http://{host}:{port}/ — database {settings.database_url}, {mode}")
-    if organizers is None:
+    try:
+        started = start(settings, say=_say, progress=show_progress)
+    except StartupError as exc:
+        raise fail(str(exc)) from None
+    queue = started.platform.queue
+    out.print(f"AIGC on http://{host}:{port}/ — database {settings.database_url}, {started.mode}")
+    if not started.has_organizer:
         out.print(
             "No organizer account yet: create one with "
             "[bold]aigc admin create-user NAME --organizer[/] (same AIGC_* settings)."
@@ -131,7 +82,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="aigc")
+        waitress.serve(started.app, host=host, port=port, threads=threads, ident="aigc")
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,32 +1,29 @@
-"""The Flask application: settings, database, package storage and queue, wired together."""
+"""The Flask application factory: settings, database, package storage and queue, wired together.
+
+Start-up (migrating, loading challenges, seeding baselines, taking back the queue) is
+:mod:`aigc.platform.startup`'s; this builds the app it serves.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aigc.platform import api, web
+from aigc.platform.api import errors as api_errors
+from aigc.platform.api.routes import API_PREFIX
+from aigc.platform.context import Platform
 from aigc.platform.db import Database
-from aigc.platform.leaderboards import BoardCache
 from aigc.platform.queue import CeleryQueue, InProcessQueue, Queue, make_celery
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
+from aigc.platform.web import responses
 
 # Room for the multipart envelope around the largest accepted package.
 FORM_OVERHEAD = 64 * 1024
-
-
-@dataclass
-class Platform:
-    """What every view and task needs; one per app, as ``app.extensions["aigc"]``."""
-
-    settings: Settings
-    db: Database
-    store: PackageStore
-    queue: Queue
-    boards: BoardCache
 
 
 def make_queue(settings: Settings, db: Database, store: PackageStore) -> Queue:
@@ -36,8 +33,16 @@ def make_queue(settings: Settings, db: Database, store: PackageStore) -> Queue:
     return InProcessQueue(db, settings, store)
 
 
+def http_error(error: HTTPException) -> Any:
+    """An HTTP error in the words of the part that was asked: JSON for the API, else a page."""
+    if request.path.startswith(API_PREFIX):
+        return api_errors.http_error(error)
+    return responses.error_page(error)
+
+
 def create_app(settings: Settings | None = None, queue: Queue | None = None) -> Flask:
-    """Create the app; the database must be migrated (``aigc serve`` does it)."""
+    """Create the app; the database must be migrated (:func:`aigc.platform.startup.start`
+    does it)."""
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
     store = PackageStore(settings.storage_dir, settings.archive_limits)
@@ -57,9 +62,8 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["aigc"] = Platform(
-        settings, db, store, queue or make_queue(settings, db, store), BoardCache()
-    )
+    Platform(settings, db, store, queue or make_queue(settings, db, store)).attach(app)
     api.register(app)
     web.register(app)
+    app.register_error_handler(HTTPException, http_error)
     return app

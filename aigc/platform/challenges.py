@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from importlib import resources
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aigc.platform.lru import LRU
 from aigc.platform.models import Challenge, ChallengeVersion, User, now
 from aigc.submissions.challenge import (
     ChallengeSpec,
@@ -22,10 +22,12 @@ class ChallengeConflict(ValueError):
     """The challenge exists already, or the update names another challenge."""
 
 
-@lru_cache(maxsize=256)
+_parsed: LRU[str, ChallengeSpec] = LRU(256)
+
+
 def parse(spec_yaml: str) -> ChallengeSpec:
     """Parse a stored spec once (checking it builds the environment, which takes time)."""
-    return parse_challenge_yaml(spec_yaml)
+    return _parsed.get(spec_yaml, lambda: parse_challenge_yaml(spec_yaml))
 
 
 def spec_of(challenge: Challenge, version: int | None = None) -> ChallengeSpec:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = "aigc.platform:migrations"
+# The PostgreSQL advisory lock that start-ups take turns on (any fixed 64-bit number).
+STARTUP_LOCK = 0x41494743_0001
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -47,6 +51,33 @@ class Database:
         """A session whose work is committed at the end, or rolled back on an error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def startup_lock(self) -> Iterator[None]:
+        """Hold the database's start-up lock: servers starting at once (the processes of
+        one WSGI server, or several hosts) migrate and seed it one after the other."""
+        url = make_url(self.url)
+        if url.get_backend_name() == "postgresql":
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
+                try:
+                    yield
+                finally:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK}
+                    )
+                    connection.commit()
+            return
+        if url.database in (None, "", ":memory:"):
+            yield  # a database in memory has one process
+            return
+        # A SQLite file is shared only by the processes of its host: a lock file beside it.
+        with Path(f"{url.database}.startup-lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def alembic_config(self) -> Config:
         config = Config()

@@ -4,6 +4,7 @@ results."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -27,16 +28,24 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from aigc.safe_text import storable
 
-# Status of a submission: queued -> running -> finished | failed | cancelled.
-QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
-    "queued",
-    "running",
-    "finished",
-    "failed",
-    "cancelled",
-)
-STATUSES = (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED)
-DONE = (FINISHED, FAILED, CANCELLED)
+
+class SubmissionStatus(StrEnum):
+    """Where a submission is: queued -> running -> finished | failed | cancelled.
+
+    Stored, sent and shown as the member's value ("queued", ...).
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# Waiting for a worker or evaluated now; over, with or without a result.
+ACTIVE = frozenset({SubmissionStatus.QUEUED, SubmissionStatus.RUNNING})
+ENDED = frozenset({SubmissionStatus.FINISHED, SubmissionStatus.FAILED, SubmissionStatus.CANCELLED})
+
 PARTICIPANT, ORGANIZER = "participant", "organizer"
 BASELINE_USER = "baselines"  # owns the platform's own baseline submissions; cannot sign in
 LOG_EXCERPT_CHARS = 64 * 1024
@@ -86,6 +95,20 @@ class StorableText(_Storable):
 
     impl = Text
     cache_ok = True
+
+
+class StatusColumn(TypeDecorator[SubmissionStatus]):
+    """A submission's status: stored as its text, loaded as a :class:`SubmissionStatus`."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        # A plain string reaches the driver; an unknown status fails here, not in the database.
+        return SubmissionStatus(value).value if value is not None else None
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> SubmissionStatus | None:
+        return SubmissionStatus(value) if value is not None else None
 
 
 class Base(DeclarativeBase):
@@ -229,7 +252,9 @@ class Submission(Base):
     filename: Mapped[str] = mapped_column(StorableString(255))
     size_bytes: Mapped[int] = mapped_column()
     # The status machine, and the claim a worker holds while it evaluates.
-    status: Mapped[str] = mapped_column(StorableString(16), default=QUEUED, index=True)
+    status: Mapped[SubmissionStatus] = mapped_column(
+        StatusColumn, default=SubmissionStatus.QUEUED, index=True
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     claim_token: Mapped[str | None] = mapped_column(StorableString(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column()

@@ -1,11 +1,12 @@
 """The evaluation queue: Celery workers on a Redis broker, or an in-process pool.
 
-Both run the same task code, :func:`aigc.platform.evaluation.run_submission`. The Celery
-task acknowledges a message only when the evaluation is over (late acks, prefetch 1, and
-a visibility timeout above the longest evaluation), so a worker killed mid-evaluation
-leaves its message to be delivered again. A sweep, when a worker starts and then every
-lease period, sends again any submission that is queued for too long or running under an
-expired lease; the claim in ``run_submission`` makes every extra delivery harmless.
+Both run the same task code, :func:`aigc.platform.worker_run.run_submission`; views hand
+them submissions with :func:`send`. The Celery task acknowledges a message only when the
+evaluation is over (late acks, prefetch 1, and a visibility timeout above the longest
+evaluation), so a worker killed mid-evaluation leaves its message to be delivered again.
+A sweep, when a worker starts and then every lease period, sends again any submission
+that is queued for too long or running under an expired lease; the claim in
+``run_submission`` makes every extra delivery harmless.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from celery.signals import worker_ready, worker_shutdown
 from sqlalchemy import update
 
 from aigc.platform.db import Database
-from aigc.platform.evaluation import RETRY, Heartbeat, run_submission, stale_submissions
-from aigc.platform.models import QUEUED, RUNNING, Submission, now
+from aigc.platform.models import Submission, SubmissionStatus, now
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
+from aigc.platform.worker_run import RETRY, Heartbeat, run_submission, stale_submissions
 from aigc.submissions.owners import reap_stale_folders
 from aigc.submissions.sandbox import LocalSandbox, Sandbox
 
@@ -64,6 +65,19 @@ class Queue(Protocol):
         """Stop taking work and release what the queue holds."""
 
 
+def send(queue: Queue, submission_id: int) -> None:
+    """Hand a committed submission to the queue.
+
+    The stored row is what counts: if the queue cannot take it now (the broker is down,
+    say), the submission stays queued and the workers' sweep sends it later, so the
+    request that queued it still succeeds.
+    """
+    try:
+        queue.enqueue(submission_id)
+    except Exception:
+        log.exception("submission %s is stored but not yet sent to the queue", submission_id)
+
+
 class InProcessQueue:
     """The embedded queue: a thread pool in the server process, with the same task code."""
 
@@ -81,8 +95,13 @@ class InProcessQueue:
         with self.db.session() as session:
             session.execute(
                 update(Submission)
-                .where(Submission.status == RUNNING)
-                .values(status=QUEUED, claim_token=None, lease_expires_at=None, queued_at=now())
+                .where(Submission.status == SubmissionStatus.RUNNING)
+                .values(
+                    status=SubmissionStatus.QUEUED,
+                    claim_token=None,
+                    lease_expires_at=None,
+                    queued_at=now(),
+                )
                 .execution_options(synchronize_session=False)
             )
         pending = stale_submissions(self.db, timedelta(0))

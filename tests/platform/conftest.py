@@ -18,12 +18,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
-from aigc.platform import auth, challenges
-from aigc.platform import evaluation as ev
-from aigc.platform.app import create_app
+from aigc.platform import auth
+from aigc.platform import worker_run as ev
 from aigc.platform.db import Database
 from aigc.platform.models import ORGANIZER, PARTICIPANT
 from aigc.platform.settings import Settings
+from aigc.platform.startup import prepare_database, start
 from aigc.submissions.metrics import MetricsSpec
 from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
 from tests.servers import free_port  # noqa: F401 (the tests of this folder take it from here)
@@ -52,6 +52,12 @@ def error(response: Any, status: int) -> str:
 
 
 @pytest.fixture
+def short_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a short path: Unix socket paths in it stay under their 108-byte limit."""
+    return tmp_path_factory.mktemp("s")
+
+
+@pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path,
@@ -71,11 +77,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Database]:
-    """The migrated database with the built-in challenges loaded."""
-    database = Database(settings.database_url)
-    database.migrate()
-    with database.session() as session:
-        challenges.seed_builtins(session)
+    """The migrated database with the built-in challenges loaded, as start-up leaves it."""
+    database = prepare_database(settings)
     yield database
     database.dispose()
 
@@ -141,7 +144,7 @@ class Api:
 
 @pytest.fixture
 def app(settings: Settings, db: Database) -> Flask:
-    return create_app(settings, queue=RecordingQueue())
+    return start(settings, queue=RecordingQueue()).app
 
 
 @pytest.fixture

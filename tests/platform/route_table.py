@@ -3,7 +3,7 @@
 The world: alice (the owner) has a finished submission on the public phase cartpole/dev, a
 failed one on the hidden phase cartpole/test and a running one on dev; bob is another
 participant; orga is an organizer. ``CASES`` lists every route in
-``aigc.platform.api.ROUTES`` with the status each caller gets.
+``aigc.platform.api.route_docs()`` with the status each caller gets.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aigc.platform import challenges
-from aigc.platform.evaluation import claim, record_result
 from aigc.platform.models import Submission
+from aigc.platform.worker_run import claim, record_result
 from aigc.submissions import results
 from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
 
@@ -177,7 +177,7 @@ def _carol_team(world: World) -> None:
 @dataclass(frozen=True)
 class Case:
     method: str
-    rule: str  # exactly as registered in ROUTES
+    rule: str  # exactly as declared in the API's route tables
     anonymous: int
     other: int
     owner: int

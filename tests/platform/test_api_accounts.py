@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.settings import Settings
+from aigc.platform.startup import start
 
 from .conftest import BAD_SIGN_UPS, QUOTA_CHALLENGE, Account, Api, RecordingQueue, error, zip_agent
 
@@ -57,7 +57,7 @@ def test_sign_up_is_403_when_closed_but_existing_accounts_still_sign_in(
     api: Api, settings: Settings, db: Database
 ) -> None:
     api.account("alice")
-    closed = create_app(settings.with_(open_signup=False), queue=RecordingQueue()).test_client()
+    closed = start(settings.with_(open_signup=False), queue=RecordingQueue()).app.test_client()
     response = closed.post("/api/v1/users", json={"username": "mallory", "password": "m-password"})
     assert "sign-up is closed" in error(response, 403)
     with db.session() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aigc.platform.evaluation import DONE, claim, record_result, run_submission
+from aigc.platform.worker_run import DONE, claim, record_result, run_submission
 from aigc.submissions.challenge import builtin_challenge_ids
 from aigc.submissions.results import EvaluationResult
 from aigc.submissions.sandbox import LocalSandbox

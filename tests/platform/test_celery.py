@@ -24,9 +24,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from aigc.cli import main as aigc_main
-from aigc.platform.app import create_app
 from aigc.platform.models import Evaluation, Submission
 from aigc.platform.queue import CeleryQueue
+from aigc.platform.startup import start
 from aigc.submissions.docker_sandbox import LABEL
 from tests.waiting import wait_for
 
@@ -135,7 +135,7 @@ def scored(db, submission_id: int) -> int:
 def test_worker_killed_mid_evaluation_leads_to_exactly_one_result(
     celery_settings, db, processes, docker_sandbox
 ):
-    app = create_app(celery_settings)
+    app = start(celery_settings).app
     assert isinstance(app.extensions["aigc"].queue, CeleryQueue)
     api = Api(app, db)
     orga = api.organizer()
@@ -174,7 +174,7 @@ def test_worker_killed_mid_evaluation_leads_to_exactly_one_result(
 
 
 def test_two_workers_score_every_submission_once(celery_settings, db, processes):
-    api = Api(create_app(celery_settings), db)
+    api = Api(start(celery_settings).app, db)
     participants = [api.account(name) for name in ("ann", "ben", "cat")]
     ids = [
         api.upload(who, zip_agent(agent)).json["id"]

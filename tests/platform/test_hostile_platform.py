@@ -14,9 +14,10 @@ import re
 import pytest
 
 from aigc.cli.client import terminal_safe
-from aigc.platform import evaluation as ev
-from aigc.platform.api.render import HIDDEN_FAILURES, HIDDEN_NOTE
-from aigc.platform.models import FAILED, FINISHED, Submission
+from aigc.platform import worker_run as ev
+from aigc.platform.models import Submission
+from aigc.platform.models import SubmissionStatus as Status
+from aigc.platform.visibility import HIDDEN_FAILURES, HIDDEN_NOTE
 from aigc.safe_text import REPLACEMENT
 from aigc.submissions import results as r
 
@@ -49,7 +50,7 @@ def test_every_byte_value_on_stdout_is_stored_and_printed_harmlessly(api, docker
     alice = api.account("alice")
     number = evaluated(api, docker_sandbox, alice, "binary_output")
     stored = row(api, number)
-    assert stored.status == FINISHED and stored.attempts == 1 and not stored.platform_failure
+    assert stored.status == Status.FINISHED and stored.attempts == 1 and not stored.platform_failure
     assert "\x00" not in stored.logs and REPLACEMENT in stored.logs
     logs = api.client.get(f"/api/v1/submissions/{number}/logs", headers=alice.headers).json
     printed = terminal_safe(logs)["logs"]  # what aigc logs prints
@@ -60,7 +61,7 @@ def test_every_byte_value_on_stdout_is_stored_and_printed_harmlessly(api, docker
 def test_a_failure_message_full_of_escapes_is_stored_escaped(api, docker_sandbox):
     bob = api.account("bob")
     stored = row(api, evaluated(api, docker_sandbox, bob, "escape_failure"))
-    assert stored.status == FAILED and stored.failure_code == r.AGENT_ERROR
+    assert stored.status == Status.FAILED and stored.failure_code == r.AGENT_ERROR
     assert "\\x1b[2J\\x1b]0;owned\\x07\\x9b31m red \\u202eevil" in stored.failure_message
     assert not CONTROLS.search(stored.failure_message)
 

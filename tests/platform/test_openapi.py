@@ -11,7 +11,8 @@ import openapi_spec_validator
 import pytest
 from flask import Flask
 
-from aigc.platform.api import API_PREFIX, ROUTES
+from aigc.platform.api import route_docs
+from aigc.platform.api.routes import API_PREFIX
 from aigc.platform.app import create_app
 from aigc.platform.ids import MAX_ID
 from aigc.platform.settings import Settings
@@ -20,6 +21,7 @@ from .conftest import BAD_SIGN_UPS, Api, RecordingQueue, zip_agent
 from .route_table import CASES, build_world
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+ROUTES = route_docs()
 
 
 @pytest.fixture(scope="module")

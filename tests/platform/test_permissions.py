@@ -16,10 +16,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from aigc.platform import auth
-from aigc.platform.api import ROUTES, register
-from aigc.platform.api.render import HIDDEN_FAILURES, HIDDEN_NOTE
-from aigc.platform.evaluation import run_submission
+from aigc.platform.api import register, route_docs
+from aigc.platform.api.routes import documented
 from aigc.platform.models import Submission, User
+from aigc.platform.visibility import HIDDEN_FAILURES, HIDDEN_NOTE
+from aigc.platform.worker_run import run_submission
 from aigc.submissions import results
 from aigc.submissions.sandbox import LocalSandbox
 
@@ -47,7 +48,7 @@ def world(api: Api) -> World:
 
 
 def _declared(method: str, rule: str) -> Any:
-    return next(doc for doc in ROUTES if (doc.method, doc.rule) == (method, rule))
+    return next(doc for doc in route_docs() if (doc.method, doc.rule) == (method, rule))
 
 
 def _assert_error_shape(response: Any, status: int) -> None:
@@ -63,9 +64,10 @@ def _assert_error_shape(response: Any, status: int) -> None:
 
 
 def registered_routes() -> list[Any]:
-    """Every route the API registers (registering imports every module that declares one)."""
-    register(Flask("routes"))
-    return list(ROUTES)
+    """Every route the API registers on an app."""
+    app = Flask("routes")
+    register(app)
+    return documented(app)
 
 
 def test_every_route_is_in_the_table() -> None:

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
-from aigc.platform.app import create_app
 from aigc.platform.db import Database
-from aigc.platform.models import FINISHED, QUEUED, RUNNING, Base, Submission, now
+from aigc.platform.models import Base, Submission, now
+from aigc.platform.models import SubmissionStatus as Status
 from aigc.platform.queue import InProcessQueue, WorkerContext
+from aigc.platform.startup import start
 from tests.waiting import wait_for
 
 from .conftest import Api, zip_agent
@@ -31,7 +32,7 @@ def wait_until_done(db: Database, submission_id: int, timeout: float = 120) -> S
 
 
 def test_in_process_queue_evaluates_uploads(settings, db):
-    app = create_app(settings)  # no broker: the in-process pool
+    app = start(settings).app  # no broker: the in-process pool
     queue = app.extensions["aigc"].queue
     assert isinstance(queue, InProcessQueue)
     api = Api(app, db)
@@ -39,13 +40,13 @@ def test_in_process_queue_evaluates_uploads(settings, db):
     ids = [api.upload(alice, zip_agent(name)).json["id"] for name in ("good", "crash_init")]
     good, crashed = (wait_until_done(db, i) for i in ids)
     queue.close()
-    assert good.status == FINISHED and crashed.status == "failed"
+    assert good.status == Status.FINISHED and crashed.status == "failed"
     response = api.client.get(f"/api/v1/submissions/{ids[0]}", headers=alice.headers)
     assert response.json["result"]["score"] > 100
 
 
 def test_restarted_server_takes_back_what_was_running(settings, db):
-    api = Api(create_app(settings), db)
+    api = Api(start(settings).app, db)
     api.app.extensions["aigc"].queue.close()  # this "server" dies at once
     alice = api.account("alice")
     submission_id = api.upload(alice, zip_agent("good")).json["id"]
@@ -53,26 +54,26 @@ def test_restarted_server_takes_back_what_was_running(settings, db):
     with db.session() as session:
         session.execute(
             update(Submission).values(
-                status=RUNNING, attempts=1, claim_token="lost", lease_expires_at=now()
+                status=Status.RUNNING, attempts=1, claim_token="lost", lease_expires_at=now()
             )
         )
-    queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
-    assert queue.recover() == [submission_id]
+    restarted = start(settings)  # the server starting again
+    assert restarted.resumed == [submission_id]
     row = wait_until_done(db, submission_id)
-    queue.close()
-    assert row.status == FINISHED and row.attempts == 2
+    restarted.platform.queue.close()
+    assert row.status == Status.FINISHED and row.attempts == 2
 
 
 def test_recover_sends_queued_submissions_too(settings, db):
-    api = Api(create_app(settings), db)
+    api = Api(start(settings).app, db)
     api.app.extensions["aigc"].queue.close()
     submission_id = api.upload(api.account("bob"), zip_agent("good")).json["id"]
     with db.session() as session:
-        assert session.scalar(select(Submission.status)) == QUEUED
-    queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
-    assert queue.recover() == [submission_id]
-    assert wait_until_done(db, submission_id).status == FINISHED
-    queue.close()
+        assert session.scalar(select(Submission.status)) == Status.QUEUED
+    restarted = start(settings)
+    assert restarted.resumed == [submission_id]
+    assert wait_until_done(db, submission_id).status == Status.FINISHED
+    restarted.platform.queue.close()
 
 
 def folder_of_a_gone_evaluator() -> Path:
@@ -95,13 +96,11 @@ def test_a_starting_worker_removes_what_gone_evaluators_left(settings, db, tmp_p
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     monkeypatch.setenv("TMPDIR", str(temp))
-    api = Api(create_app(settings), db)
+    api = Api(start(settings).app, db)
     api.app.extensions["aigc"].queue.close()
     left = folder_of_a_gone_evaluator()
     assert left.parent == temp and left.is_dir()
-    queue = InProcessQueue(db, settings, api.app.extensions["aigc"].store)
-    queue.recover()  # an embedded server starting
-    queue.close()
+    start(settings).platform.queue.close()  # an embedded server starting
     assert not left.exists()
     left = folder_of_a_gone_evaluator()
     WorkerContext(settings).db.dispose()  # a Celery worker's process starting
@@ -127,6 +126,16 @@ def test_timestamps_come_back_in_utc(api):
     assert created.tzinfo is not None and created.utcoffset() == UTC.utcoffset(None)
 
 
+def test_statuses_are_stored_as_their_text_and_load_as_members(api):
+    submission_id = api.upload(api.account("carol"), zip_agent("good")).json["id"]
+    with api.db.session() as session:
+        session.execute(update(Submission).values(status=Status.CANCELLED))
+        stored = session.execute(text("SELECT status FROM submission")).scalar_one()
+        loaded = session.get_one(Submission, submission_id).status
+    assert type(stored) is str and stored == "cancelled"  # what the rows held before the enum
+    assert loaded is Status.CANCELLED
+
+
 class BrokenQueue:
     def enqueue(self, submission_id: int) -> None:
         raise ConnectionError("the broker is down")
@@ -136,11 +145,11 @@ class BrokenQueue:
 
 
 def test_upload_succeeds_when_the_queue_is_down(settings, db):
-    api = Api(create_app(settings, queue=BrokenQueue()), db)
+    api = Api(start(settings, queue=BrokenQueue()).app, db)
     response = api.upload(api.account("dora"), zip_agent("good"))
     assert response.status_code == 201
     with db.session() as session:
-        assert session.scalar(select(Submission.status)) == QUEUED  # kept for the sweep
+        assert session.scalar(select(Submission.status)) == Status.QUEUED  # kept for the sweep
 
 
 def test_upgrading_a_populated_database_keeps_its_data(database_url):
@@ -170,7 +179,7 @@ def test_episodes_stored_before_info_values_get_an_empty_mapping(api):
     from alembic import command
     from sqlalchemy import inspect
 
-    from aigc.platform import evaluation as ev
+    from aigc.platform import worker_run as ev
     from aigc.platform.models import EpisodeRow
     from aigc.submissions.results import EpisodeResult, EvaluationResult
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import aigc.submissions
-from aigc.platform import evaluation as ev
+from aigc.platform import worker_run as ev
 from aigc.submissions.challenge import get_challenge, parse_challenge_yaml
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.sandbox import LocalSandbox

@@ -32,12 +32,6 @@ from .conftest import free_port, zip_agent
 ORGANIZER_HINT = "aigc admin create-user NAME --organizer"
 
 
-@pytest.fixture
-def short_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with a short path: Unix socket paths in it stay under their 108-byte limit."""
-    return tmp_path_factory.mktemp("s")
-
-
 def test_first_start_migrates_seeds_and_a_restart_keeps_everything(
     database_url: str, tmp_path: Path, short_tmp: Path
 ) -> None:

@@ -10,10 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from aigc.platform import auth
-from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.models import ApiToken, User, WebSession, now
 from aigc.platform.settings import Settings
+from aigc.platform.startup import start
 
 from .conftest import Api, RecordingQueue, error
 from .forms import post, signed_in, text
@@ -74,7 +74,7 @@ def _csrf(browser: FlaskClient) -> str:
 
 
 def test_a_browsers_sign_in_lasts_the_token_lifetime(settings: Settings, db: Database) -> None:
-    api = Api(create_app(settings.with_(token_days=3), queue=RecordingQueue()), db)
+    api = Api(start(settings.with_(token_days=3), queue=RecordingQueue()).app, db)
     browser = signed_in(api, api.account("alice"))
     with db.session() as session:
         row = session.scalars(select(WebSession)).one()
@@ -84,7 +84,7 @@ def test_a_browsers_sign_in_lasts_the_token_lifetime(settings: Settings, db: Dat
 
 
 def test_tokens_expire_after_the_configured_lifetime(settings: Settings, db: Database) -> None:
-    api = Api(create_app(settings.with_(token_days=2), queue=RecordingQueue()), db)
+    api = Api(start(settings.with_(token_days=2), queue=RecordingQueue()).app, db)
     api.account("alice")
     answer = api.client.post(
         "/api/v1/tokens", json={"username": "alice", "password": "alice-password"}

@@ -12,8 +12,9 @@ import io
 
 from sqlalchemy import select
 
-from aigc.platform import evaluation as ev
-from aigc.platform.models import FAILED, FINISHED, Evaluation, Submission, Team
+from aigc.platform import worker_run as ev
+from aigc.platform.models import Evaluation, Submission, Team
+from aigc.platform.models import SubmissionStatus as Status
 from aigc.safe_text import REPLACEMENT
 from aigc.submissions.results import AGENT_ERROR, EvaluationResult, Failure
 from aigc.submissions.sandbox import LocalSandbox
@@ -39,7 +40,7 @@ def test_an_agent_that_prints_every_byte_is_scored_once(api):
     assert outcome == ev.DONE
     row = state(platform.db, submission_id)
     # Scored on its first attempt, as the agent's own run: not a platform failure.
-    assert row.status == FINISHED and row.attempts == 1 and not row.platform_failure
+    assert row.status == Status.FINISHED and row.attempts == 1 and not row.platform_failure
     assert "\x00" not in row.logs and REPLACEMENT in row.logs
     assert "PASSED all checks" in row.logs and "stderr:" in row.logs
 
@@ -53,7 +54,7 @@ def test_a_result_with_unstorable_text_is_recorded(api):
     result.failure = Failure(AGENT_ERROR, HOSTILE_TEXT)
     assert ev.record_result(platform.db, held, result)
     row = state(platform.db, submission_id)
-    assert row.status == FAILED and row.failure_code == AGENT_ERROR
+    assert row.status == Status.FAILED and row.failure_code == AGENT_ERROR
     for text in (row.logs, row.failure_message):
         assert text.startswith(f"nul:{REPLACEMENT} surrogate:{REPLACEMENT} every byte:")
         assert "\x00" not in text and "\x01" in text  # only what cannot be stored changes

@@ -20,10 +20,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from aigc.platform import auth
-from aigc.platform.app import create_app
 from aigc.platform.db import Database
 from aigc.platform.models import Attempt, User
 from aigc.platform.settings import Settings
+from aigc.platform.startup import start
 from aigc.platform.throttle import SIGN_IN_PER_ADDRESS, SIGN_IN_PER_USERNAME
 from tests.servers import ServerProcess, create_user, platform_env
 
@@ -193,7 +193,7 @@ def test_the_login_page_is_throttled_with_a_one_line_message(api: Api, hashes: l
 
 
 def test_sign_ups_are_limited_per_address(settings: Settings, db: Database) -> None:
-    app = create_app(settings.with_(signups_per_hour=3), queue=RecordingQueue())
+    app = start(settings.with_(signups_per_hour=3), queue=RecordingQueue()).app
     client = app.test_client()
     assert sign_up(client, "first", "127.0.0.5").status_code == 201
     assert sign_up(client, "first", "127.0.0.5").status_code == 409  # tries count too
@@ -221,7 +221,7 @@ def test_forwarded_addresses_count_only_behind_trusted_proxies(
     settings: Settings, db: Database
 ) -> None:
     def guesses(app_settings: Settings) -> Any:
-        client = create_app(app_settings, queue=RecordingQueue()).test_client()
+        client = start(app_settings, queue=RecordingQueue()).app.test_client()
         for n in range(PER_ADDRESS):
             forged = {"X-Forwarded-For": f"127.0.4.{n}"}
             answer = client.post(

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from aigc.platform import challenges
-from aigc.platform.app import create_app
-from aigc.platform.leaderboards import bump_board
+from aigc.platform.board_cache import bump_board
 from aigc.platform.models import PhaseReveal, Submission, User
+from aigc.platform.startup import start
 
 from .conftest import Api, RecordingQueue, scored, zip_agent
 from .forms import post, signed_in, text, token, upload_form
@@ -179,7 +179,7 @@ def test_sign_up_log_in_and_out(api):
 
 
 def test_sign_up_can_be_closed(settings, db):
-    app = create_app(settings.with_(open_signup=False), queue=RecordingQueue())
+    app = start(settings.with_(open_signup=False), queue=RecordingQueue()).app
     client = app.test_client()
     response = client.get("/signup")
     assert response.status_code == 403 and "sign-up is closed" in text(response)
@@ -428,8 +428,8 @@ def test_the_leaderboard_shows_rows_intervals_badges_and_charts(api):
     stranger = text(api.client.get("/challenges/cartpole/leaderboard?submission=999999"))
     assert f"alice (submission {best})" in stranger
     assert api.client.get("/challenges/cartpole/leaderboard?phase=final").status_code == 404
-    cache = api.app.extensions["aigc_web"]
-    assert any(key[0] == "progress" for key in cache.items)  # charts are drawn once
+    cache = api.app.extensions["aigc"].fragments
+    assert any(key[0] == "progress" for key in cache.entries)  # charts are drawn once
 
 
 @pytest.mark.parametrize("path", ["/nope", "/challenges/nope/leaderboard"])
@@ -443,7 +443,7 @@ def test_errors_are_pages_for_browsers_and_json_for_the_api(api, path):
 
 @pytest.mark.parametrize("https", [False, True])
 def test_the_session_cookie_is_http_only_lax_and_secure_over_https(settings, db, https):
-    app = create_app(settings.with_(https=https), queue=RecordingQueue())
+    app = start(settings.with_(https=https), queue=RecordingQueue()).app
     cookie = app.test_client().get("/login").headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert ("Secure" in cookie) is https

@@ -1,14 +1,19 @@
-"""The OpenAPI 3.1 document of the REST API, built from the routes as they are registered."""
+"""The OpenAPI 3.1 document of the REST API, built from the routes the app registered."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from flask import current_app
+
 import aigc
-from aigc.platform.api import API_PREFIX, ROUTES, RouteDoc, route
+from aigc.platform.api.routes import API_PREFIX, RouteDoc, RouteTable, documented
 from aigc.platform.auth import MIN_PASSWORD, USERNAME
 from aigc.platform.ids import ID_SCHEMA
+from aigc.platform.models import SubmissionStatus
+
+routes = RouteTable()
 
 RULE_ARGUMENT = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
 # What each converter a rule may use accepts (None: the default, one path segment).
@@ -141,7 +146,7 @@ SCHEMAS: dict[str, Any] = {
             "team": _nullable_string,
             "challenge": _string,
             "phase": _string,
-            "status": {"enum": ["queued", "running", "finished", "failed", "cancelled"]},
+            "status": {"enum": [status.value for status in SubmissionStatus]},
             "attempts": _integer,
             "episodes_done": {
                 "type": ["integer", "null"],
@@ -273,10 +278,10 @@ def _operation(doc: RouteDoc) -> dict[str, Any]:
     return operation
 
 
-def build() -> dict[str, Any]:
-    """Build the document from every registered route."""
+def build(docs: list[RouteDoc]) -> dict[str, Any]:
+    """Build the document from the routes' declarations."""
     paths: dict[str, dict[str, Any]] = {}
-    for doc in ROUTES:
+    for doc in docs:
         paths.setdefault(openapi_path(doc.rule), {})[doc.method.lower()] = _operation(doc)
     return {
         "openapi": "3.1.0",
@@ -295,6 +300,6 @@ def build() -> dict[str, Any]:
     }
 
 
-@route("/openapi.json", "GET", "This document", "anyone")
+@routes.route("/openapi.json", "GET", "This document", "anyone")
 def openapi_document() -> Any:
-    return build()
+    return build(documented(current_app))

@@ -1,9 +1,7 @@
-"""How platform records look in JSON, and what each viewer may see of them.
+"""How platform records look in JSON, as each viewer may see them.
 
-Hidden phases keep their seeds and scores from participants until an organizer reveals
-them. Everything an agent can write into (its logs, its exception messages, the actions
-it returns) could carry what it observed there, so on hidden phases participants see a
-fixed description of a failure instead of its text, and no logs.
+What a viewer may see is decided by :mod:`aigc.platform.visibility`; this module only
+lays it out.
 """
 
 from __future__ import annotations
@@ -11,51 +9,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import object_session
-
 from aigc.platform import challenges
-from aigc.platform.leaderboards import revealed
 from aigc.platform.models import Challenge, Submission, Team, User
-from aigc.submissions import results
+from aigc.platform.visibility import (
+    episode_seed,
+    failure_message,
+    phase_seeds,
+    progress,
+    sees_everything,
+    sees_scores,
+)
 from aigc.submissions.challenge import ChallengeSpec
-
-HIDDEN_FAILURES = {
-    results.AGENT_START_FAILED: "the agent did not start",
-    results.AGENT_ERROR: "the agent raised an exception",
-    results.AGENT_EXITED: "the agent's process ended early",
-    results.INVALID_ACTION: "the agent returned an action outside the action space",
-    results.PROTOCOL_ERROR: "the agent broke the protocol",
-    results.STEP_TIMEOUT: "the agent was too slow to answer",
-    results.EPISODE_TIMEOUT: "an episode ran longer than allowed",
-    results.EVALUATION_TIMEOUT: "the evaluation ran longer than allowed",
-}
-HIDDEN_NOTE = "details are hidden in hidden phases: evaluate on a public phase to see them"
 
 
 def when(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
-def progress(submission: Submission, full: bool) -> dict[str, Any]:
-    """How far a submission got and when, as a viewer may see it.
-
-    An agent on a hidden phase could encode what it observed in how many episodes it
-    finished before failing, or in how long it ran: without ``full`` sight there is no
-    episode counter, and start and end show only to the minute.
-    """
-    if full:
-        started, finished = submission.started_at, submission.finished_at
-    else:
-        started, finished = _minute(submission.started_at), _minute(submission.finished_at)
-    return {
-        "episodes_done": submission.episodes_done if full else None,
-        "started_at": started,
-        "finished_at": finished,
-    }
-
-
-def _minute(moment: datetime | None) -> datetime | None:
-    return moment.replace(second=0, microsecond=0) if moment else None
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -80,6 +48,7 @@ def team_json(team: Team, with_code: bool) -> dict[str, Any]:
 
 def phase_json(spec: ChallengeSpec, phase_id: str) -> dict[str, Any]:
     phase = spec.phase(phase_id)
+    seed_rule, seeds = phase_seeds(spec, phase)
     return {
         "id": phase.id,
         "title": phase.title,
@@ -88,12 +57,8 @@ def phase_json(spec: ChallengeSpec, phase_id: str) -> dict[str, Any]:
         "start": when(phase.start),
         "end": when(phase.end),
         "state": challenges.phase_state(phase),
-        # Fresh seeds are drawn per submission and shown with its result; a hidden
-        # phase's seeds stay hidden even when its spec lists them.
-        "seed_rule": phase.seed_rule if phase.visibility == "public" else "secret",
-        "seeds": phase.seeds(spec.id)
-        if phase.visibility == "public" and phase.seed_rule == "fixed"
-        else None,
+        "seed_rule": seed_rule,
+        "seeds": seeds,
     }
 
 
@@ -137,30 +102,6 @@ def challenge_json(challenge: Challenge, detail: bool, participants: int) -> dic
     return data
 
 
-def sees_everything(submission: Submission, viewer: User) -> bool:
-    """Organizers see all; participants see all of a submission only in public phases."""
-    if viewer.is_organizer:
-        return True
-    spec = challenges.spec_of(submission.challenge, submission.challenge_version)
-    return spec.phase(submission.phase).visibility == "public"
-
-
-def sees_scores(submission: Submission, viewer: User) -> bool:
-    """Scores show where everything does, and on hidden phases once they are revealed."""
-    if sees_everything(submission, viewer):
-        return True
-    session = object_session(submission)
-    return session is not None and revealed(session, submission.challenge, submission.phase)
-
-
-def failure_message(submission: Submission, full: bool) -> str:
-    """Why the submission failed, as a viewer may read it: on hidden phases (``full`` false)
-    a fixed description replaces the text, which the agent could have filled."""
-    if not full and submission.failure_code in HIDDEN_FAILURES:
-        return f"{HIDDEN_FAILURES[submission.failure_code]} ({HIDDEN_NOTE})"
-    return submission.failure_message or ""
-
-
 def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
     full = sees_everything(submission, viewer)
     seen = progress(submission, full)
@@ -179,15 +120,15 @@ def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
         },
         "status": submission.status,
         "attempts": submission.attempts,
-        "episodes_done": seen["episodes_done"],
+        "episodes_done": seen.episodes_done,
         "episodes_total": submission.episodes_total,
         "failure": None,
         "platform_failure": submission.platform_failure,
         "disqualified": submission.disqualified,
         "disqualified_reason": submission.disqualified_reason,
         "created_at": when(submission.created_at),
-        "started_at": when(seen["started_at"]),
-        "finished_at": when(seen["finished_at"]),
+        "started_at": when(seen.started_at),
+        "finished_at": when(seen.finished_at),
         "result": None,
         "details_hidden": not full,
     }
@@ -209,7 +150,7 @@ def submission_json(submission: Submission, viewer: User) -> dict[str, Any]:
             "episodes": [
                 {
                     "index": e.index,
-                    "seed": e.seed if full else None,  # a revealed phase keeps its seeds
+                    "seed": episode_seed(e.seed, full),
                     "return": e.total_return,
                     "length": e.length,
                     "wall_time": e.wall_time,

@@ -4,7 +4,6 @@
   "use strict";
 
   const POLL_MS = 2000;
-  const ACTIVE = new Set(["queued", "running"]);
   const ARCHIVE = /\.(zip|tar\.gz|tgz)$/i;
 
   function sizeText(bytes) {
@@ -90,8 +89,8 @@
   if (table && table.dataset.live) {
     const url = table.dataset.live;
     const reloadWhenDone = table.closest("[data-reload-when-done]") !== null;
-    const active = () =>
-      [...table.querySelectorAll("tr[data-status]")].some((row) => ACTIVE.has(row.dataset.status));
+    // The server says which rows are active (queued or running): data-active, item.active.
+    const active = () => table.querySelector('tr[data-active="true"]') !== null;
     const cell = (row, field) => row.querySelector(`[data-field="${field}"]`);
     const update = (row, item) => {
       const badge = cell(row, "status").querySelector(".status");
@@ -105,6 +104,7 @@
       cell(row, "score").textContent = item.score_text;
       cell(row, "failure").textContent = item.failure;
       row.dataset.status = item.status;
+      row.dataset.active = String(item.active);
     };
     let schedule = null;
     const poll = async () => {
@@ -120,7 +120,7 @@
         for (const item of data.submissions) {
           const row = table.querySelector(`tr[data-id="${item.id}"]`);
           if (!row) continue;
-          if (ACTIVE.has(row.dataset.status) && !ACTIVE.has(item.status)) ended = true;
+          if (row.dataset.active === "true" && !item.active) ended = true;
           update(row, item);
         }
       } catch (error) {

@@ -7,9 +7,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from aigc.platform import auth, throttle
-from aigc.platform.api import client_address
+from aigc.platform.api.routes import client_address
+from aigc.platform.context import platform
 from aigc.platform.models import PARTICIPANT
-from aigc.platform.web import current_user, local_path, log_in, log_out, platform
+from aigc.platform.web.guards import local_path
+from aigc.platform.web.signin import current_user, log_in, log_out
 
 bp = Blueprint("accounts", __name__)
 SIGNUP_CLOSED = "sign-up is closed here: ask an organizer for an account"

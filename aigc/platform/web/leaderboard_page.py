@@ -14,11 +14,13 @@ from sqlalchemy import select
 
 from aigc.leaderboard import plots
 from aigc.leaderboard.ranking import LeaderboardRow
-from aigc.platform import challenges, leaderboards
-from aigc.platform.leaderboards import Board
+from aigc.platform import challenges, visibility
+from aigc.platform.board_cache import Board
+from aigc.platform.context import platform
 from aigc.platform.models import EpisodeRow, Evaluation
-from aigc.platform.web import current_user, decimals, fragments, inline_svg, number, platform
-from aigc.platform.web.pages import load
+from aigc.platform.web.challenge_pages import load
+from aigc.platform.web.formatting import decimals, inline_svg, number
+from aigc.platform.web.signin import current_user
 from aigc.submissions.challenge import SpecError
 
 bp = Blueprint("boards", __name__)
@@ -102,7 +104,7 @@ def leaderboard(slug: str) -> Any:
     with p.db.session() as session:
         challenge = load(session, slug)
         # Versions never change once stored: a challenge's spec is kept per version.
-        spec = fragments().get(
+        spec = p.fragments.get(
             ("spec", challenge.id, challenge.current_version),
             lambda: challenges.spec_of(challenge),
         )
@@ -111,10 +113,10 @@ def leaderboard(slug: str) -> Any:
             phase = spec.phase(phase_id)
         except SpecError as exc:
             abort(404, description=str(exc))
-        is_revealed = phase.visibility == "hidden" and leaderboards.revealed(
+        is_revealed = phase.visibility == "hidden" and visibility.revealed(
             session, challenge, phase_id
         )
-        shown = leaderboards.visible(phase, organizer, is_revealed)
+        shown = visibility.board_visible(phase, organizer, is_revealed)
         board = p.boards.get(session, challenge, phase_id) if shown else None
     page: dict[str, Any] = {
         "challenge": challenge,
@@ -123,12 +125,12 @@ def leaderboard(slug: str) -> Any:
         "revealed": is_revealed,
         "organizer": organizer,
         "board": board,
-        "public": phase.visibility == "public" or is_revealed,
+        "public": visibility.board_visible(phase, False, is_revealed),
     }
     if board is None:
         return render_template("leaderboard.html", **page), 403
     key = (challenge.id, phase_id, board.version)
-    cache = fragments()
+    cache = p.fragments
     rows = cache.get(("rows", *key), lambda: rows_html(board, phase_id))
     chart = cache.get(("progress", *key), lambda: progress_chart(board, phase.title))
     first, scored = cache.get(("scored", *key), lambda: _scored(board))

@@ -27,18 +27,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from aigc.leaderboard.ranking import board_figures
 from aigc.platform import challenges
+from aigc.platform.board_cache import bump_board
 from aigc.platform.db import Database
-from aigc.platform.leaderboards import bump_board
 from aigc.platform.models import (
-    CANCELLED,
-    FAILED,
-    FINISHED,
     LOG_EXCERPT_CHARS,
-    QUEUED,
-    RUNNING,
     EpisodeRow,
     Evaluation,
     Submission,
+    SubmissionStatus,
     now,
 )
 from aigc.platform.settings import Settings
@@ -79,12 +75,15 @@ def claim(db: Database, submission_id: int, lease_seconds: float, worker: str) -
             .where(
                 Submission.id == submission_id,
                 or_(
-                    Submission.status == QUEUED,
-                    and_(Submission.status == RUNNING, Submission.lease_expires_at < at),
+                    Submission.status == SubmissionStatus.QUEUED,
+                    and_(
+                        Submission.status == SubmissionStatus.RUNNING,
+                        Submission.lease_expires_at < at,
+                    ),
                 ),
             )
             .values(
-                status=RUNNING,
+                status=SubmissionStatus.RUNNING,
                 attempts=Submission.attempts + 1,
                 claim_token=token,
                 lease_expires_at=at + timedelta(seconds=lease_seconds),
@@ -108,7 +107,7 @@ def _update(session: Session, statement: Update) -> int:
 def _ours(claim: Claim) -> ColumnElement[bool]:
     return and_(
         Submission.id == claim.submission_id,
-        Submission.status == RUNNING,
+        Submission.status == SubmissionStatus.RUNNING,
         Submission.claim_token == claim.token,
     )
 
@@ -125,7 +124,7 @@ def _give_up(db: Database, held: Claim, code: str, why: str) -> None:
     _release(
         db,
         held,
-        status=FAILED,
+        status=SubmissionStatus.FAILED,
         failure_code=code,
         failure_message=f"{why}: an organizer can run it again",
         platform_failure=True,
@@ -246,7 +245,7 @@ def run_submission(
             _release(
                 db,
                 held,
-                status=QUEUED,
+                status=SubmissionStatus.QUEUED,
                 attempts=held.attempt - 1,
                 claim_token=None,
                 lease_expires_at=None,
@@ -257,7 +256,7 @@ def run_submission(
         _release(
             db,
             held,
-            status=CANCELLED,
+            status=SubmissionStatus.CANCELLED,
             failure_code=CANCELLED_CODE,
             failure_message="cancelled while it ran",
             claim_token=None,
@@ -270,7 +269,14 @@ def run_submission(
         if held.attempt >= settings.max_attempts:
             _give_up(db, held, PLATFORM_ERROR, f"the platform could not evaluate it ({message})")
             return DONE
-        _release(db, held, status=QUEUED, claim_token=None, lease_expires_at=None, queued_at=now())
+        _release(
+            db,
+            held,
+            status=SubmissionStatus.QUEUED,
+            claim_token=None,
+            lease_expires_at=None,
+            queued_at=now(),
+        )
         return RETRY
     finally:
         if running is not None:
@@ -293,7 +299,7 @@ def record_result(
             update(Submission)
             .where(_ours(held))
             .values(
-                status=FINISHED if failure is None else FAILED,
+                status=SubmissionStatus.FINISHED if failure is None else SubmissionStatus.FAILED,
                 failure_code=failure.code if failure else None,
                 failure_message=failure.message if failure else None,
                 episodes_done=len(result.episodes),
@@ -353,8 +359,14 @@ def stale_submissions(db: Database, older_than: timedelta) -> list[int]:
                 select(Submission.id)
                 .where(
                     or_(
-                        and_(Submission.status == QUEUED, Submission.queued_at < at - older_than),
-                        and_(Submission.status == RUNNING, Submission.lease_expires_at < at),
+                        and_(
+                            Submission.status == SubmissionStatus.QUEUED,
+                            Submission.queued_at < at - older_than,
+                        ),
+                        and_(
+                            Submission.status == SubmissionStatus.RUNNING,
+                            Submission.lease_expires_at < at,
+                        ),
                     )
                 )
                 .order_by(Submission.id)

@@ -9,17 +9,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session, object_session
 
 from aigc.platform import challenges
-from aigc.platform.leaderboards import bump_board
-from aigc.platform.models import (
-    CANCELLED,
-    DONE,
-    QUEUED,
-    RUNNING,
-    Challenge,
-    Submission,
-    User,
-    now,
-)
+from aigc.platform.board_cache import bump_board
+from aigc.platform.models import ENDED, Challenge, Submission, SubmissionStatus, User, now
 from aigc.platform.quotas import QuotaExceeded, check_quota
 from aigc.platform.storage import PackageStore
 from aigc.safe_text import file_name
@@ -124,7 +115,7 @@ def queue_submission(
         package_name=name,
         filename=file_name(filename) or "package",
         size_bytes=size_bytes,
-        status=QUEUED,
+        status=SubmissionStatus.QUEUED,
         episodes_total=phase.episodes,
         baseline=baseline,
     )
@@ -135,10 +126,10 @@ def queue_submission(
 
 def cancel(submission: Submission) -> None:
     """Cancel a queued submission at once; a running one stops at its next episode."""
-    if submission.status == QUEUED:
-        submission.status = CANCELLED
+    if submission.status == SubmissionStatus.QUEUED:
+        submission.status = SubmissionStatus.CANCELLED
         submission.finished_at = now()
-    elif submission.status == RUNNING:
+    elif submission.status == SubmissionStatus.RUNNING:
         submission.cancel_requested = True
     else:
         raise Refused(409, f"submission {submission.id} is {submission.status}: nothing to cancel")
@@ -146,7 +137,7 @@ def cancel(submission: Submission) -> None:
 
 def rerun(submission: Submission) -> None:
     """Queue a finished, failed or cancelled submission again, on the challenge's current spec."""
-    if submission.status not in DONE:
+    if submission.status not in ENDED:
         raise Refused(409, f"submission {submission.id} is {submission.status}: wait until it ends")
     current = challenges.spec_of(submission.challenge)
     if submission.phase not in {phase.id for phase in current.phases}:
@@ -157,7 +148,7 @@ def rerun(submission: Submission) -> None:
         )
     submission.evaluation = None
     submission.challenge_version = submission.challenge.current_version
-    submission.status = QUEUED
+    submission.status = SubmissionStatus.QUEUED
     submission.queued_at = now()
     submission.attempts = 0
     submission.claim_token = submission.lease_expires_at = submission.worker = None

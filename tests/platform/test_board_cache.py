@@ -8,7 +8,7 @@ import io
 import pytest
 from sqlalchemy import func, select, update
 
-from aigc.platform import evaluation as ev
+from aigc.platform import worker_run as ev
 from aigc.platform.models import Submission
 from aigc.submissions.metrics import compute_metrics
 from aigc.submissions.results import (
@@ -78,7 +78,7 @@ def test_baselines_are_flagged_and_unranked(api):
     baseline = scored(api, api.account("baselines"), [200, 200])
     with api.db.session() as session:
         session.execute(update(Submission).where(Submission.id == baseline).values(baseline=True))
-        from aigc.platform.leaderboards import bump_board
+        from aigc.platform.board_cache import bump_board
 
         bump_board(session, submission_id=baseline)
     rows = board(api).json["rows"]

@@ -8,19 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from aigc.platform import evaluation as ev
-from aigc.platform import submissions as service
-from aigc.platform.models import (
-    CANCELLED,
-    FAILED,
-    FINISHED,
-    QUEUED,
-    RUNNING,
-    EpisodeRow,
-    Evaluation,
-    Submission,
-    now,
-)
+from aigc.platform import submission_actions as service
+from aigc.platform import worker_run as ev
+from aigc.platform.models import EpisodeRow, Evaluation, Submission, now
+from aigc.platform.models import SubmissionStatus as Status
 from aigc.submissions.results import AGENT_START_FAILED, EvaluationResult
 from aigc.submissions.sandbox import LocalSandbox, SandboxError
 from tests.waiting import wait_for
@@ -60,7 +51,9 @@ def test_claim_moves_queued_to_running_once(platform, submission_id):
     assert first is not None and first.attempt == 1
     assert ev.claim(platform.db, submission_id, 60, "worker-b") is None
     row = state(platform.db, submission_id)
-    assert row.status == RUNNING and row.worker == "worker-a" and row.claim_token == first.token
+    assert (
+        row.status == Status.RUNNING and row.worker == "worker-a" and row.claim_token == first.token
+    )
 
 
 def test_only_one_of_many_concurrent_claims_wins(platform, submission_id):
@@ -94,7 +87,7 @@ def test_expired_lease_can_be_claimed_again(platform, submission_id):
     assert evaluations(platform.db, submission_id) == 1
 
 
-@pytest.mark.parametrize("status", [FINISHED, FAILED, CANCELLED])
+@pytest.mark.parametrize("status", [Status.FINISHED, Status.FAILED, Status.CANCELLED])
 def test_ended_submissions_are_not_claimed(platform, submission_id, status):
     with platform.db.session() as session:
         session.execute(update(Submission).values(status=status))
@@ -104,7 +97,7 @@ def test_ended_submissions_are_not_claimed(platform, submission_id, status):
 def test_good_agent_is_scored_and_stored(platform, submission_id):
     assert run(platform, submission_id) == ev.DONE
     row = state(platform.db, submission_id)
-    assert row.status == FINISHED and row.failure_code is None and row.claim_token is None
+    assert row.status == Status.FINISHED and row.failure_code is None and row.claim_token is None
     assert row.episodes_done == row.episodes_total == 100
     with platform.db.session() as session:
         stored = session.scalar(select(Evaluation).where(Evaluation.submission_id == submission_id))
@@ -122,7 +115,7 @@ def test_agent_failure_fails_the_submission_and_counts(api, platform):
     submission_id = response.json["id"]
     assert run(platform, submission_id) == ev.DONE
     row = state(platform.db, submission_id)
-    assert row.status == FAILED and row.failure_code == AGENT_START_FAILED
+    assert row.status == Status.FAILED and row.failure_code == AGENT_START_FAILED
     assert "weights.npy is missing" in row.failure_message
     assert row.platform_failure is False
 
@@ -134,10 +127,10 @@ def test_platform_failure_is_retried_then_given_up(platform, submission_id):
     for attempt in range(1, platform.settings.max_attempts):
         assert run(platform, submission_id, broken_sandbox) == ev.RETRY
         row = state(platform.db, submission_id)
-        assert row.status == QUEUED and row.attempts == attempt and row.claim_token is None
+        assert row.status == Status.QUEUED and row.attempts == attempt and row.claim_token is None
     assert run(platform, submission_id, broken_sandbox) == ev.DONE
     row = state(platform.db, submission_id)
-    assert row.status == FAILED and row.platform_failure is True
+    assert row.status == Status.FAILED and row.platform_failure is True
     assert row.failure_code == ev.PLATFORM_ERROR
     assert "the Docker engine went away" in row.failure_message
     assert "an organizer can run it again" in row.failure_message
@@ -147,14 +140,16 @@ def test_repeatedly_interrupted_evaluation_fails_as_the_platforms_fault(platform
     with platform.db.session() as session:
         session.execute(
             update(Submission).values(
-                status=RUNNING,
+                status=Status.RUNNING,
                 attempts=platform.settings.max_attempts,
                 lease_expires_at=now() - timedelta(seconds=1),
             )
         )
     assert run(platform, submission_id) == ev.DONE
     row = state(platform.db, submission_id)
-    assert row.status == FAILED and row.failure_code == ev.INTERRUPTED and row.platform_failure
+    assert (
+        row.status == Status.FAILED and row.failure_code == ev.INTERRUPTED and row.platform_failure
+    )
     assert f"interrupted {platform.settings.max_attempts} times" in row.failure_message
 
 
@@ -178,13 +173,13 @@ limits: {step_timeout: 5s}
     outcome: list[str] = []
     worker = threading.Thread(target=lambda: outcome.append(run(platform, submission_id)))
     worker.start()
-    wait_for(lambda: state(platform.db, submission_id).status == RUNNING, 60, "it to run")
+    wait_for(lambda: state(platform.db, submission_id).status == Status.RUNNING, 60, "it to run")
     with platform.db.session() as session:
         service.cancel(session.get_one(Submission, submission_id))
     worker.join(timeout=120)
     assert outcome == [ev.DONE]
     row = state(platform.db, submission_id)
-    assert row.status == CANCELLED and row.failure_code == ev.CANCELLED_CODE
+    assert row.status == Status.CANCELLED and row.failure_code == ev.CANCELLED_CODE
     assert evaluations(platform.db, submission_id) == 0
 
 
@@ -216,9 +211,9 @@ def test_rerun_resets_and_scores_again_once(api, platform, submission_id):
     run(platform, submission_id)
     orga = api.organizer()
     response = api.client.post(f"/api/v1/submissions/{submission_id}/rerun", headers=orga.headers)
-    assert response.status_code == 200 and response.json["status"] == QUEUED
+    assert response.status_code == 200 and response.json["status"] == Status.QUEUED
     assert response.json["result"] is None and evaluations(platform.db, submission_id) == 0
     assert run(platform, submission_id) == ev.DONE
     row = state(platform.db, submission_id)
-    assert row.status == FINISHED and row.attempts == 1
+    assert row.status == Status.FINISHED and row.attempts == 1
     assert evaluations(platform.db, submission_id) == 1

@@ -1,14 +1,13 @@
-"""Leaderboards of the platform: who may see which, built from the database and cached.
+"""Leaderboards of the platform, built from the database and cached by version.
 
-A board is rebuilt only when its challenge's ``board_version`` changes, which every
-write a board shows (a result, a disqualification, a rerun, a reveal, a new spec) bumps in
-its own transaction. A request for an unchanged board costs one lookup by primary key.
+Ranking is :mod:`aigc.leaderboard`'s, who may see a board :mod:`aigc.platform.visibility`'s.
+A board is rebuilt only when its challenge's ``board_version`` changes, which every write
+a board shows (a result, a disqualification, a rerun, a reveal, a new spec) bumps in its
+own transaction. A request for an unchanged board costs one lookup by primary key.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,18 +18,17 @@ from sqlalchemy.orm import Session
 
 from aigc.leaderboard.ranking import Candidate, LeaderboardRow, rank
 from aigc.platform import challenges
+from aigc.platform.lru import LRU
 from aigc.platform.models import (
-    FAILED,
-    FINISHED,
     Challenge,
     Evaluation,
-    PhaseReveal,
     Submission,
+    SubmissionStatus,
     Team,
     User,
     now,
 )
-from aigc.submissions.challenge import ChallengeSpec, Phase
+from aigc.submissions.challenge import ChallengeSpec
 
 T = TypeVar("T")
 TOP_SERIES = 5  # entrants drawn in the best-score-over-time chart
@@ -69,29 +67,6 @@ def bump_board(
     )
 
 
-def revealed(session: Session, challenge: Challenge, phase: str) -> bool:
-    query = select(PhaseReveal.id).where(
-        PhaseReveal.challenge_id == challenge.id, PhaseReveal.phase == phase
-    )
-    return session.scalar(query) is not None
-
-
-def visible(phase: Phase, organizer: bool, is_revealed: bool) -> bool:
-    """Public phases' boards are for everyone; hidden ones for organizers until revealed."""
-    return phase.visibility == "public" or organizer or is_revealed
-
-
-def reveal(session: Session, challenge: Challenge, phase: str, by: User) -> bool:
-    """Reveal a hidden phase; return False if it was revealed already."""
-    if revealed(session, challenge, phase):
-        return False
-    session.add(
-        PhaseReveal(challenge_id=challenge.id, phase=phase, revealed_by_id=by.id, revealed_at=now())
-    )
-    bump_board(session, challenge_id=challenge.id)
-    return True
-
-
 def candidates(
     session: Session, challenge: Challenge, phase: str, columns: tuple[str, ...] = ()
 ) -> list[Candidate]:
@@ -121,7 +96,7 @@ def candidates(
         .where(
             Submission.challenge_id == challenge.id,
             Submission.phase == phase,
-            Submission.status.in_((FINISHED, FAILED)),
+            Submission.status.in_((SubmissionStatus.FINISHED, SubmissionStatus.FAILED)),
             Submission.disqualified.is_(False),
             Submission.platform_failure.is_(False),
         )
@@ -156,7 +131,7 @@ def candidates(
                 name=name,
                 submission_id=sid,
                 submitted_at=created,
-                score=score if status == FINISHED else None,
+                score=score if status == SubmissionStatus.FINISHED else None,
                 tie_breaker=tie,
                 ci_low=low,
                 ci_high=high,
@@ -204,34 +179,17 @@ class BoardCache:
     """
 
     def __init__(self, size: int = CACHE_SIZE):
-        self.size = size
-        self.boards: OrderedDict[tuple[int, str, int], Board] = OrderedDict()
-        self.renderings: OrderedDict[tuple[object, ...], Any] = OrderedDict()
-        self.lock = threading.Lock()
+        self.boards: LRU[tuple[int, str, int], Board] = LRU(size)
+        self.renderings: LRU[tuple[object, ...], Any] = LRU(size * 4)
 
     def rendered(self, board: Board, kind: str, render: Callable[[], T]) -> T:
         """``render()`` of this board, made once per board version (``kind`` names it)."""
         key = (board.challenge, board.phase, board.version, kind)
-        with self.lock:
-            if key in self.renderings:
-                self.renderings.move_to_end(key)
-                return cast(T, self.renderings[key])
-        value = render()
-        with self.lock:
-            self.renderings[key] = value
-            while len(self.renderings) > self.size * 4:
-                self.renderings.popitem(last=False)
-        return value
+        return cast(T, self.renderings.get(key, render))
 
     def get(self, session: Session, challenge: Challenge, phase: str) -> Board:
+        """The board of a phase as its challenge's ``board_version`` says it is now."""
         key = (challenge.id, phase, challenge.board_version)
-        with self.lock:
-            if key in self.boards:
-                self.boards.move_to_end(key)
-                return self.boards[key]
-        board = build(session, challenge, challenges.spec_of(challenge), phase)
-        with self.lock:
-            self.boards[key] = board
-            while len(self.boards) > self.size:
-                self.boards.popitem(last=False)
-        return board
+        return self.boards.get(
+            key, lambda: build(session, challenge, challenges.spec_of(challenge), phase)
+        )

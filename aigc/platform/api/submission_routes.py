@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import request, send_file
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.platform import challenges
-from aigc.platform import submissions as service
-from aigc.platform.api import (
-    ApiError,
-    json_body,
-    json_fields,
-    platform,
-    require_user,
-    route,
-    text_field,
-)
-from aigc.platform.api.render import HIDDEN_NOTE, sees_everything, submission_json
+from aigc.platform import challenges, visibility
+from aigc.platform import submission_actions as actions
+from aigc.platform.api.errors import ApiError
+from aigc.platform.api.render import submission_json
+from aigc.platform.api.routes import RouteTable, json_body, json_fields, require_user, text_field
+from aigc.platform.context import platform
 from aigc.platform.models import Submission, User
+from aigc.platform.queue import send
 from aigc.safe_text import file_name
 
-log = logging.getLogger("aigc.api")
+routes = RouteTable()
 UPLOAD = {
     "required": True,
     "content": {
@@ -56,24 +50,11 @@ def _own(session: Session, submission_id: int, user: User) -> Submission:
     return submission
 
 
-def _send(p: Any, submission_id: int) -> None:
-    """Hand a committed submission to the queue.
-
-    The stored row is what counts: if the queue cannot take it now (the broker is down,
-    say), the submission stays queued and the workers' sweep sends it later, so the
-    request still succeeds.
-    """
-    try:
-        p.queue.enqueue(submission_id)
-    except Exception:
-        log.exception("submission %s is stored but not yet sent to the queue", submission_id)
-
-
-def _refused(exc: service.Refused) -> ApiError:
+def _refused(exc: actions.Refused) -> ApiError:
     return ApiError(exc.status, exc.message, retry_at=exc.retry_at)
 
 
-@route(
+@routes.route(
     "/submissions",
     "POST",
     "Upload an agent package to a challenge phase",
@@ -94,7 +75,7 @@ def upload() -> Any:
     with p.db.session() as session:
         user = require_user(session)
         try:
-            submission = service.accept_upload(
+            submission = actions.accept_upload(
                 session,
                 p.store,
                 user,
@@ -104,14 +85,14 @@ def upload() -> Any:
                 data,
                 p.settings.max_upload_bytes,
             )
-        except service.Refused as exc:
+        except actions.Refused as exc:
             raise _refused(exc) from None
         body = submission_json(submission, user)
-    _send(p, body["id"])
+    send(p.queue, body["id"])
     return body, 201
 
 
-@route(
+@routes.route(
     "/submissions",
     "GET",
     "List your submissions (organizers: ?all=1 for everyone's)",
@@ -146,7 +127,7 @@ def list_submissions() -> Any:
         return {"submissions": [submission_json(s, user) for s in rows]}
 
 
-@route(
+@routes.route(
     "/submissions/<id:submission_id>",
     "GET",
     "Show a submission: status, failure, result",
@@ -160,7 +141,7 @@ def show_submission(submission_id: int) -> Any:
         return submission_json(_own(session, submission_id, user), user)
 
 
-@route(
+@routes.route(
     "/submissions/<id:submission_id>/logs",
     "GET",
     "The agent's output (a capped excerpt)",
@@ -172,12 +153,13 @@ def submission_logs(submission_id: int) -> Any:
     with platform().db.session() as session:
         user = require_user(session)
         submission = _own(session, submission_id, user)
-        if not sees_everything(submission, user):
-            return {"id": submission.id, "logs": "", "hidden": True, "note": HIDDEN_NOTE}
-        return {"id": submission.id, "logs": submission.logs, "hidden": False}
+        logs = visibility.logs(submission, visibility.sees_everything(submission, user))
+        if logs is None:
+            return {"id": submission.id, "logs": "", "hidden": True, "note": visibility.HIDDEN_NOTE}
+        return {"id": submission.id, "logs": logs, "hidden": False}
 
 
-@route(
+@routes.route(
     "/submissions/<id:submission_id>/package",
     "GET",
     "Download the uploaded package",
@@ -198,7 +180,7 @@ def submission_package(submission_id: int) -> Any:
     )
 
 
-@route(
+@routes.route(
     "/submissions/<id:submission_id>/cancel",
     "POST",
     "Cancel a queued or running submission",
@@ -211,14 +193,14 @@ def cancel_submission(submission_id: int) -> Any:
         user = require_user(session)
         submission = _own(session, submission_id, user)
         try:
-            service.cancel(submission)
-        except service.Refused as exc:
+            actions.cancel(submission)
+        except actions.Refused as exc:
             raise _refused(exc) from None
         session.flush()
         return submission_json(submission, user)
 
 
-@route(
+@routes.route(
     "/submissions/<id:submission_id>/rerun",
     "POST",
     "Evaluate a submission again",
@@ -232,16 +214,16 @@ def rerun_submission(submission_id: int) -> Any:
         user = require_user(session, organizer=True)
         submission = _own(session, submission_id, user)
         try:
-            service.rerun(submission)
-        except service.Refused as exc:
+            actions.rerun(submission)
+        except actions.Refused as exc:
             raise _refused(exc) from None
         session.flush()
         body = submission_json(submission, user)
-    _send(p, submission_id)
+    send(p.queue, submission_id)
     return body
 
 
-@route(
+@routes.route(
     "/submissions/<id:submission_id>/disqualify",
     "POST",
     "Disqualify a submission: kept, but off every leaderboard",
@@ -256,8 +238,8 @@ def disqualify_submission(submission_id: int) -> Any:
         user = require_user(session, organizer=True)
         submission = _own(session, submission_id, user)
         try:
-            service.disqualify(submission, reason)
-        except service.Refused as exc:
+            actions.disqualify(submission, reason)
+        except actions.Refused as exc:
             raise _refused(exc) from None
         session.flush()
         return submission_json(submission, user)

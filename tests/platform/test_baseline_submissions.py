@@ -6,8 +6,8 @@ import shutil
 
 from sqlalchemy import select
 
-from aigc.platform import evaluation as ev
-from aigc.platform.baseline_rows import pack, seed_baselines
+from aigc.platform import worker_run as ev
+from aigc.platform.baseline_submissions import pack, seed_baselines
 from aigc.platform.models import BASELINE_USER, Submission, User
 from aigc.submissions.sandbox import LocalSandbox
 

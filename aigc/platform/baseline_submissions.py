@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from aigc.platform import challenges
 from aigc.platform.models import BASELINE_USER, PARTICIPANT, Submission, User
 from aigc.platform.storage import PackageStore
-from aigc.platform.submissions import Refused, check_archive, queue_submission
+from aigc.platform.submission_actions import Refused, check_archive, queue_submission
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aigc.leaderboard.export import row_dict, to_csv
-from aigc.platform import challenges, leaderboards
-from aigc.platform.api import ApiError, platform, require_user, route, viewer
+from aigc.platform import board_cache, challenges, visibility
+from aigc.platform.api.errors import ApiError
 from aigc.platform.api.render import challenge_json
+from aigc.platform.api.routes import RouteTable, require_user, viewer
+from aigc.platform.context import platform
 from aigc.platform.models import Challenge, Submission
 from aigc.submissions.challenge import SpecError
+
+routes = RouteTable()
 
 SPEC_BODY = {
     "required": True,
@@ -63,7 +67,7 @@ def _load(session: Session, slug: str) -> Challenge:
     return challenge
 
 
-@route("/challenges", "GET", "List the challenges", "anyone", response="ChallengeList")
+@routes.route("/challenges", "GET", "List the challenges", "anyone", response="ChallengeList")
 def list_challenges() -> Any:
     with platform().db.session() as session:
         counts = _participants(session)
@@ -71,7 +75,7 @@ def list_challenges() -> Any:
         return {"challenges": [challenge_json(c, False, counts.get(c.id, 0)) for c in rows]}
 
 
-@route(
+@routes.route(
     "/challenges/<slug>",
     "GET",
     "Show a challenge: description, rules, phases",
@@ -85,7 +89,7 @@ def show_challenge(slug: str) -> Any:
         return challenge_json(challenge, True, _participants(session).get(challenge.id, 0))
 
 
-@route(
+@routes.route(
     "/challenges",
     "POST",
     "Create a challenge from a YAML spec",
@@ -108,7 +112,7 @@ def create_challenge() -> Any:
         return challenge_json(challenge, True, 0), 201
 
 
-@route(
+@routes.route(
     "/challenges/<slug>",
     "PUT",
     "Update a challenge from a YAML spec (adds a version)",
@@ -138,7 +142,7 @@ PHASE_QUERY: list[dict[str, Any]] = [
 ]
 
 
-@route(
+@routes.route(
     "/challenges/<slug>/leaderboard",
     "GET",
     "The leaderboard of a phase, as JSON or CSV",
@@ -162,8 +166,8 @@ def leaderboard(slug: str) -> Any:
             raise ApiError(404, str(exc)) from None
         user = viewer(session)
         organizer = user is not None and user.is_organizer
-        if not leaderboards.visible(
-            phase, organizer, leaderboards.revealed(session, challenge, phase_id)
+        if not visibility.board_visible(
+            phase, organizer, visibility.revealed(session, challenge, phase_id)
         ):
             raise ApiError(
                 403,
@@ -180,7 +184,7 @@ def leaderboard(slug: str) -> Any:
     return Response(body, mimetype="application/json")
 
 
-def _board_json(board: leaderboards.Board) -> str:
+def _board_json(board: board_cache.Board) -> str:
     return json.dumps(
         {
             "challenge": board.challenge,
@@ -194,7 +198,7 @@ def _board_json(board: leaderboards.Board) -> str:
     )
 
 
-@route(
+@routes.route(
     "/challenges/<slug>/phases/<phase>/reveal",
     "POST",
     "Reveal a hidden phase: its leaderboard and scores become public",
@@ -212,7 +216,7 @@ def reveal_phase(slug: str, phase: str) -> Any:
             raise ApiError(404, str(exc)) from None
         if found.visibility == "public":
             raise ApiError(409, f"phase {phase!r} is public: there is nothing to reveal")
-        if not leaderboards.reveal(session, challenge, phase, user):
+        if not visibility.reveal(session, challenge, phase, user):
             raise ApiError(409, f"phase {phase!r} is revealed already")
         session.flush()
         return challenge_json(challenge, True, _participants(session).get(challenge.id, 0))

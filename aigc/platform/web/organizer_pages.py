@@ -9,12 +9,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.platform import challenges, leaderboards
-from aigc.platform import submissions as service
-from aigc.platform.models import STATUSES, Challenge, Submission
-from aigc.platform.web import local_path, organizers_only, platform, send
-from aigc.platform.web.pages import load
-from aigc.platform.web.submissions import row, rows_query, viewing_user
+from aigc.platform import challenges, visibility
+from aigc.platform import submission_actions as actions
+from aigc.platform.context import platform
+from aigc.platform.models import Challenge, Submission, SubmissionStatus
+from aigc.platform.queue import send
+from aigc.platform.web.challenge_pages import load
+from aigc.platform.web.guards import local_path, organizers_only
+from aigc.platform.web.submission_pages import row, rows_query, viewing_user
 from aigc.submissions.challenge import SpecError
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
@@ -135,7 +137,7 @@ def all_submissions() -> Any:
         if slug:
             challenge = challenges.find(session, slug)
             query = query.where(Submission.challenge_id == (challenge.id if challenge else -1))
-        if status in STATUSES:
+        if status in set(SubmissionStatus):
             query = query.where(Submission.status == status)
         rows = [row(s, user) for s in session.scalars(query)]
         slugs = list(session.scalars(select(Challenge.slug).order_by(Challenge.slug)))
@@ -145,7 +147,7 @@ def all_submissions() -> Any:
         slug=slug,
         status=status,
         slugs=slugs,
-        statuses=STATUSES,
+        statuses=list(SubmissionStatus),
         here=request.full_path if request.query_string else request.path,
     )
 
@@ -165,8 +167,8 @@ def _back() -> Any:
 @organizers_only
 def rerun(submission_id: int) -> Any:
     """Evaluate a finished, failed or cancelled submission again."""
-    if _change(submission_id, service.rerun, f"Submission {submission_id} is queued again."):
-        send(platform(), submission_id)  # after the commit
+    if _change(submission_id, actions.rerun, f"Submission {submission_id} is queued again."):
+        send(platform().queue, submission_id)  # after the commit
     return _back()
 
 
@@ -176,7 +178,7 @@ def cancel(submission_id: int) -> Any:
     """Cancel a queued or running submission."""
     _change(
         submission_id,
-        service.cancel,
+        actions.cancel,
         f"Submission {submission_id} is cancelled (a running one stops soon).",
     )
     return _back()
@@ -189,7 +191,7 @@ def disqualify(submission_id: int) -> Any:
     reason = request.form.get("reason", "")
     _change(
         submission_id,
-        lambda submission: service.disqualify(submission, reason),
+        lambda submission: actions.disqualify(submission, reason),
         f"Submission {submission_id} is disqualified.",
     )
     return _back()
@@ -200,7 +202,7 @@ def _change(submission_id: int, change: Callable[[Submission], object], done: st
     try:
         with platform().db.session() as session:
             change(_submission(session, submission_id))
-    except service.Refused as exc:
+    except actions.Refused as exc:
         flash(exc.message, "error")
         return False
     flash(done)
@@ -219,7 +221,7 @@ def reveal(slug: str, phase: str) -> Any:
             abort(404, description=str(exc))
         if found.visibility == "public":
             flash(f"Phase {phase!r} is public: there is nothing to reveal.", "error")
-        elif not leaderboards.reveal(session, challenge, phase, viewing_user(session)):
+        elif not visibility.reveal(session, challenge, phase, viewing_user(session)):
             flash(f"Phase {phase!r} is revealed already.", "error")
         else:
             flash(f"Phase {phase!r} is revealed: everyone sees its leaderboard now.")

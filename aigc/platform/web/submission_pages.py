@@ -9,29 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from aigc.leaderboard import plots
-from aigc.platform import challenges
-from aigc.platform import submissions as service
-from aigc.platform.api.render import (
-    HIDDEN_NOTE,
-    failure_message,
-    progress,
-    sees_everything,
-    sees_scores,
-    submission_json,
-)
-from aigc.platform.models import Challenge, Submission, User
-from aigc.platform.web import (
-    ACTIVE,
-    current_user,
-    inline_svg,
-    local_path,
-    number,
-    platform,
-    send,
-    signed_in,
-    when,
-)
-from aigc.platform.web.pages import size
+from aigc.platform import challenges, visibility
+from aigc.platform import submission_actions as actions
+from aigc.platform.api.render import submission_json
+from aigc.platform.context import platform
+from aigc.platform.models import ACTIVE, Challenge, Submission, User
+from aigc.platform.queue import send
+from aigc.platform.web.challenge_pages import size
+from aigc.platform.web.formatting import inline_svg, number, when
+from aigc.platform.web.guards import local_path, signed_in
+from aigc.platform.web.signin import current_user
 
 bp = Blueprint("submissions", __name__)
 LIST_LIMIT = 200
@@ -44,17 +31,17 @@ def failure_text(submission: Submission, full: bool) -> str:
         return f"disqualified: {submission.disqualified_reason or 'no reason given'}"
     if not submission.failure_code:
         return ""
-    message = failure_message(submission, full)
+    message = visibility.failure_message(submission, full)
     return f"{submission.failure_code}: {message}" if message else submission.failure_code
 
 
 def row(submission: Submission, user: User) -> dict[str, Any]:
     """One line of a submissions table (no episodes: it is polled every few seconds)."""
-    full = sees_everything(submission, user)
+    full = visibility.sees_everything(submission, user)
     evaluation = submission.evaluation
     score, score_text = None, ""
     if evaluation is not None and evaluation.score is not None:
-        if sees_scores(submission, user):
+        if visibility.sees_scores(submission, user):
             score, score_text = evaluation.score, number(evaluation.score)
         else:
             score_text = "hidden"  # a hidden phase, not yet revealed
@@ -68,7 +55,7 @@ def row(submission: Submission, user: User) -> dict[str, Any]:
         "filename": submission.filename,
         "status": submission.status,
         "active": submission.status in ACTIVE,
-        "episodes_done": progress(submission, full)["episodes_done"],
+        "episodes_done": visibility.progress(submission, full).episodes_done,
         "episodes_total": submission.episodes_total,
         "score": score,
         "score_text": score_text,
@@ -125,7 +112,7 @@ def submit() -> Any:
             data = file.read()
             try:
                 with p.db.session() as session:
-                    submission = service.accept_upload(
+                    submission = actions.accept_upload(
                         session,
                         p.store,
                         viewing_user(session),
@@ -136,10 +123,10 @@ def submit() -> Any:
                         p.settings.max_upload_bytes,
                     )
                     submission_id = submission.id
-            except service.Refused as exc:
+            except actions.Refused as exc:
                 error, retry_at, status = exc.message, exc.retry_at, exc.status
             else:
-                send(p, submission_id)  # after the commit: a worker must find the row
+                send(p.queue, submission_id)  # after the commit: a worker must find the row
                 flash(f"Submission {submission_id} is queued for evaluation.")
                 return redirect(url_for("submissions.show", submission_id=submission_id))
     with p.db.session() as session:
@@ -198,15 +185,15 @@ def show(submission_id: int) -> Any:
         user = viewing_user(session)
         submission = own(session, submission_id, user)
         data = submission_json(submission, user)
-        full = sees_everything(submission, user)
-        logs = submission.logs if full else None
+        full = visibility.sees_everything(submission, user)
+        logs = visibility.logs(submission, full)
         summary = row(submission, user)
         mine = submission.user_id == user.id
-        seen = progress(submission, full)
+        seen = visibility.progress(submission, full)
         times = {
             "Submitted": when(submission.created_at),
-            "Started": when(seen["started_at"]),
-            "Finished": when(seen["finished_at"]),
+            "Started": when(seen.started_at),
+            "Finished": when(seen.finished_at),
         }
     histogram = None
     result = data["result"]
@@ -218,7 +205,7 @@ def show(submission_id: int) -> Any:
         s=data,
         row=summary,
         logs=logs,
-        hidden_note=HIDDEN_NOTE,
+        hidden_note=visibility.HIDDEN_NOTE,
         histogram=histogram,
         mine=mine,
         times=times,
@@ -232,8 +219,8 @@ def cancel(submission_id: int) -> Any:
     with platform().db.session() as session:
         submission = own(session, submission_id, viewing_user(session))
         try:
-            service.cancel(submission)
-        except service.Refused as exc:
+            actions.cancel(submission)
+        except actions.Refused as exc:
             flash(exc.message, "error")
         else:
             flash(f"Submission {submission_id} is cancelled (a running one stops soon).")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +12,12 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from aigc.platform import challenges
+from aigc.platform import challenges, visibility
+from aigc.platform.context import platform
+from aigc.platform.lru import LRU
 from aigc.platform.models import Challenge, Submission
-from aigc.platform.web import current_user, number, platform
+from aigc.platform.web.formatting import number
+from aigc.platform.web.signin import current_user
 from aigc.submissions.challenge import ChallengeSpec, EnvironmentSpec, Phase
 from aigc.submissions.metrics import info_metric
 from aigc.submissions.spaces import describe_space
@@ -34,8 +35,8 @@ class EnvironmentFacts:
     problem: str | None = None  # why the environment could not be built here
 
 
-_facts: dict[str, EnvironmentFacts] = {}
-_facts_lock = threading.Lock()
+_facts: LRU[str, EnvironmentFacts] = LRU(256)
+_rendered: LRU[str, Markup] = LRU(256)
 
 
 def environment_facts(environment: EnvironmentSpec) -> EnvironmentFacts:
@@ -45,10 +46,7 @@ def environment_facts(environment: EnvironmentSpec) -> EnvironmentFacts:
         sort_keys=True,
         default=repr,
     )
-    with _facts_lock:
-        if key not in _facts:
-            _facts[key] = _build_facts(environment)
-        return _facts[key]
+    return _facts.get(key, lambda: _build_facts(environment))
 
 
 def _build_facts(environment: EnvironmentSpec) -> EnvironmentFacts:
@@ -68,10 +66,9 @@ def _build_facts(environment: EnvironmentSpec) -> EnvironmentFacts:
         env.close()
 
 
-@functools.lru_cache(maxsize=256)
 def markdown(text: str) -> Markup:
     """Render an organizer's Markdown; raw HTML in it is escaped, not passed through."""
-    return Markup(_markdown.render(text))
+    return _rendered.get(text, lambda: Markup(_markdown.render(text)))
 
 
 def participants(session: Session) -> dict[int, int]:
@@ -91,7 +88,19 @@ def challenge_state(spec: ChallengeSpec) -> str:
 
 
 def phase_rows(spec: ChallengeSpec) -> list[dict[str, Any]]:
-    return [{"phase": p, "state": challenges.phase_state(p)} for p in spec.phases]
+    """Each phase with its state, and its seed rule and seeds as everyone may see them."""
+    rows = []
+    for phase in spec.phases:
+        seed_rule, seeds = visibility.phase_seeds(spec, phase)
+        rows.append(
+            {
+                "phase": phase,
+                "state": challenges.phase_state(phase),
+                "seed_rule": seed_rule,
+                "seeds": seeds,
+            }
+        )
+    return rows
 
 
 def duration(seconds: float) -> str:

@@ -9,19 +9,21 @@ from flask import Response
 from sqlalchemy import select
 
 from aigc.platform import auth, throttle
-from aigc.platform.api import (
-    ApiError,
+from aigc.platform.api.errors import ApiError
+from aigc.platform.api.render import team_json, user_json, when
+from aigc.platform.api.routes import (
+    RouteTable,
     bearer_token,
     client_address,
     json_body,
     json_fields,
-    platform,
     require_user,
-    route,
     text_field,
 )
-from aigc.platform.api.render import team_json, user_json, when
+from aigc.platform.context import platform
 from aigc.platform.models import PARTICIPANT, Team, now
+
+routes = RouteTable()
 
 CREDENTIALS = {
     "required": True,
@@ -33,7 +35,7 @@ NEW_ACCOUNT = {
 }
 
 
-@route(
+@routes.route(
     "/users",
     "POST",
     "Create a participant account (a few an hour from one address)",
@@ -59,7 +61,7 @@ def sign_up() -> Any:
         return user_json(user), 201
 
 
-@route(
+@routes.route(
     "/tokens",
     "POST",
     "Sign in: trade a username and password for an API token (failures are throttled)",
@@ -86,7 +88,7 @@ def sign_in() -> Any:
         return {"token": token, "expires_at": when(expires_at), "user": user_json(user)}, 201
 
 
-@route(
+@routes.route(
     "/tokens/current",
     "DELETE",
     "Sign out: revoke the token of this request",
@@ -101,13 +103,13 @@ def sign_out() -> Any:
     return Response(status=204)
 
 
-@route("/me", "GET", "Show the signed-in user", "user", response="User", errors=(401,))
+@routes.route("/me", "GET", "Show the signed-in user", "user", response="User", errors=(401,))
 def me() -> Any:
     with platform().db.session() as session:
         return user_json(require_user(session))
 
 
-@route(
+@routes.route(
     "/teams",
     "POST",
     "Create a team and join it",
@@ -135,7 +137,7 @@ def create_team() -> Any:
         return team_json(team, with_code=True), 201
 
 
-@route(
+@routes.route(
     "/teams/join",
     "POST",
     "Join a team with its join code",
@@ -158,7 +160,7 @@ def join_team() -> Any:
         return team_json(team, with_code=True)
 
 
-@route(
+@routes.route(
     "/me/team",
     "GET",
     "Show your team with its join code",
@@ -174,7 +176,7 @@ def my_team() -> Any:
         return team_json(user.team, with_code=True)
 
 
-@route("/me/team", "DELETE", "Leave your team", "user", errors=(401, 404), success=204)
+@routes.route("/me/team", "DELETE", "Leave your team", "user", errors=(401, 404), success=204)
 def leave_team() -> Any:
     with platform().db.session() as session:
         user = require_user(session)
