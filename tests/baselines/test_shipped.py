@@ -1,5 +1,5 @@
 """The trained baselines that ship with the platform: they load, run and are as good as
-the README says."""
+docs/baselines.md and benchmarks/README.md say."""
 
 from __future__ import annotations
 
