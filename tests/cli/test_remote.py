@@ -39,6 +39,9 @@ from tests.servers import (
 from tests.submissions.conftest import AGENTS, HOSTILE
 from tests.waiting import wait_for
 
+# Real server processes on free ports: each test takes seconds.
+pytestmark = pytest.mark.slow
+
 MARKER = "aigc-test-marker: hello from act"
 PRINTER_AGENT = f'''\
 class Agent:

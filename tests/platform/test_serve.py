@@ -29,6 +29,9 @@ from tests.waiting import wait_for
 
 from .conftest import free_port, zip_agent
 
+# Real server processes on free ports: each test takes seconds.
+pytestmark = pytest.mark.slow
+
 ORGANIZER_HINT = "aigc admin create-user NAME --organizer"
 
 

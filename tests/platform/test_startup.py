@@ -70,6 +70,7 @@ start(Settings.from_env(), queue=Kept())
 """
 
 
+@pytest.mark.slow
 def test_servers_starting_at_once_prepare_the_database_once(
     database_url: str, tmp_path: Path
 ) -> None:

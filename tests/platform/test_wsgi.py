@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 
 from aigc.submissions.challenge import builtin_challenge_ids
@@ -15,6 +16,9 @@ from tests.servers import ServerProcess, create_user, platform_env, sign_in, wai
 from tests.waiting import wait_for
 
 from .conftest import zip_agent
+
+# Real server processes on free ports: each test takes seconds.
+pytestmark = pytest.mark.slow
 
 
 def test_a_wsgi_server_starts_the_platform_and_serves_it(
