@@ -6,7 +6,6 @@ The databases of each kind and Redis come from the fixtures in tests/conftest.py
 from __future__ import annotations
 
 import io
-import secrets
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
@@ -77,39 +75,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     )
 
 
-@pytest.fixture(scope="session")
-def prepared_postgres(
-    postgres_admin: sa.Engine, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The name of a PostgreSQL database that start-up has prepared once for the session.
-
-    Migrating a fresh PostgreSQL database and loading the challenges takes about a second;
-    copying a prepared one (CREATE DATABASE ... TEMPLATE) takes a twentieth of that.
-    """
-    name = f"aigc_prepared_{secrets.token_hex(6)}"
-    with postgres_admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
-    folder = tmp_path_factory.mktemp("prepared")
-    prepare_database(
-        Settings(folder, url, None, folder, sandbox="local", secret_key="prepared")
-    ).dispose()
-    yield name
-    with postgres_admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
 @pytest.fixture
-def db(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Database]:
+def db(settings: Settings) -> Iterator[Database]:
     """The migrated database with the built-in challenges loaded, as start-up leaves it."""
-    url = sa.make_url(settings.database_url)
-    if url.get_backend_name() == "postgresql":
-        # The empty database becomes a copy of the prepared one; start-up then finds it
-        # up to date, as it finds a database it prepared before.
-        template = request.getfixturevalue("prepared_postgres")
-        with request.getfixturevalue("postgres_admin").connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
-            connection.execute(sa.text(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"'))
     database = prepare_database(settings)
     yield database
     database.dispose()
