@@ -27,8 +27,10 @@ fi
 
 # torch first and exactly: a looser spelling could pull a CUDA build of several GB.
 .venv/bin/pip install --quiet "torch==2.13.0"
-extras="train"
-[ "$dev" = 1 ] && extras="train,dev"
+# The platform (with the text challenge's packages) and training; a participant needs
+# neither: `pip install .` alone gives the agents' and the remote commands.
+extras="platform,train"
+[ "$dev" = 1 ] && extras="platform,train,dev"
 .venv/bin/pip install --quiet --editable ".[$extras]"
 
 if [ "$browser" = 1 ] && ! command -v chromium >/dev/null; then

@@ -2,7 +2,8 @@
 
 The direction is docs/architecture.md's: ``envs`` <- ``submissions`` <- ``leaderboard`` <-
 ``platform``; ``baselines`` may use ``envs`` and ``submissions``; ``cli`` may use all. The
-leaves at the top (``aigc``, ``aigc.safe_text``, ``aigc.dataclass_args``) serve everyone.
+leaves at the top (``aigc``, ``aigc.safe_text``, ``aigc.dataclass_args``, ``aigc.extras``) serve
+everyone.
 Nothing under ``envs``, ``submissions`` or ``leaderboard`` imports the server's libraries:
 they run on a participant's laptop with no server.
 """
@@ -136,7 +137,7 @@ MAY_IMPORT = {
     "baselines": {"envs", "submissions"},
     "cli": {"envs", "submissions", "leaderboard", "platform", "baselines"},
 }
-LEAVES = {"aigc", "aigc.safe_text", "aigc.dataclass_args", "aigc.__main__"}
+LEAVES = {"aigc", "aigc.safe_text", "aigc.dataclass_args", "aigc.extras", "aigc.__main__"}
 SERVER_LIBRARIES = {"flask", "werkzeug", "sqlalchemy", "alembic", "celery", "psycopg", "waitress"}
 
 

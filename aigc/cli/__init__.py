@@ -1,4 +1,4 @@
-"""The ``aigc`` command: one group, its commands added from one module per audience.
+"""The ``aigc`` command: one group, its commands taken from one module per audience.
 
 - :mod:`aigc.cli.develop`: write, check and evaluate an agent on this machine.
 - :mod:`aigc.cli.training`: train agents and build the platform's baselines.
@@ -6,42 +6,132 @@
 - :mod:`aigc.cli.remote`: a participant's or organizer's work on a platform server, through
   the REST client of :mod:`aigc.cli.client`.
 
-:mod:`aigc.cli.console` holds what they all print with. Each command imports the heavy
-parts (torch, Flask, SQLAlchemy, Docker) when it runs, so ``aigc --help`` stays quick.
+:mod:`aigc.cli.console` holds what they all print with. A command's module is imported
+only when that command runs (or its own ``--help`` is asked for), and each command imports
+the heavy parts (torch, Flask, SQLAlchemy, Docker) when it runs: ``aigc --help`` and
+``aigc --version`` load nothing but click.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from aigc import __version__
-from aigc.cli import develop, operate, remote, training
+
+# name: (module, function, the first line of its docstring: what `aigc --help` lists).
+# tests/cli/test_main.py checks each line against the command's own docstring.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init-agent": (
+        "develop",
+        "init_agent",
+        "Write a working random agent package into DIRECTORY.",
+    ),
+    "check": (
+        "develop",
+        "check",
+        "Check an agent package (folder, .zip or .tar.gz) before submitting it.",
+    ),
+    "evaluate": (
+        "develop",
+        "evaluate",
+        "Evaluate an agent package on a challenge phase, exactly as the platform does.",
+    ),
+    "sandbox": (
+        "develop",
+        "sandbox",
+        "Manage the Docker sandbox: its image and leftover containers.",
+    ),
+    "train": (
+        "training",
+        "train",
+        "Train ALGORITHM (qlearning, dqn, ppo, ppo-text) on a challenge; write an agent package.",
+    ),
+    "baselines": ("training", "baselines", "Build the platform's baseline agents."),
+    "serve": (
+        "operate",
+        "serve",
+        "Run the platform: web API and, without a broker, the evaluation workers too.",
+    ),
+    "worker": (
+        "operate",
+        "worker",
+        "Run a Celery worker that evaluates submissions from the broker (AIGC_BROKER_URL).",
+    ),
+    "admin": (
+        "operate",
+        "admin",
+        "Administer the platform's database directly (uses the AIGC_* settings).",
+    ),
+    "login": (
+        "remote",
+        "login",
+        "Sign in to a platform server and keep the token for the other commands.",
+    ),
+    "logout": ("remote", "logout", "Revoke the kept token on the server and forget it here."),
+    "challenges": (
+        "remote",
+        "list_challenges",
+        "List the server's challenges (the built-in ones when not signed in).",
+    ),
+    "challenge": (
+        "remote",
+        "challenge",
+        "Create or update a challenge on the server from its YAML spec (organizers).",
+    ),
+    "submit": (
+        "remote",
+        "submit",
+        "Submit an agent folder or archive to a challenge phase on the server.",
+    ),
+    "status": ("remote", "status", "Show one submission, or list yours."),
+    "logs": (
+        "remote",
+        "logs",
+        "Print what a submission's agent wrote to stdout and stderr (a capped excerpt).",
+    ),
+    "cancel": ("remote", "cancel", "Cancel a queued or running submission."),
+    "leaderboard": (
+        "remote",
+        "leaderboard",
+        "Show a challenge phase's leaderboard (public phases need no sign-in).",
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandGroup(click.Group):
+    """A group that imports a command's module when the command is used, not before."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        module, function, _ = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(f"aigc.cli.{module}"), function)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"aigc.cli.{module}.{function} is not a click command")
+        self.commands[cmd_name] = command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands from the table, so that listing them imports none."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in COMMANDS:
+                summary = click.Command(name, help=COMMANDS[name][2]).get_short_help_str(limit)
+            else:
+                summary = self.commands[name].get_short_help_str(limit)
+            rows.append((name, summary))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aigc")
 def main() -> None:
     """AIGC, the AI Gym Challenge: write, check and evaluate reinforcement-learning agents."""
-
-
-main.add_command(develop.init_agent)
-main.add_command(develop.check)
-main.add_command(develop.evaluate)
-main.add_command(develop.sandbox)
-
-main.add_command(training.train)
-main.add_command(training.baselines)
-
-main.add_command(operate.serve)
-main.add_command(operate.worker)
-main.add_command(operate.admin)
-
-main.add_command(remote.login)
-main.add_command(remote.logout)
-main.add_command(remote.list_challenges)
-main.add_command(remote.challenge)
-main.add_command(remote.submit)
-main.add_command(remote.status)
-main.add_command(remote.logs)
-main.add_command(remote.cancel)
-main.add_command(remote.leaderboard)

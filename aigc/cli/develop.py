@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aigc.cli.console import err, fail, out, show_progress, shown
+from aigc.extras import MissingExtra
 from aigc.submissions.challenge import SpecError, builtin_challenge_ids, get_challenge
 from aigc.submissions.checks import check_package
 from aigc.submissions.evaluator import DEFAULT_PARALLEL
@@ -35,19 +36,20 @@ CHALLENGE_HELP = (
 
 def _make_sandbox(kind: str | None) -> Sandbox:
     """Build the chosen sandbox; without a choice, Docker when an engine answers."""
-    from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
-    from aigc.submissions.images import ImageError
+    if kind in (None, "docker"):  # the Docker SDK is loaded only for these
+        from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
+        from aigc.submissions.images import ImageError
 
-    client = docker_client() if kind in (None, "docker") else None
-    if kind == "docker" and client is None:
-        raise fail(
-            "no Docker engine answers: start Docker, or use --sandbox local for code you trust"
-        )
-    if client is not None:
-        try:
-            return DockerSandbox(client=client, progress=show_progress)
-        except (ImageError, SandboxError) as exc:
-            raise fail(str(exc)) from None
+        client = docker_client()
+        if kind == "docker" and client is None:
+            raise fail(
+                "no Docker engine answers: start Docker, or use --sandbox local for code you trust"
+            )
+        if client is not None:
+            try:
+                return DockerSandbox(client=client, progress=show_progress)
+            except (ImageError, SandboxError) as exc:
+                raise fail(str(exc)) from None
     err.print(
         "[yellow]warning:[/] "
         + ("no Docker engine answers, so " if kind is None else "")
@@ -79,7 +81,7 @@ def init_agent(directory: Path, challenge: str) -> None:
             describe_space(env.action_space),
         )
         env.close()
-    except (SpecError, PackageError) as exc:
+    except (SpecError, PackageError, MissingExtra) as exc:
         raise fail(str(exc)) from None
     out.print(f"Wrote a random agent for [bold]{spec.id}[/] to {directory}/ (aigc.toml, agent.py).")
     out.print(f"Next: edit {directory}/agent.py, then run")
@@ -96,7 +98,7 @@ def check(package: Path, challenge: str | None, sandbox: str | None) -> None:
     try:
         with open_package(package) as folder:
             report = check_package(folder, challenge, _make_sandbox(sandbox))
-    except PackageError as exc:
+    except (PackageError, MissingExtra) as exc:
         raise fail(str(exc)) from None
     for item in report:
         mark = "[green]✓[/]" if item.ok else "[red]✗[/]"
@@ -180,7 +182,7 @@ def evaluate(
                     parallel=parallel,
                     on_episode=on_episode,
                 )
-    except (SpecError, PackageError) as exc:
+    except (SpecError, PackageError, MissingExtra) as exc:
         raise fail(str(exc)) from None
     _print_summary(result)
     if json_path is not None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from aigc.cli.console import err, fail, out, show_progress, shown
+from aigc.extras import MissingExtra, require
 
 if TYPE_CHECKING:
     from aigc.platform.db import Database
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
 
 
 def _settings() -> Settings:
+    """Check that the platform is installed, then read the AIGC_* settings."""
+    try:
+        require("platform", click.get_current_context().command_path)
+    except MissingExtra as exc:
+        raise fail(str(exc)) from None
     from aigc.platform.settings import Settings, SettingsError
 
     try:
@@ -59,11 +65,11 @@ def _sandbox_ready(settings: Settings) -> None:
 @click.option("--threads", default=8, show_default=True, help="Threads answering requests.")
 def serve(host: str, port: int, threads: int) -> None:
     """Run the platform: web API and, without a broker, the evaluation workers too."""
+    settings = _settings()
     import waitress
 
     from aigc.platform.startup import StartupError, start
 
-    settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         started = start(settings, say=_say, progress=show_progress)
@@ -94,10 +100,10 @@ def serve(host: str, port: int, threads: int) -> None:
 @click.option("--concurrency", default=1, show_default=True, help="Evaluations at once.")
 def worker(concurrency: int) -> None:
     """Run a Celery worker that evaluates submissions from the broker (AIGC_BROKER_URL)."""
+    settings = _settings()
     from aigc.platform.db import Database
     from aigc.platform.queue import QUEUE_NAME, make_celery, register_tasks
 
-    settings = _settings()
     if not settings.broker_url:
         raise fail("no broker: set AIGC_BROKER_URL, e.g. redis://127.0.0.1:6379/0")
     db = Database(settings.database_url)
@@ -139,10 +145,10 @@ def admin_migrate() -> None:
 @click.option("--password", help="The password (asked for when left out).")
 def admin_create_user(username: str, organizer: bool, password: str | None) -> None:
     """Create an account (participant by default)."""
+    db = _prepare(_settings())
     from aigc.platform import auth
     from aigc.platform.models import ORGANIZER, PARTICIPANT
 
-    db = _prepare(_settings())
     if password is None:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:

@@ -32,7 +32,6 @@ from aigc.cli.client import (
     save_login,
 )
 from aigc.cli.console import err, fail, out, shown
-from aigc.submissions.challenge import SpecError, builtin_challenge_ids, parse_challenge_yaml
 from aigc.submissions.package import PackageError, open_package, read_manifest
 
 DONE = ("finished", "failed", "cancelled")
@@ -105,6 +104,8 @@ def logout() -> None:
 def list_challenges() -> None:
     """List the server's challenges (the built-in ones when not signed in)."""
     if load_login() is None:
+        from aigc.submissions.challenge import builtin_challenge_ids  # loads gymnasium
+
         out.print("not signed in (aigc login): the challenges built into this installation are")
         for challenge_id in builtin_challenge_ids():
             out.print(f"  {challenge_id}")
@@ -129,10 +130,13 @@ def challenge() -> None:
 
 
 def _send_spec(method: str, file: Path) -> dict[str, Any]:
+    from aigc.extras import MissingExtra
+    from aigc.submissions.challenge import SpecError, parse_challenge_yaml  # loads gymnasium
+
     text = file.read_text(encoding="utf-8")
     try:
         spec = parse_challenge_yaml(text)  # the same checks the server runs, without the trip
-    except SpecError as exc:
+    except (SpecError, MissingExtra) as exc:
         raise fail(f"{file}: {exc}") from None
     path = "/challenges" if method == "POST" else f"/challenges/{spec.id}"
     return _call(

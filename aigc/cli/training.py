@@ -10,6 +10,7 @@ from rich.table import Table
 from aigc.baselines import common
 from aigc.cli.console import err, fail, out
 from aigc.cli.develop import CHALLENGE_HELP
+from aigc.extras import MissingExtra, require
 from aigc.submissions.challenge import SpecError, get_challenge
 from aigc.submissions.package import MANIFEST
 
@@ -23,6 +24,15 @@ def _check_out_folder(folder: Path) -> None:
             f"{folder} is not empty and holds no agent package: choose a new folder "
             "(a folder with an earlier training's package is overwritten)"
         )
+
+
+def _require(what: str, *extras: str) -> None:
+    """End the command with the one line that names a missing extra, before any work."""
+    try:
+        for extra in extras:
+            require(extra, what)
+    except MissingExtra as exc:
+        raise fail(str(exc)) from None
 
 
 def _train(algorithm: str, settings: common.TrainingSettings, folder: Path) -> common.TrainingLog:
@@ -71,9 +81,12 @@ def train(
     agent.py, the weights), settings.json, and the learning curve as learning_curve.csv and
     learning_curve.png. The package is ready for `aigc check` and `aigc evaluate`.
     """
+    _require("aigc train", "train")
+    if algorithm == "ppo-text":
+        _require("aigc train ppo-text", "text")
     try:
         spec = get_challenge(challenge)
-    except SpecError as exc:
+    except (SpecError, MissingExtra) as exc:
         raise fail(str(exc)) from None
     _check_out_folder(folder)
     given = {"seed": seed} | ({"total_steps": steps} if steps else {})
@@ -135,6 +148,7 @@ def baselines_build(challenges: tuple[str, ...], folder: Path | None) -> None:
     Each is written to FOLDER/<challenge>/<algorithm>/, where the platform finds it on its
     next start and evaluates it for every phase's board.
     """
+    _require("aigc baselines build", "train", "text")
     from aigc.baselines.text_agent import write_reference_package  # loads torch
 
     folder = folder or _baselines_dir()

@@ -74,6 +74,7 @@ from typing import Any, Literal, TypeVar, cast
 import gymnasium as gym
 import yaml
 
+from aigc.extras import MissingExtra
 from aigc.submissions.metrics import INFO_PREFIX, METRICS, MetricsSpec, info_metric
 
 T = TypeVar("T")
@@ -394,6 +395,8 @@ def _environment(path: str, value: Any) -> EnvironmentSpec:
         raise SpecError(f"{path}.id: {env_id!r} is not a registered Gymnasium environment; {hint}")
     try:  # Build it once, so bad kwargs are reported now and not at the first evaluation.
         spec.make().close()
+    except MissingExtra:
+        raise  # its one line names the install that is missing, not the kwargs
     except Exception as exc:
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise SpecError(

@@ -49,6 +49,9 @@ RUNTIME_MODULES = (
     "submissions/spaces.py",
 )
 RUNTIME_PACKAGES = ("numpy", "gymnasium", "msgpack", "torch")
+# The torch the image carries where none is installed here (a participant's install without
+# the text or train extra): the release those extras pin, which setup.sh installs.
+RUNTIME_TORCH = "2.13.0"
 
 DOCKERFILE = """\
 ARG BASE
@@ -84,12 +87,16 @@ class ImageError(RuntimeError):
 
 
 def requirements() -> list[str]:
-    """Pin the runtime's packages to the versions installed here."""
+    """Pin the runtime's packages to the versions installed here (torch: RUNTIME_TORCH when
+    it is not installed)."""
     pins = []
     for name in RUNTIME_PACKAGES:
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
+            if name == "torch":
+                pins.append(f"torch=={RUNTIME_TORCH}")
+                continue
             raise ImageError(
                 f"{name} is not installed here: install it (`bash scripts/setup.sh` installs "
                 "every one) so the image can carry the same version"
