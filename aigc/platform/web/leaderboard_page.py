@@ -127,8 +127,8 @@ def leaderboard(slug: str) -> Any:
         "board": board,
         "public": visibility.board_visible(phase, False, is_revealed),
     }
-    if board is None:
-        return render_template("leaderboard.html", **page), 403
+    if board is None:  # a page like any other, saying the board waits for the reveal
+        return render_template("leaderboard.html", **page)
     key = (challenge.id, phase_id, board.version)
     cache = p.fragments
     rows = cache.get(("rows", *key), lambda: rows_html(board, phase_id))
