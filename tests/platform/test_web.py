@@ -288,11 +288,18 @@ def test_one_submission_shows_result_histogram_and_logs(api):
     hidden = scored(api, alice, [50, 60], phase="test")
     with api.db.session() as session:
         for submission_id in (public, hidden):
-            session.get_one(Submission, submission_id).logs = "agent says <hello>"
+            session.get_one(Submission, submission_id).logs = (
+                "out| agent says <hello>\nerr| a warning\n[... 9 bytes of output skipped ...]\n"
+            )
     client = signed_in(api, alice)
     page = text(client.get(f"/my/submissions/{public}"))
     assert "Episode returns" in page and "<svg" in page and "mean_return" in page
-    assert "agent says &lt;hello&gt;" in page
+    # In the order written, each line marked with its stream; the note has no mark.
+    assert (
+        '<span class="line out"><span class="stream">out</span>agent says &lt;hello&gt;</span>\n'
+        '<span class="line err"><span class="stream">err</span>a warning</span>\n'
+        '<span class="line note"><span class="stream"></span>[... 9 bytes' in page
+    )
     assert ">hidden</td>" in text(client.get("/my/submissions"))  # scored, not yet revealed
     secret = text(client.get(f"/my/submissions/{hidden}"))
     assert "agent says" not in secret and "details are hidden in hidden phases" in secret

@@ -19,6 +19,7 @@ from aigc.platform.web.challenge_pages import size
 from aigc.platform.web.formatting import inline_svg, number, when
 from aigc.platform.web.guards import local_path, signed_in
 from aigc.platform.web.signin import current_user
+from aigc.submissions import agent_output
 
 bp = Blueprint("submissions", __name__)
 LIST_LIMIT = 200
@@ -186,7 +187,8 @@ def show(submission_id: int) -> Any:
         submission = own(session, submission_id, user)
         data = submission_json(submission, user)
         full = visibility.sees_everything(submission, user)
-        logs = visibility.logs(submission, full)
+        stored = visibility.logs(submission, full)
+        logs = None if stored is None else agent_output.lines(stored)
         summary = row(submission, user)
         mine = submission.user_id == user.id
         seen = visibility.progress(submission, full)
