@@ -251,5 +251,11 @@ def test_a_challenge_ranks_by_an_info_metric_with_intervals_and_tie_breaker(api)
     exported = api.client.get("/api/v1/challenges/info-count/leaderboard?format=csv")
     table = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     assert [(r["name"], float(r["mean_odd"])) for r in table] == [("bob", 0.0), ("alice", 0.4)]
-    assert '<th class="num">mean_return</th><th class="num">mean_odd</th>' in board_page
+    # Each headed by its title and the arrow of its better way (the tie-breaker's: lower).
+    assert (
+        '<th class="num metric" title="mean_return, higher is better">Mean return '
+        '<span class="arrow" aria-label="higher is better">↑</span></th>'
+        '<th class="num metric" title="mean_odd, lower is better">Mean odd '
+        '<span class="arrow" aria-label="lower is better">↓</span></th>'
+    ) in board_page
     assert "<td>4.17</td><td>0.400</td>" in board_page  # alice's, beside her score

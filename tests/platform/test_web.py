@@ -12,6 +12,7 @@ from aigc.platform import challenges
 from aigc.platform.board_cache import bump_board
 from aigc.platform.models import PhaseReveal, Submission, User
 from aigc.platform.startup import start
+from aigc.submissions.results import Failure
 
 from .conftest import Api, RecordingQueue, scored, zip_agent
 from .forms import post, signed_in, text, token, upload_form
@@ -282,13 +283,26 @@ def test_my_submissions_show_own_rows_with_live_json(api):
     assert rows[1]["score"] == 15 and rows[1]["episodes_total"] == 100
 
 
+def test_a_failed_submission_shows_its_failure_and_no_none(api):
+    alice = api.account("alice")
+    failure = Failure("agent_error", "act raised RuntimeError: boom", 0, 0)
+    submission_id = scored(api, alice, [], failure=failure)
+    page = text(signed_in(api, alice).get(f"/my/submissions/{submission_id}"))
+    assert "None" not in page
+    failed = 'Failed with <a href="#failure"><code>agent_error</code></a> before any episode'
+    assert failed in page
+    assert "— no score" in page and 'id="failure"' in page and "RuntimeError: boom" in page
+
+
 def test_one_submission_shows_result_histogram_and_logs(api):
     alice = api.account("alice")
     public = scored(api, alice, [10, 20, 30])
     hidden = scored(api, alice, [50, 60], phase="test")
     with api.db.session() as session:
         for submission_id in (public, hidden):
-            session.get_one(Submission, submission_id).logs = (
+            session.get_one(
+                Submission, submission_id
+            ).logs = (
                 "out| agent says <hello>\nerr| a warning\n[... 9 bytes of output skipped ...]\n"
             )
     client = signed_in(api, alice)

@@ -191,6 +191,8 @@ def show(submission_id: int) -> Any:
         logs = None if stored is None else agent_output.lines(stored)
         summary = row(submission, user)
         mine = submission.user_id == user.id
+        challenge = session.get_one(Challenge, submission.challenge_id)
+        shown = challenges.spec_of(challenge, submission.challenge_version).metrics.show
         seen = visibility.progress(submission, full)
         times = {
             "Submitted": when(submission.created_at),
@@ -199,6 +201,7 @@ def show(submission_id: int) -> Any:
         }
     histogram = None
     result = data["result"]
+    headings = {name: shown(name) for name in (result["metrics"] if result else {})}
     if result and result["episodes"]:
         returns = [e["return"] for e in result["episodes"] if e["return"] is not None]
         histogram = inline_svg(plots.histogram(returns, "Episode returns", "return"))
@@ -211,6 +214,7 @@ def show(submission_id: int) -> Any:
         histogram=histogram,
         mine=mine,
         times=times,
+        headings=headings,
     )
 
 
