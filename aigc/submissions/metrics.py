@@ -65,6 +65,11 @@ METRICS = tuple(m.name for m in TABLE)
 _BY_NAME = {m.name: m for m in TABLE}
 
 
+def bounds(name: str) -> tuple[float, float] | None:
+    """The values a metric can take, where the metric itself bounds them (a rate: 0 to 1)."""
+    return (0.0, 1.0) if metric(name).quantity == "success" else None
+
+
 def info_metric(name: str) -> str:
     """The metric that reports the info value ``name``: its mean over episodes."""
     return INFO_PREFIX + name

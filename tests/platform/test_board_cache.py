@@ -253,9 +253,9 @@ def test_a_challenge_ranks_by_an_info_metric_with_intervals_and_tie_breaker(api)
     assert [(r["name"], float(r["mean_odd"])) for r in table] == [("bob", 0.0), ("alice", 0.4)]
     # Each headed by its title and the arrow of its better way (the tie-breaker's: lower).
     assert (
-        '<th class="num metric" title="mean_return, higher is better">Mean return '
+        '<th class="num metric" title="mean_return, higher is better">Mean return&nbsp;'
         '<span class="arrow" aria-label="higher is better">↑</span></th>'
-        '<th class="num metric" title="mean_odd, lower is better">Mean odd '
+        '<th class="num metric" title="mean_odd, lower is better">Mean odd&nbsp;'
         '<span class="arrow" aria-label="lower is better">↓</span></th>'
     ) in board_page
     assert "<td>4.17</td><td>0.400</td>" in board_page  # alice's, beside her score

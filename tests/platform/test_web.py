@@ -310,8 +310,8 @@ def test_one_submission_shows_result_histogram_and_logs(api):
     assert "Episode returns" in page and "<svg" in page and "mean_return" in page
     # In the order written, each line marked with its stream; the note has no mark.
     assert (
-        '<span class="line out"><span class="stream">out</span>agent says &lt;hello&gt;</span>\n'
-        '<span class="line err"><span class="stream">err</span>a warning</span>\n'
+        '<span class="line out"><span class="stream">out</span>agent says &lt;hello&gt;</span>'
+        '<span class="line err"><span class="stream">err</span>a warning</span>'
         '<span class="line note"><span class="stream"></span>[... 9 bytes' in page
     )
     assert ">hidden</td>" in text(client.get("/my/submissions"))  # scored, not yet revealed
@@ -440,7 +440,7 @@ def test_the_leaderboard_shows_rows_intervals_badges_and_charts(api):
     assert 'class="overlap" title="the 95% interval overlaps' in page and "≈" in page
     assert '<span class="badge baseline">baseline</span>' in page
     assert "<td>—</td>" in page  # the baseline takes no rank
-    assert page.count("<svg") == 2 and "Best mean_return over time" in page
+    assert page.count("<svg") == 4 and "Best Mean return over time" in page  # wide and narrow
     assert f"alice (submission {best})" in page  # the default histogram: the first row
     assert "/api/v1/challenges/cartpole/leaderboard?phase=dev&amp;format=csv" in page
     assert "/api/v1/challenges/cartpole/leaderboard?phase=dev&amp;format=json" in page

@@ -16,7 +16,7 @@ from aigc.platform.context import platform
 from aigc.platform.models import ACTIVE, Challenge, Submission, User
 from aigc.platform.queue import send
 from aigc.platform.web.challenge_pages import size
-from aigc.platform.web.formatting import inline_svg, number, when
+from aigc.platform.web.formatting import chart_pair, number, when
 from aigc.platform.web.guards import local_path, signed_in
 from aigc.platform.web.signin import current_user
 from aigc.submissions import agent_output
@@ -204,7 +204,9 @@ def show(submission_id: int) -> Any:
     headings = {name: shown(name) for name in (result["metrics"] if result else {})}
     if result and result["episodes"]:
         returns = [e["return"] for e in result["episodes"] if e["return"] is not None]
-        histogram = inline_svg(plots.histogram(returns, "Episode returns", "return"))
+        histogram = chart_pair(
+            lambda width: plots.histogram(returns, "Episode returns", "return", width=width)
+        )
     return render_template(
         "submission.html",
         s=data,
