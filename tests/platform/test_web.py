@@ -440,7 +440,7 @@ def test_the_leaderboard_shows_rows_intervals_badges_and_charts(api):
     assert 'class="overlap" title="the 95% interval overlaps' in page and "≈" in page
     assert '<span class="badge baseline">baseline</span>' in page
     assert "<td>—</td>" in page  # the baseline takes no rank
-    assert page.count("<svg") == 4 and "Best Mean return over time" in page  # wide and narrow
+    assert page.count("<svg") == 4 and "Best over time: Mean return" in page  # wide and narrow
     assert f"alice (submission {best})" in page  # the default histogram: the first row
     assert "/api/v1/challenges/cartpole/leaderboard?phase=dev&amp;format=csv" in page
     assert "/api/v1/challenges/cartpole/leaderboard?phase=dev&amp;format=json" in page

@@ -78,7 +78,7 @@ def progress_chart(board: Board, title: str) -> Markup:
     return chart_pair(
         lambda width: plots.best_over_time(
             board.series,
-            f"Best {name} over time — {title}",
+            f"Best over time: {name} — {title}",
             name,
             board.higher_is_better,
             width=width,
