@@ -72,8 +72,8 @@ class _Chart:
         self.below = below  # room under the x axis, for a legend
         self.low, self.high = 0.0, 1.0
         self.parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {self.height}" '
+            f'width="{width}" height="{self.height}" role="img" aria-label="{escape(title)}" '
             'font-family="sans-serif" font-size="12">',
             f"<title>{escape(title)}</title>",
             _text(width / 2, 20, title, extra='font-size="14" font-weight="bold"'),

@@ -74,3 +74,14 @@ def test_a_narrow_chart_keeps_its_text_size() -> None:
         root = ET.fromstring(svg)
         assert root.get("viewBox") == f"0 0 360 {root.get('height')}"
         assert root.get("width") == "360" and root.get("font-size") == "12"
+
+
+def test_a_narrow_chart_has_its_legend_under_the_axis_and_inside() -> None:
+    series = {"alice": [(T0, 1.0)], "bob": [(T0 + timedelta(minutes=5), 2.0)]}
+    root = ET.fromstring(plots.best_over_time(series, "t", "score", width=360))
+    height = float(root.get("height") or 0)
+    assert root.get("viewBox") == f"0 0 360 {root.get('height')}"
+    [axis] = [t for t in root.iter(NS + "text") if t.text == "submitted"]
+    legend = [t for t in root.iter(NS + "text") if t.text in ("alice", "bob")]
+    assert len(legend) == 2
+    assert all(float(axis.get("y") or 0) < float(t.get("y") or 0) < height for t in legend)
