@@ -240,7 +240,7 @@ def test_a_challenge_ranks_by_an_info_metric_with_intervals_and_tie_breaker(api)
     page = api.client.get("/challenges/info-count").get_data(as_text=True)
     assert "<code>mean_steps</code> (<code>steps</code>)" in page
     board_page = api.client.get("/challenges/info-count/leaderboard").get_data(as_text=True)
-    assert "ranked by <code>mean_steps</code>, lower is better" in board_page
+    assert "ranked by Mean steps (<code>mean_steps</code>), lower is better" in board_page
     # The other reported metrics stand beside the score: in the JSON, the CSV and the page.
     assert document["columns"] == ["mean_return", "mean_odd"]
     assert rows[0]["metrics"] == {"mean_return": 4.0, "mean_odd": 0.0}
