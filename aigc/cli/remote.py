@@ -32,7 +32,6 @@ from aigc.cli.client import (
     save_login,
 )
 from aigc.cli.console import err, fail, out, shown
-from aigc.safe_text import printable
 from aigc.submissions.challenge import SpecError, builtin_challenge_ids, parse_challenge_yaml
 from aigc.submissions.package import PackageError, open_package, read_manifest
 
@@ -291,6 +290,8 @@ def status(submission_id: int | None, challenge_id: str | None) -> None:
 @click.argument("submission_id", type=int)
 def logs(submission_id: int) -> None:
     """Print what a submission's agent wrote, in order, each line marked out| or err| (capped)."""
+    from aigc.safe_text import printable
+
     body = _call(_client(), "GET", f"/submissions/{submission_id}/logs")
     if body.get("hidden"):
         out.print(body.get("note", "the logs of hidden phases are hidden"))

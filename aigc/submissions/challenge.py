@@ -67,7 +67,7 @@ import math
 import random
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
@@ -76,14 +76,7 @@ from typing import Any, Literal, TypeVar, cast
 import gymnasium as gym
 import yaml
 
-from aigc.submissions.metrics import (
-    INFO_PREFIX,
-    METRICS,
-    MetricsSpec,
-    Shown,
-    default_title,
-    info_metric,
-)
+from aigc.submissions.metrics import INFO_PREFIX, METRICS, MetricsSpec, info_metric
 
 T = TypeVar("T")
 Visibility = Literal["public", "hidden"]
@@ -542,7 +535,7 @@ def _metrics(path: str, value: Any) -> MetricsSpec:
         tie_higher,
         info=info,
     )
-    shown: dict[str, Shown] = {}
+    shown: dict[str, tuple[str, str, bool | None]] = {}
     for i, (name, title, better) in enumerate(entries):
         if title is None and better is _DEFAULT:
             continue
@@ -560,8 +553,8 @@ def _metrics(path: str, value: Any) -> MetricsSpec:
                     f"{where}.better: {name} is ranked with {fields.name(field_name)}, "
                     f"which says {'higher' if rule else 'lower'} is better: leave better out"
                 )
-        shown[name] = Shown(name, title or shown_by_default.title, direction)
-    return replace(spec, shown=tuple(shown.values()))
+        shown[name] = (name, title or shown_by_default.title, direction)
+    return spec.with_shown(list(shown.values()))
 
 
 _DEFAULT: Any = object()  # a reported metric whose direction the spec does not give
@@ -590,7 +583,7 @@ def _metric_title(path: str, value: Any) -> str:
     if len(title) > TITLE_CHARS or not title.isprintable():
         raise SpecError(
             f"{path}: a metric's title is one line of at most {TITLE_CHARS} printable "
-            f"characters, e.g. {default_title('mean_gold')!r}"
+            "characters, e.g. 'Gold judge'"
         )
     return title
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -136,6 +136,10 @@ class MetricsSpec:
     info: tuple[str, ...] = ()
     # Titles and directions the challenge gives to reported metrics; the rest get defaults.
     shown: tuple[Shown, ...] = ()
+
+    def with_shown(self, shown: Sequence[tuple[str, str, bool | None]]) -> MetricsSpec:
+        """This spec with these (metric, title, higher_is_better) for reported metrics."""
+        return replace(self, shown=tuple(Shown(*given) for given in shown))
 
     def show(self, name: str) -> Shown:
         """How the metric ``name`` is shown: as the challenge says, or by default.
