@@ -356,7 +356,7 @@ def test_the_pages_people_compare_read_at_both_widths(
     main, nav = (organizer.page.locator(s).bounding_box() for s in ("main", ".nav"))
     assert main is not None and nav is not None
     assert main["x"] >= nav["x"] - 1 and main["x"] + main["width"] <= nav["x"] + nav["width"] + 1
-    for field in ('[data-field="status"]', "td.actions"):
+    for field in ('[data-field="status"]', "td.row-actions"):
         cells = organizer.page.locator(f"table.submissions tbody {field}")
         assert cells.count() >= 9
         for box in (cells.nth(i).bounding_box() for i in range(cells.count())):
