@@ -293,12 +293,14 @@ def status(submission_id: int | None, challenge_id: str | None) -> None:
 @click.command()
 @click.argument("submission_id", type=int)
 def logs(submission_id: int) -> None:
-    """Print what a submission's agent wrote to stdout and stderr (a capped excerpt)."""
+    """Print what a submission's agent wrote, in order, each line marked out| or err| (capped)."""
+    from aigc.safe_text import printable
+
     body = _call(_client(), "GET", f"/submissions/{submission_id}/logs")
     if body.get("hidden"):
         out.print(body.get("note", "the logs of hidden phases are hidden"))
     else:
-        click.echo(body["logs"] or "(the agent wrote nothing)")
+        click.echo(printable(body["logs"]) or "(the agent wrote nothing)")
 
 
 @click.command()

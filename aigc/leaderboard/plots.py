@@ -11,7 +11,8 @@ import numpy as np
 
 # Colour-blind-safe palette (Okabe–Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000")
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 36, 44
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 44, 44
+NARROW = 480  # charts narrower than this put their legend under the axis
 
 
 def _ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list[float]:
@@ -30,8 +31,27 @@ def _ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list
     return ticks
 
 
+def _bounded_ticks(low: float, high: float, bounds: tuple[float, float] | None) -> list[float]:
+    """Round ticks around [low, high], none beyond ``bounds`` (a rate stays within 0 and 1)."""
+    if high == low:  # one value: keep it in the middle, not on the axis
+        low, high = low - 0.5, high + 0.5
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    ticks = _ticks(low, high)
+    if bounds is not None:
+        ticks = [t for t in ticks if bounds[0] - 1e-9 <= t <= bounds[1] + 1e-9]
+    return ticks
+
+
 def _number(value: float) -> str:
-    return f"{value:.4g}"
+    text = f"{value:.4g}"
+    return "0" if text == "-0" else text
+
+
+# Dash patterns by series: a line that lies exactly on another still shows through its gaps.
+DASHES = ("", "8 5", "2 4", "12 4 2 4", "4 4", "1 3", "10 2", "6 3 2 3")
+# Time labels, coarse to fine: the first that tells the first and the last moment apart.
+TIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
 
 
 def _line(x1: float, y1: float, x2: float, y2: float, stroke: str, extra: str = "") -> str:
@@ -47,12 +67,13 @@ def _text(x: float, y: float, words: str, anchor: str = "middle", extra: str = "
 class _Chart:
     """A titled SVG with a plot area and y values mapped from [low, high]."""
 
-    def __init__(self, width: int, height: int, title: str):
-        self.width, self.height = width, height
+    def __init__(self, width: int, height: int, title: str, below: int = 0):
+        self.width, self.height = width, height + below
+        self.below = below  # room under the x axis, for a legend
         self.low, self.high = 0.0, 1.0
         self.parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {self.height}" '
+            f'width="{width}" height="{self.height}" role="img" aria-label="{escape(title)}" '
             'font-family="sans-serif" font-size="12">',
             f"<title>{escape(title)}</title>",
             _text(width / 2, 20, title, extra='font-size="14" font-weight="bold"'),
@@ -63,7 +84,7 @@ class _Chart:
 
     def y(self, value: float) -> float:
         fraction = (value - self.low) / ((self.high - self.low) or 1.0)
-        return TOP + (1 - fraction) * (self.height - TOP - BOTTOM)
+        return TOP + (1 - fraction) * (self.height - self.below - TOP - BOTTOM)
 
     def axes(self, ticks: list[float], y_label: str, x_label: str) -> None:
         self.low, self.high = ticks[0], ticks[-1]
@@ -75,7 +96,7 @@ class _Chart:
             _line(self.x(0), bottom, self.x(0), self.y(self.high), "#444"),
             _line(self.x(0), bottom, self.x(1), bottom, "#444"),
             _text(14, middle, y_label, extra=f'transform="rotate(-90 14 {middle:.1f})"'),
-            _text(self.x(0.5), self.height - 6, x_label),
+            _text(self.x(0.5), self.height - self.below - 6, x_label),
         ]
 
     def empty(self, message: str) -> str:
@@ -93,28 +114,40 @@ def best_over_time(
     higher_is_better: bool = True,
     width: int = 720,
     height: int = 320,
+    bounds: tuple[float, float] | None = None,
 ) -> str:
-    """Each entrant's best score so far, as a step line over the time of submission."""
-    chart = _Chart(width, height, title)
+    """Each entrant's best score so far, as a step line over the time of submission.
+
+    ``bounds`` keeps the axis within the values the metric can take (0 and 1 for a rate).
+    """
+    # A narrow chart has no room for a legend on the plot: it goes under the axis.
+    under = width < NARROW
+    chart = _Chart(width, height, title, 16 * len(series) + 8 if under else 0)
     points = [(t, v) for line in series.values() for t, v in line if math.isfinite(v)]
     if not points:
         return chart.empty("no scores yet")
     start = min(t for t, _ in points).timestamp()
-    span = (max(t for t, _ in points).timestamp() - start) or 1.0
+    end = max(t for t, _ in points).timestamp()
+    span = (end - start) or 1.0
     low, high = min(v for _, v in points), max(v for _, v in points)
-    if high == low:  # one value: keep it in the middle, not on the axis
-        low, high = low - 0.5, high + 0.5
-    chart.axes(_ticks(low, high), y_label, "submitted")
-    for fraction, anchor in ((0.0, "start"), (1.0, "end")):
-        moment = datetime.fromtimestamp(start + fraction * span, UTC)
-        chart.parts.append(
-            _text(chart.x(fraction), chart.y(chart.low) + 16, f"{moment:%Y-%m-%d %H:%M}", anchor)
-        )
+    chart.axes(_bounded_ticks(low, high, bounds), y_label, "submitted")
+    first, last = (datetime.fromtimestamp(t, UTC) for t in (start, end))
+    fmt = next((f for f in TIME_FORMATS if f"{first:{f}}" != f"{last:{f}}"), None)
+    if fmt is None:  # one moment: one label, under the points
+        chart.parts.append(_text(chart.x(0), chart.y(chart.low) + 16, f"{first:%Y-%m-%d %H:%M}"))
+    else:
+        for x, moment, anchor in ((0.0, first, "start"), (1.0, last, "end")):
+            chart.parts.append(
+                _text(chart.x(x), chart.y(chart.low) + 16, f"{moment:{fmt}}", anchor)
+            )
     better = (lambda a, b: a > b) if higher_is_better else (lambda a, b: a < b)
-    box = f'<rect x="{chart.x(1) - 156:.1f}" y="{TOP}" width="150" height="{16 * len(series) + 6}"'
-    legend = [f'{box} fill="white" fill-opacity="0.85" stroke="#ccc"/>']  # drawn over the lines
+    left, top = (LEFT, chart.height - chart.below) if under else (chart.x(1) - 186, TOP)
+    box = f'<rect x="{left - 6:.1f}" y="{top}" width="190" height="{16 * len(series) + 6}"'
+    legend = [] if under else [f'{box} fill="white" fill-opacity="0.85" stroke="#ccc"/>']
     for index, (name, line) in enumerate(series.items()):
         colour = PALETTE[index % len(PALETTE)]
+        dash = DASHES[index % len(DASHES)]
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
         steps: list[str] = []
         best: float | None = None
         for moment, value in sorted(p for p in line if math.isfinite(p[1])):
@@ -133,13 +166,15 @@ def best_over_time(
         if steps:
             steps.append(f"H{chart.x(1):.1f}")
             chart.parts.append(
-                f'<path d="{" ".join(steps)}" fill="none" stroke="{colour}" stroke-width="2"/>'
+                f'<path d="{" ".join(steps)}" fill="none" stroke="{colour}" '
+                f'stroke-width="2"{dashed}/>'
             )
-        row = TOP + 4 + 16 * index
+        row = top + 4 + 16 * index
         legend.append(
-            f'<rect x="{chart.x(1) - 150:.1f}" y="{row}" width="10" height="10" fill="{colour}"/>'
+            _line(left - 2, row + 5, left + 12, row + 5, colour, f'stroke-width="3"{dashed}')
         )
-        legend.append(_text(chart.x(1) - 136, row + 9, name[:20], "start"))
+        shown = name if len(name) <= 24 else name[:23] + "…"
+        legend.append(_text(left + 16, row + 9, shown, "start"))
     chart.parts += legend
     return chart.svg()
 
@@ -160,6 +195,8 @@ def histogram(
     low, high = float(finite.min()), float(finite.max())
     if high == low:
         low, high = low - 0.5, high + 0.5
+    x_ticks = _ticks(low, high, count=4)  # the bins span round numbers, and are labelled so
+    low, high = x_ticks[0], x_ticks[-1]
     counts, edges = np.histogram(finite, bins=bins, range=(low, high))
     chart.axes(_ticks(0, float(counts.max()), whole=True), "episodes", x_label)
     bar = (chart.x(1) - chart.x(0)) / bins
@@ -170,22 +207,18 @@ def histogram(
             f'height="{chart.y(0) - top:.1f}" fill="{PALETTE[0]}"><title>'
             f"{_number(edges[i])} to {_number(edges[i + 1])}: {count}</title></rect>"
         )
-    for fraction in (0.0, 0.5, 1.0):
+    for tick in x_ticks:
         chart.parts.append(
-            _text(chart.x(fraction), chart.y(0) + 16, _number(low + fraction * (high - low)))
+            _text(chart.x((tick - low) / (high - low)), chart.y(0) + 16, _number(tick))
         )
     mean = float(finite.mean())
     x = chart.x((mean - low) / (high - low))
     chart.parts.append(
-        _line(x, chart.y(0), x, chart.y(chart.high), PALETTE[4], 'stroke-dasharray="4 3"')
+        _line(x, chart.y(0), x, chart.y(chart.high) - 2, PALETTE[4], 'stroke-dasharray="4 3"')
     )
-    chart.parts.append(
-        _text(
-            x + 4,
-            chart.y(chart.high) + 12,
-            f"mean {_number(mean)}",
-            "start",
-            f'fill="{PALETTE[4]}"',
-        )
-    )
+    # Above the plot, not on a bar: the label stays readable whatever the counts.
+    label = f"mean {_number(mean)}"
+    half = 3.5 * len(label)  # about half its width at 12 px
+    middle = min(max(x, chart.x(0) + half), chart.x(1) - half)
+    chart.parts.append(_text(middle, TOP - 4, label, "middle", f'fill="{PALETTE[4]}"'))
     return chart.svg()

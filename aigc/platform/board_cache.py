@@ -29,6 +29,7 @@ from aigc.platform.models import (
     now,
 )
 from aigc.submissions.challenge import ChallengeSpec
+from aigc.submissions.metrics import Shown
 
 T = TypeVar("T")
 TOP_SERIES = 5  # entrants drawn in the best-score-over-time chart
@@ -45,6 +46,8 @@ class Board:
     # The challenge's other reported metrics, shown as columns after the score: an agent's
     # gold score beside its reward-model score, say.
     columns: tuple[str, ...]
+    # How the score and each column are headed: a title and an arrow for the better way.
+    headings: tuple[Shown, ...]
     # Best score over time of the top entrants: name -> [(submitted, score)].
     series: dict[str, list[tuple[datetime, float]]]
     version: int
@@ -165,6 +168,7 @@ def build(session: Session, challenge: Challenge, spec: ChallengeSpec, phase: st
         higher_is_better=metrics.higher_is_better,
         rows=rows,
         columns=columns,
+        headings=tuple(metrics.show(name) for name in (metrics.primary, *columns)),
         series=ordered,
         version=challenge.board_version,
         built_at=now(),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from importlib import resources
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aigc.platform.lru import LRU
-from aigc.platform.models import Challenge, ChallengeVersion, User, now
+from aigc.platform.models import Challenge, ChallengeVersion, Submission, User, now
 from aigc.submissions.challenge import (
     ChallengeSpec,
     Phase,
@@ -41,6 +41,16 @@ def spec_of(challenge: Challenge, version: int | None = None) -> ChallengeSpec:
 
 def find(session: Session, slug: str) -> Challenge | None:
     return session.scalar(select(Challenge).where(Challenge.slug == slug))
+
+
+def participants(session: Session) -> dict[int, int]:
+    """How many people submitted to each challenge, by challenge id; baselines are no one."""
+    rows = session.execute(
+        select(Submission.challenge_id, func.count(func.distinct(Submission.user_id)))
+        .where(Submission.baseline.is_(False))
+        .group_by(Submission.challenge_id)
+    )
+    return {challenge_id: count for challenge_id, count in rows}
 
 
 def create(session: Session, spec_yaml: str, by: User | None, builtin: bool = False) -> Challenge:

@@ -37,6 +37,8 @@ A challenge names a Gymnasium environment and the rules to score agents on it::
       tie_breaker: std_return        # or {metric: X, higher_is_better: B}; default std_return,
                                      # lower is better (the steadier of two equal agents wins)
       report: [mean_return, std_return, success_rate, mean_length, mean_gold]
+                                     # an entry may be {metric: X, title: T, better: B}, B one
+                                     # of higher, lower, neither: how boards label its column
     quotas:
       per_day: 10                    # leave out for no limit
       total: 200
@@ -511,7 +513,8 @@ def _metrics(path: str, value: Any) -> MetricsSpec:
         raise SpecError(
             f"{report_path}: expected a list of metrics, e.g. [mean_return, std_return]"
         )
-    report = [_metric(names)(f"{report_path}[{i}]", m) for i, m in enumerate(report)]
+    entries = [_reported(names)(f"{report_path}[{i}]", m) for i, m in enumerate(report)]
+    report = [name for name, _, _ in entries]
     if primary not in report:
         report.insert(0, primary)
     if "success_rate" in report and success is None:
@@ -525,7 +528,7 @@ def _metrics(path: str, value: Any) -> MetricsSpec:
         primary,
         names,
     )
-    return MetricsSpec(
+    spec = MetricsSpec(
         primary,
         higher,
         success,
@@ -535,6 +538,57 @@ def _metrics(path: str, value: Any) -> MetricsSpec:
         tie_higher,
         info=info,
     )
+    shown: dict[str, tuple[str, str, bool | None]] = {}
+    for i, (name, title, better) in enumerate(entries):
+        if title is None and better is _DEFAULT:
+            continue
+        where = f"{report_path}[{i}]"
+        if name in shown:
+            raise SpecError(f"{where}: {name} is given twice: list each metric once")
+        shown_by_default = spec.show(name)
+        direction = shown_by_default.higher_is_better if better is _DEFAULT else better
+        for ruled, rule, field_name in (
+            (primary, higher, "higher_is_better"),
+            (tie, tie_higher, "tie_breaker"),
+        ):
+            if name == ruled and direction != rule:
+                raise SpecError(
+                    f"{where}.better: {name} is ranked with {fields.name(field_name)}, "
+                    f"which says {'higher' if rule else 'lower'} is better: leave better out"
+                )
+        shown[name] = (name, title or shown_by_default.title, direction)
+    return spec.with_shown(list(shown.values()))
+
+
+_DEFAULT: Any = object()  # a reported metric whose direction the spec does not give
+_BETTER = {"higher": True, "lower": False, "neither": None}
+TITLE_CHARS = 40
+
+
+def _reported(names: tuple[str, ...]) -> Callable[[str, Any], tuple[str, str | None, Any]]:
+    """Read one entry of metrics.report: a name, or {metric, title, better}."""
+    read_metric = _metric(names)
+
+    def read(path: str, value: Any) -> tuple[str, str | None, Any]:
+        if not isinstance(value, dict):
+            return read_metric(path, value), None, _DEFAULT
+        fields = _Fields(value, path, ("metric", "title", "better"))
+        name = fields.get("metric", read_metric)
+        title = fields.get("title", _metric_title, default=None)
+        better = fields.get("better", _choice(tuple(_BETTER), ""), default=None)
+        return name, title, _DEFAULT if better is None else _BETTER[better]
+
+    return read
+
+
+def _metric_title(path: str, value: Any) -> str:
+    title = " ".join(_str(path, value).split())
+    if len(title) > TITLE_CHARS or not title.isprintable():
+        raise SpecError(
+            f"{path}: a metric's title is one line of at most {TITLE_CHARS} printable "
+            "characters, e.g. 'Gold judge'"
+        )
+    return title
 
 
 def _info(path: str, value: Any) -> tuple[str, ...]:

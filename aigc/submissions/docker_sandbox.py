@@ -17,6 +17,7 @@ containers left behind by an evaluator that died are removed by
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +28,13 @@ from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
 from aigc.submissions import seccomp
+from aigc.submissions.agent_output import LogBuffer
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
 from aigc.submissions.owners import owner_alive, owner_id, reap_stale_folders
 from aigc.submissions.sandbox import (
     SOCKET_NAME,
     AgentProcess,
-    LogBuffer,
     Sandbox,
     SandboxError,
     describe_status,
@@ -86,6 +87,24 @@ def _size(n: int) -> str:
     return f"{n / 2**30:g} GiB" if n >= 2**30 else f"{n / 2**20:g} MiB"
 
 
+def _timestamped(container: Container, stream: str) -> list[tuple[str, str, bytes]]:
+    """One stream's lines as (time, stream, line); Docker stamps each line it receives."""
+    raw = container.logs(stdout=stream == "out", stderr=stream == "err", timestamps=True)
+    found = []
+    for line in raw.splitlines(keepends=True):
+        stamp, _, text = line.partition(b" ")
+        # RFC 3339 with nanoseconds, trailing zeros dropped: pad them back to compare.
+        seconds, _, fraction = stamp.decode("ascii", "replace").rstrip("Z").partition(".")
+        found.append((seconds + "." + fraction.ljust(9, "0"), stream, text))
+    return found
+
+
+def merged_logs(container: Container) -> list[tuple[str, bytes]]:
+    """The container's stdout and stderr lines as (stream, line), in the order received."""
+    streams = [_timestamped(container, stream) for stream in ("out", "err")]
+    return [(stream, text) for _, stream, text in heapq.merge(*streams, key=lambda e: e[0])]
+
+
 class DockerProcess(AgentProcess):
     def __init__(self, container: Container, memory_bytes: int, grace: float):
         self.container = container
@@ -124,7 +143,8 @@ class DockerProcess(AgentProcess):
             return self.final_logs
         buffer = LogBuffer()
         with contextlib.suppress(docker.errors.APIError):
-            buffer.write(self.container.logs(stdout=True, stderr=True))
+            for stream, line in merged_logs(self.container):
+                buffer.write(line, stream)
         return buffer.text()
 
     def stop(self, grace: float | None = None) -> None:

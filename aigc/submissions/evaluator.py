@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import gymnasium as gym
 
 from aigc.safe_text import printable
+from aigc.submissions import agent_output
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
 from aigc.submissions.metrics import compute_metrics, episode_success, info_values
@@ -494,5 +495,5 @@ def _clean(text: str, limit: int = 500) -> str:
 
 
 def _last_line(logs: str) -> str:
-    lines = [line.strip() for line in logs.splitlines() if line.strip()]
-    return _clean(lines[-1], 300) if lines else ""
+    written = [text.strip() for _, text in agent_output.lines(logs) if text.strip()]
+    return _clean(written[-1], 300) if written else ""

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,11 @@ METRICS = tuple(m.name for m in TABLE)
 _BY_NAME = {m.name: m for m in TABLE}
 
 
+def bounds(name: str) -> tuple[float, float] | None:
+    """The values a metric can take, where the metric itself bounds them (a rate: 0 to 1)."""
+    return (0.0, 1.0) if metric(name).quantity == "success" else None
+
+
 def info_metric(name: str) -> str:
     """The metric that reports the info value ``name``: its mean over episodes."""
     return INFO_PREFIX + name
@@ -77,6 +82,43 @@ def metric(name: str) -> Metric:
     if name.startswith(INFO_PREFIX) and len(name) > len(INFO_PREFIX):
         return Metric(name, f"info:{name.removeprefix(INFO_PREFIX)}", np.mean)
     raise KeyError(f"unknown metric {name!r}")
+
+
+_TITLES = {
+    "mean_return": "Mean return",
+    "std_return": "Std of return",
+    "median_return": "Median return",
+    "min_return": "Min return",
+    "max_return": "Max return",
+    "mean_length": "Mean length",
+    "success_rate": "Success rate",
+}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How a reported metric is shown: its title, and which way is better (None: neither)."""
+
+    name: str
+    title: str
+    higher_is_better: bool | None
+
+    @property
+    def arrow(self) -> str:
+        """↑ where higher is better, ↓ where lower is, nothing where neither is."""
+        return {True: "↑", False: "↓", None: ""}[self.higher_is_better]
+
+    @property
+    def direction(self) -> str:
+        """'higher is better', 'lower is better', or '' where neither is."""
+        return {True: "higher is better", False: "lower is better", None: ""}[self.higher_is_better]
+
+
+def default_title(name: str) -> str:
+    """A metric's title when the challenge gives none: 'Mean return', 'Mean gold'."""
+    if name in _TITLES:
+        return _TITLES[name]
+    return "Mean " + name.removeprefix(INFO_PREFIX).replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -92,6 +134,38 @@ class MetricsSpec:
     tie_breaker_higher_is_better: bool = False
     # Numbers the environment puts in the info of an episode's last step (trusted side).
     info: tuple[str, ...] = ()
+    # Titles and directions the challenge gives to reported metrics; the rest get defaults.
+    shown: tuple[Shown, ...] = ()
+
+    def with_shown(self, shown: Sequence[tuple[str, str, bool | None]]) -> MetricsSpec:
+        """This spec with these (metric, title, higher_is_better) for reported metrics."""
+        return replace(self, shown=tuple(Shown(*given) for given in shown))
+
+    def show(self, name: str) -> Shown:
+        """How the metric ``name`` is shown: as the challenge says, or by default.
+
+        By default the primary metric goes the board's way, return metrics but the spread
+        go the primary's way when it is a return metric (else up), ``std_return`` and the
+        tie-breaker go their way, ``success_rate`` goes up, and length and info means go
+        neither way (a long episode is good in one environment, bad in another).
+        """
+        for given in self.shown:
+            if given.name == name:
+                return given
+        return Shown(name, default_title(name), self._default_direction(name))
+
+    def _default_direction(self, name: str) -> bool | None:
+        if name == self.primary:
+            return self.higher_is_better
+        if name == self.tie_breaker:
+            return self.tie_breaker_higher_is_better
+        if name == "std_return":
+            return False
+        if name == "success_rate":
+            return True
+        if metric(name).quantity == "return":
+            return self.higher_is_better if metric(self.primary).quantity == "return" else True
+        return None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -25,56 +25,26 @@ from pathlib import Path
 from typing import cast
 
 import aigc
+from aigc.submissions.agent_output import LogBuffer
 from aigc.submissions.challenge import Limits
 from aigc.submissions.owners import make_temp_folder, reap_stale_folders
 
 SOCKET_NAME = "agent.sock"
-LOG_HEAD_BYTES = 16 * 1024
-LOG_TAIL_BYTES = 48 * 1024
 
 
 class SandboxError(RuntimeError):
     """The sandbox itself could not start the agent (a platform problem, not the agent's)."""
 
 
-class LogBuffer:
-    """Keeps the first and last bytes of a stream that may be flooded."""
-
-    def __init__(self, head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES):
-        self.head_limit, self.tail_limit = head, tail
-        self.head, self.tail = bytearray(), bytearray()
-        self.skipped = 0
-        self.lock = threading.Lock()
-
-    def write(self, data: bytes) -> None:
-        with self.lock:
-            room = self.head_limit - len(self.head)
-            self.head += data[:room]
-            self.tail += data[room:] if room > 0 else data
-            overflow = len(self.tail) - self.tail_limit
-            if overflow > 0:
-                self.skipped += overflow
-                del self.tail[:overflow]
-
-    def text(self) -> str:
-        with self.lock:
-            middle = f"\n[... {self.skipped} bytes of output skipped ...]\n" if self.skipped else ""
-            return (
-                bytes(self.head).decode("utf-8", "replace")
-                + middle
-                + bytes(self.tail).decode("utf-8", "replace")
-            )
-
-
-def pump(stream: io.BufferedReader, buffer: LogBuffer) -> threading.Thread:
-    """Copy a pipe into a buffer on a daemon thread until it closes."""
+def pump(stream: io.BufferedReader, buffer: LogBuffer, name: str = "out") -> threading.Thread:
+    """Copy a pipe into a buffer as the stream ``name`` on a daemon thread until it closes."""
 
     def run() -> None:
         with stream:
             for chunk in iter(lambda: stream.read1(65536), b""):
-                buffer.write(chunk)
+                buffer.write(chunk, name)
 
-    thread = threading.Thread(target=run, name="agent-logs", daemon=True)
+    thread = threading.Thread(target=run, name=f"agent-{name}", daemon=True)
     thread.start()
     return thread
 
@@ -92,7 +62,7 @@ class AgentProcess(ABC):
 
     @abstractmethod
     def logs(self) -> str:
-        """Return the agent's output so far (head and tail when long)."""
+        """Return the agent's output so far, lines marked with their stream (see agent_output)."""
 
     @abstractmethod
     def stop(self, grace: float = 2.0) -> None:
@@ -127,8 +97,12 @@ class LocalProcess(AgentProcess):
         self.popen = popen
         self.home = home
         self.buffer = LogBuffer()
-        assert popen.stdout is not None
-        self.reader = pump(cast(io.BufferedReader, popen.stdout), self.buffer)
+        assert popen.stdout is not None and popen.stderr is not None
+        # One reader per stream: each line goes into the buffer as it arrives, marked.
+        self.readers = [
+            pump(cast(io.BufferedReader, popen.stdout), self.buffer, "out"),
+            pump(cast(io.BufferedReader, popen.stderr), self.buffer, "err"),
+        ]
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -148,7 +122,8 @@ class LocalProcess(AgentProcess):
         # The whole process group: children the agent started go too.
         self._signal(signal.SIGKILL)
         self.popen.wait()
-        self.reader.join(timeout=1.0)
+        for reader in self.readers:
+            reader.join(timeout=1.0)
         shutil.rmtree(self.home, ignore_errors=True)
 
     def _signal(self, sig: signal.Signals) -> None:
@@ -197,7 +172,7 @@ class LocalSandbox(Sandbox):
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                stderr=subprocess.PIPE,
                 start_new_session=True,
             )
         except OSError as exc:

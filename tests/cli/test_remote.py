@@ -43,9 +43,14 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.slow
 
 MARKER = "aigc-test-marker: hello from act"
+WARNING = "aigc-test-marker: \x1b[31mwarned\x1b[0m on stderr"
 PRINTER_AGENT = f'''\
+import sys
+import time
+
+
 class Agent:
-    """Pushes left every step, and says so once."""
+    """Pushes left every step, and says so once on stdout, then once on stderr."""
 
     def __init__(self, observation_space, action_space):
         self.spoke = False
@@ -53,6 +58,8 @@ class Agent:
     def act(self, observation):
         if not self.spoke:
             print({MARKER!r}, flush=True)
+            time.sleep(0.3)  # the two streams are read apart: let the first line arrive first
+            print({WARNING!r}, file=sys.stderr, flush=True)
             self.spoke = True
         return 0
 '''
@@ -406,7 +413,9 @@ def test_logs_show_what_the_agent_printed(live_server: str, cli: Cli, tmp_path: 
     output = ok(cli("submit", printer_folder(tmp_path), "-c", "cartpole", "--wait"))
     number = submitted_id(output)
     assert "finished" in output
-    assert MARKER in ok(cli("logs", number))
+    logs = ok(cli("logs", number))
+    # In the order written, each line marked with its stream, escapes shown as text.
+    assert f"out| {MARKER}\nerr| aigc-test-marker: \\x1b[31mwarned\\x1b[0m on stderr\n" in logs
 
 
 # What a terminal must never receive from someone else's text: C0 controls but newline and

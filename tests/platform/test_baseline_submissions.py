@@ -65,6 +65,23 @@ def test_a_scored_baseline_is_a_flagged_unranked_row(api, tmp_path):
     ]
 
 
+def test_the_baselines_account_is_no_participant(api, tmp_path):
+    platform = api.app.extensions["aigc"]
+    with api.db.session() as session:
+        assert len(seed_baselines(session, platform.store, baselines_folder(tmp_path))) == 2
+
+    def counted() -> tuple[int, str]:
+        listed = api.client.get("/api/v1/challenges").json["challenges"]
+        page = api.client.get("/challenges/cartpole").get_data(as_text=True)
+        return next(c["participants"] for c in listed if c["id"] == "cartpole"), page
+
+    count, page = counted()
+    assert count == 0 and "0 participants" in page
+    assert api.upload(api.account("alice"), zip_agent("good")).status_code == 201
+    count, page = counted()
+    assert count == 1 and "1 participant<" in page
+
+
 def test_packing_is_reproducible(tmp_path):
     folder = baselines_folder(tmp_path) / "cartpole" / "heuristic"
     first = pack(folder)

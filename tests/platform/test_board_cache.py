@@ -240,7 +240,7 @@ def test_a_challenge_ranks_by_an_info_metric_with_intervals_and_tie_breaker(api)
     page = api.client.get("/challenges/info-count").get_data(as_text=True)
     assert "<code>mean_steps</code> (<code>steps</code>)" in page
     board_page = api.client.get("/challenges/info-count/leaderboard").get_data(as_text=True)
-    assert "ranked by <code>mean_steps</code>, lower is better" in board_page
+    assert "ranked by Mean steps (<code>mean_steps</code>), lower is better" in board_page
     # The other reported metrics stand beside the score: in the JSON, the CSV and the page.
     assert document["columns"] == ["mean_return", "mean_odd"]
     assert rows[0]["metrics"] == {"mean_return": 4.0, "mean_odd": 0.0}
@@ -251,5 +251,11 @@ def test_a_challenge_ranks_by_an_info_metric_with_intervals_and_tie_breaker(api)
     exported = api.client.get("/api/v1/challenges/info-count/leaderboard?format=csv")
     table = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     assert [(r["name"], float(r["mean_odd"])) for r in table] == [("bob", 0.0), ("alice", 0.4)]
-    assert '<th class="num">mean_return</th><th class="num">mean_odd</th>' in board_page
+    # Each headed by its title and the arrow of its better way (the tie-breaker's: lower).
+    assert (
+        '<th class="num metric" title="mean_return, higher is better">Mean return&nbsp;'
+        '<span class="arrow" aria-label="higher is better">↑</span></th>'
+        '<th class="num metric" title="mean_odd, lower is better">Mean odd&nbsp;'
+        '<span class="arrow" aria-label="lower is better">↓</span></th>'
+    ) in board_page
     assert "<td>4.17</td><td>0.400</td>" in board_page  # alice's, beside her score

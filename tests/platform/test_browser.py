@@ -3,7 +3,9 @@
 Against an ``aigc serve`` the test starts, an organizer creates a challenge from YAML,
 a participant signs up, is stopped by the page before uploading a file that is too big,
 uploads an agent package, watches its status change without reloading, and finds it on
-the leaderboard. A screenshot of the leaderboard is kept in ``test-artifacts/`` (or
+the leaderboard. Then the pages people compare, at a desktop's and a phone's width: a
+text board, its charts, a FrozenLake board, a failed submission, a hidden board, the
+organizer's list. Screenshots are kept in ``test-artifacts/`` (or
 ``AIGC_TEST_ARTIFACTS``). No request may leave the server and no console error may occur
 (a Content-Security-Policy violation is one).
 
@@ -13,6 +15,7 @@ Without chromium the test is skipped, unless ``AIGC_REQUIRE_BROWSER=1`` (as in C
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,9 +27,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from aigc.platform.settings import Settings
 from tests.waiting import wait_for
 
 from .conftest import AGENTS, free_port
+from .page_data import FAILED_OUTPUT, FAILED_PASSWORD, FAILED_USER, seed_pages
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).parents[2]
@@ -40,6 +45,9 @@ environment: {id: CartPole-v1}
 phases:
   - {id: dev, episodes: 3, seeds: {first: 0}}
 """
+
+
+pages: dict[str, int] = {}  # what seed_pages made: the failed submission's id
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +78,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    with pytest.MonkeyPatch.context() as patch:  # the pages' data, through the platform's code
+        for name in ("AIGC_DATA_DIR", "AIGC_SANDBOX", "AIGC_BASELINES_DIR"):
+            patch.setenv(name, env[name])
+        pages["failed"] = seed_pages(Settings.from_env(), data / "baselines")
     port = free_port()
     log = open(data / "serve.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
@@ -124,8 +136,8 @@ def browser() -> Iterator[object]:
 class Watched:
     """A page whose requests and console errors are recorded."""
 
-    def __init__(self, browser: object, server: str):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    def __init__(self, browser: object, server: str, width: int = 1280, height: int = 900):
+        self.context = browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
         self.page = self.context.new_page()
         self.page.set_default_timeout(30_000)
         self.server = server
@@ -140,8 +152,9 @@ class Watched:
         if not url.startswith((self.server, "data:")):
             self.foreign.append(url)
 
-    def go(self, path: str) -> None:
-        self.page.goto(self.server + path)
+    def go(self, path: str) -> int:
+        response = self.page.goto(self.server + path)
+        return response.status if response is not None else 0
 
     def close(self) -> None:
         assert self.foreign == [], f"requests outside the server: {self.foreign}"
@@ -220,7 +233,133 @@ def test_organizer_creates_a_challenge_and_a_participant_climbs_its_board(
     participant.go("/challenges/browser-cartpole/leaderboard?phase=dev")
     first = page.locator("table tbody tr").first
     assert "pat" in first.inner_text() and "500" in first.inner_text()
-    assert page.locator("svg").count() == 2
+    assert page.locator("svg:visible").count() == 2  # each drawn twice: wide and narrow
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "leaderboard.png"), full_page=True)
     participant.close()
+
+
+# Facts measured in the page: what the visible charts draw, and how big their text is.
+VISIBLE_CHARTS = """() => [...document.querySelectorAll('figure.chart svg')]
+  .filter(svg => svg.getBoundingClientRect().width > 0)
+  .map(svg => {
+    const scale = svg.getScreenCTM().a;
+    return {
+      title: svg.querySelector('title').textContent,
+      texts: [...svg.querySelectorAll('text')].map(t => ({
+        text: t.textContent,
+        anchor: t.getAttribute('text-anchor'),
+        y: parseFloat(t.getAttribute('y')),
+        px: parseFloat(getComputedStyle(t).fontSize) * scale,
+      })),
+      dashes: [...svg.querySelectorAll('path')].map(p => p.getAttribute('stroke-dasharray') || ''),
+      bars: [...svg.querySelectorAll('rect')].filter(r => r.querySelector('title'))
+        .map(r => parseFloat(r.getAttribute('y'))),
+    };
+  })"""
+
+
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def fits(watched: Watched, width: int) -> None:
+    scroll = watched.page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{watched.page.url}: {scroll} px wide on a {width} px screen"
+
+
+def numbers(texts: list[dict]) -> list[float]:
+    return [float(t["text"]) for t in texts if NUMBER.fullmatch(t["text"])]
+
+
+@pytest.mark.parametrize("width, height", [(1280, 900), (390, 844)])
+def test_the_pages_people_compare_read_at_both_widths(
+    browser: object, server: str, width: int, height: int
+) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(watched: Watched, name: str) -> None:
+        watched.page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+
+    # The text board: on the screen, each metric titled with its better way.
+    visitor = Watched(browser, server, width, height)
+    page = visitor.page
+    assert visitor.go("/challenges/textgen/leaderboard?phase=dev") == 200
+    fits(visitor, width)
+    headings = [h.strip() for h in page.locator("table.board thead th").all_inner_texts()]
+    assert "Gold\xa0judge\xa0↑" in [h.replace(" ", "\xa0") for h in headings]
+    assert any(
+        h.replace("\n", " ").startswith("NLL per token") and h.endswith("↓") for h in headings
+    )
+    assert not any("mean_" in h for h in headings)
+    if width >= 1280:  # every column on a desktop screen, none behind a sideways scroll
+        assert page.evaluate(
+            "(s => s.scrollWidth <= s.clientWidth)(document.querySelector('.scroll'))"
+        )
+    charts = page.evaluate(VISIBLE_CHARTS)
+    assert len(charts) == 2
+    for chart in charts:
+        smallest = min(t["px"] for t in chart["texts"])
+        assert smallest >= 10, f"{chart['title']}: text {smallest:.1f} px tall at {width} px"
+    progress, returns = charts
+    times = [t["text"] for t in progress["texts"] if t["text"].startswith("2026")]
+    assert len(times) == len(set(times)) >= 1, times  # all entries came within a minute
+    assert len(progress["dashes"]) == len(set(progress["dashes"])) == 5  # the baselines' too
+    ticks = [n for t in returns["texts"] if t["anchor"] == "middle" for n in numbers([t])]
+    assert len(ticks) >= 3 and all(round(tick, 2) == tick for tick in ticks), ticks
+    [mean] = [t for t in returns["texts"] if t["text"].startswith("mean ")]
+    assert mean["y"] < min(returns["bars"])  # above the bars, not on one
+    shot(visitor, "text-board")
+
+    # A rate's axis ends at 1.
+    assert visitor.go("/challenges/frozenlake/leaderboard?phase=dev") == 200
+    [lake, _] = page.evaluate(VISIBLE_CHARTS)
+    rates = numbers([t for t in lake["texts"] if t["anchor"] == "end"])
+    assert rates and max(rates) <= 1.0, rates
+    shot(visitor, "rate-board")
+
+    # A hidden board is a page like any other that says why it shows nothing.
+    assert visitor.go("/challenges/textgen/leaderboard?phase=test") == 200
+    assert "hidden until the organizers reveal it" in page.inner_text("main")
+    fits(visitor, width)
+    shot(visitor, "hidden-board")
+
+    # The baselines account is no participant: the four who entered textgen are counted.
+    assert visitor.go("/challenges/textgen") == 200
+    assert "4 participants" in page.inner_text("main")
+    assert visitor.go("/challenges/taxi") == 200
+    assert "0 participants" in page.inner_text("main")
+    visitor.close()
+
+    # A failed submission: why first, no None, the output in order with its streams.
+    failed = Watched(browser, server, width, height)
+    log_in(failed, FAILED_USER, FAILED_PASSWORD)
+    assert failed.go(f"/my/submissions/{pages['failed']}") == 200
+    fits(failed, width)
+    result = failed.page.locator("section.box", has=failed.page.locator("h2", has_text="Result"))
+    assert "None" not in result.inner_text()
+    assert "Failed with agent_error" in result.locator(".result-failure").inner_text()
+    assert failed.page.locator("#failure").is_visible()
+    lines = failed.page.locator("pre.logs .line")
+    shown = [
+        (line.locator(".stream").inner_text(), line.evaluate("l => l.lastChild.textContent"))
+        for line in lines.all()
+    ]
+    assert shown == FAILED_OUTPUT
+    shot(failed, "failed-submission")
+    failed.close()
+
+    # The organizer's list: as wide as the header; status and actions on the screen.
+    organizer = Watched(browser, server, width, height)
+    log_in(organizer, "orga", "orga-password")
+    assert organizer.go("/organize/submissions") == 200
+    fits(organizer, width)
+    main, nav = (organizer.page.locator(s).bounding_box() for s in ("main", ".nav"))
+    assert main is not None and nav is not None
+    assert main["x"] >= nav["x"] - 1 and main["x"] + main["width"] <= nav["x"] + nav["width"] + 1
+    for field in ('[data-field="status"]', "td.row-actions"):
+        cells = organizer.page.locator(f"table.submissions tbody {field}")
+        assert cells.count() >= 9
+        for box in (cells.nth(i).bounding_box() for i in range(cells.count())):
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, field
+    shot(organizer, "organize-submissions")
+    organizer.close()

@@ -12,6 +12,7 @@ from aigc.platform import challenges
 from aigc.platform.board_cache import bump_board
 from aigc.platform.models import PhaseReveal, Submission, User
 from aigc.platform.startup import start
+from aigc.submissions.results import Failure
 
 from .conftest import Api, RecordingQueue, scored, zip_agent
 from .forms import post, signed_in, text, token, upload_form
@@ -282,17 +283,37 @@ def test_my_submissions_show_own_rows_with_live_json(api):
     assert rows[1]["score"] == 15 and rows[1]["episodes_total"] == 100
 
 
+def test_a_failed_submission_shows_its_failure_and_no_none(api):
+    alice = api.account("alice")
+    failure = Failure("agent_error", "act raised RuntimeError: boom", 0, 0)
+    submission_id = scored(api, alice, [], failure=failure)
+    page = text(signed_in(api, alice).get(f"/my/submissions/{submission_id}"))
+    assert "None" not in page
+    failed = 'Failed with <a href="#failure"><code>agent_error</code></a> before any episode'
+    assert failed in page
+    assert "— no score" in page and 'id="failure"' in page and "RuntimeError: boom" in page
+
+
 def test_one_submission_shows_result_histogram_and_logs(api):
     alice = api.account("alice")
     public = scored(api, alice, [10, 20, 30])
     hidden = scored(api, alice, [50, 60], phase="test")
     with api.db.session() as session:
         for submission_id in (public, hidden):
-            session.get_one(Submission, submission_id).logs = "agent says <hello>"
+            session.get_one(
+                Submission, submission_id
+            ).logs = (
+                "out| agent says <hello>\nerr| a warning\n[... 9 bytes of output skipped ...]\n"
+            )
     client = signed_in(api, alice)
     page = text(client.get(f"/my/submissions/{public}"))
     assert "Episode returns" in page and "<svg" in page and "mean_return" in page
-    assert "agent says &lt;hello&gt;" in page
+    # In the order written, each line marked with its stream; the note has no mark.
+    assert (
+        '<span class="line out"><span class="stream">out</span>agent says &lt;hello&gt;</span>'
+        '<span class="line err"><span class="stream">err</span>a warning</span>'
+        '<span class="line note"><span class="stream"></span>[... 9 bytes' in page
+    )
     assert ">hidden</td>" in text(client.get("/my/submissions"))  # scored, not yet revealed
     secret = text(client.get(f"/my/submissions/{hidden}"))
     assert "agent says" not in secret and "details are hidden in hidden phases" in secret
@@ -365,7 +386,7 @@ def test_hidden_phase_boards_wait_for_the_reveal(api):
     scored(api, alice, [42, 44], phase="test")
     for client in (api.client, signed_in(api, alice)):
         response = client.get("/challenges/cartpole/leaderboard?phase=test")
-        assert response.status_code == 403
+        assert response.status_code == 200  # a normal page that says why it shows no rows
         page = text(response)
         assert "hidden until the organizers reveal it" in page and "43.00" not in page
     orga = signed_in(api, api.organizer())
@@ -419,7 +440,7 @@ def test_the_leaderboard_shows_rows_intervals_badges_and_charts(api):
     assert 'class="overlap" title="the 95% interval overlaps' in page and "≈" in page
     assert '<span class="badge baseline">baseline</span>' in page
     assert "<td>—</td>" in page  # the baseline takes no rank
-    assert page.count("<svg") == 2 and "Best mean_return over time" in page
+    assert page.count("<svg") == 4 and "Best over time: Mean return" in page  # wide and narrow
     assert f"alice (submission {best})" in page  # the default histogram: the first row
     assert "/api/v1/challenges/cartpole/leaderboard?phase=dev&amp;format=csv" in page
     assert "/api/v1/challenges/cartpole/leaderboard?phase=dev&amp;format=json" in page

@@ -693,3 +693,70 @@ def test_parsing_does_not_change_the_input():
 def test_builtin_loaded_from_its_file_equals_the_builtin_by_id():
     path = Path(__file__).parents[2] / "aigc" / "submissions" / "challenges" / "cartpole.yaml"
     assert get_challenge(path) == get_challenge("cartpole")
+
+
+# --- how reported metrics are shown ----------------------------------------------------------
+
+
+def test_reported_metrics_get_titles_and_directions_by_default():
+    metrics = spec_with(
+        ("metrics.success", "truncated"),
+        ("metrics.info", ["gold"]),
+        (
+            "metrics.report",
+            ["mean_return", "std_return", "success_rate", "mean_length", "mean_gold"],
+        ),
+    ).metrics
+    shown = {name: (s.title, s.arrow) for name in metrics.report for s in [metrics.show(name)]}
+    assert shown == {
+        "mean_return": ("Mean return", "↑"),
+        "std_return": ("Std of return", "↓"),
+        "success_rate": ("Success rate", "↑"),
+        "mean_length": ("Mean length", ""),  # long is good in one environment, bad in another
+        "mean_gold": ("Mean gold", ""),
+    }
+
+
+def test_a_reported_metric_can_carry_its_title_and_direction():
+    metrics = spec_with(
+        ("metrics.info", ["nll"]),
+        (
+            "metrics.report",
+            [
+                {"metric": "mean_return", "title": "Reward   model"},
+                {"metric": "mean_nll", "title": "NLL per token", "better": "lower"},
+                {"metric": "mean_length", "better": "neither"},
+            ],
+        ),
+    ).metrics
+    assert metrics.report == ("mean_return", "mean_nll", "mean_length")
+    assert [(s.title, s.direction) for s in map(metrics.show, metrics.report)] == [
+        ("Reward model", "higher is better"),
+        ("NLL per token", "lower is better"),
+        ("Mean length", ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    "entry, words",
+    [
+        ({"metric": "mean_return", "better": "lower"}, "which says higher is better: leave better"),
+        ({"metric": "std_return", "better": "higher"}, "tie_breaker, which says lower is better"),
+        ({"metric": "mean_length", "better": "up"}, "use one of higher, lower, neither"),
+        ({"metric": "mean_length", "title": "x" * 41}, "at most 40 printable characters"),
+        ({"metric": "mean_length", "title": "a\x1bb"}, "at most 40 printable characters"),
+        ({"metric": "mean_length", "colour": "red"}, "known fields: metric, title, better"),
+        ({"title": "Length"}, "metrics.report[1].metric is missing"),
+    ],
+)
+def test_a_bad_reported_metric_is_refused_with_the_fix(entry, words):
+    message = spec_error(mutate(valid(), "metrics.report", ["mean_return", entry]))
+    assert message.startswith("metrics.report[1]") and words in message
+
+
+def test_the_text_board_titles_its_metrics():
+    from aigc.submissions.challenge import builtin_challenges
+
+    textgen = next(spec for spec in builtin_challenges() if spec.id == "textgen").metrics
+    headings = [(s.title, s.arrow) for s in map(textgen.show, textgen.report)]
+    assert ("Gold judge", "↑") in headings and ("NLL per token", "↓") in headings

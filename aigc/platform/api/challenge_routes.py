@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from flask import Response, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aigc.leaderboard.export import row_dict, to_csv
@@ -15,7 +15,7 @@ from aigc.platform.api.errors import ApiError
 from aigc.platform.api.render import challenge_json
 from aigc.platform.api.routes import RouteTable, require_user, viewer
 from aigc.platform.context import platform
-from aigc.platform.models import Challenge, Submission
+from aigc.platform.models import Challenge
 from aigc.submissions.challenge import SpecError
 
 routes = RouteTable()
@@ -35,15 +35,6 @@ SPEC_BODY = {
         },
     },
 }
-
-
-def _participants(session: Session) -> dict[int, int]:
-    rows = session.execute(
-        select(Submission.challenge_id, func.count(func.distinct(Submission.user_id))).group_by(
-            Submission.challenge_id
-        )
-    )
-    return {challenge_id: count for challenge_id, count in rows}
 
 
 def _spec_yaml() -> str:
@@ -70,7 +61,7 @@ def _load(session: Session, slug: str) -> Challenge:
 @routes.route("/challenges", "GET", "List the challenges", "anyone", response="ChallengeList")
 def list_challenges() -> Any:
     with platform().db.session() as session:
-        counts = _participants(session)
+        counts = challenges.participants(session)
         rows = session.scalars(select(Challenge).order_by(Challenge.slug))
         return {"challenges": [challenge_json(c, False, counts.get(c.id, 0)) for c in rows]}
 
@@ -86,7 +77,9 @@ def list_challenges() -> Any:
 def show_challenge(slug: str) -> Any:
     with platform().db.session() as session:
         challenge = _load(session, slug)
-        return challenge_json(challenge, True, _participants(session).get(challenge.id, 0))
+        return challenge_json(
+            challenge, True, challenges.participants(session).get(challenge.id, 0)
+        )
 
 
 @routes.route(
@@ -132,7 +125,9 @@ def update_challenge(slug: str) -> Any:
             raise ApiError(400, str(exc)) from None
         except challenges.ChallengeConflict as exc:
             raise ApiError(409, str(exc)) from None
-        data = challenge_json(challenge, True, _participants(session).get(challenge.id, 0))
+        data = challenge_json(
+            challenge, True, challenges.participants(session).get(challenge.id, 0)
+        )
         return {**data, "changed": changed}
 
 
@@ -219,4 +214,6 @@ def reveal_phase(slug: str, phase: str) -> Any:
         if not visibility.reveal(session, challenge, phase, user):
             raise ApiError(409, f"phase {phase!r} is revealed already")
         session.flush()
-        return challenge_json(challenge, True, _participants(session).get(challenge.id, 0))
+        return challenge_json(
+            challenge, True, challenges.participants(session).get(challenge.id, 0)
+        )

@@ -9,13 +9,13 @@ from typing import Any
 from flask import Blueprint, abort, render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from aigc.platform import challenges, visibility
 from aigc.platform.context import platform
 from aigc.platform.lru import LRU
-from aigc.platform.models import Challenge, Submission
+from aigc.platform.models import Challenge
 from aigc.platform.web.formatting import number
 from aigc.platform.web.signin import current_user
 from aigc.submissions.challenge import ChallengeSpec, EnvironmentSpec, Phase
@@ -69,16 +69,6 @@ def _build_facts(environment: EnvironmentSpec) -> EnvironmentFacts:
 def markdown(text: str) -> Markup:
     """Render an organizer's Markdown; raw HTML in it is escaped, not passed through."""
     return _rendered.get(text, lambda: Markup(_markdown.render(text)))
-
-
-def participants(session: Session) -> dict[int, int]:
-    """How many people submitted to each challenge, by challenge id."""
-    rows = session.execute(
-        select(Submission.challenge_id, func.count(func.distinct(Submission.user_id))).group_by(
-            Submission.challenge_id
-        )
-    )
-    return {challenge_id: count for challenge_id, count in rows}
 
 
 def challenge_state(spec: ChallengeSpec) -> str:
@@ -160,7 +150,7 @@ def load(session: Session, slug: str) -> Challenge:
 def home() -> Any:
     """List the challenges with their state, phases and participants."""
     with platform().db.session() as session:
-        counts = participants(session)
+        counts = challenges.participants(session)
         query = select(Challenge).options(selectinload(Challenge.versions)).order_by(Challenge.slug)
         rows = []
         for challenge in session.scalars(query):
@@ -183,7 +173,7 @@ def challenge_page(slug: str) -> Any:
     with platform().db.session() as session:
         challenge = load(session, slug)
         spec = challenges.spec_of(challenge)
-        count = participants(session).get(challenge.id, 0)
+        count = challenges.participants(session).get(challenge.id, 0)
         version = challenge.current_version
     viewer = current_user()
     return render_template(

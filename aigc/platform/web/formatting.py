@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from markupsafe import Markup
@@ -23,6 +24,15 @@ def number(value: float | None, digits: int | None = None) -> str:
 
 def decimals(size: float) -> int:
     return 1 if size >= 100 else 2 if size >= 1 else 3
+
+
+NARROW_CHART = 360  # px: drawn at this width, a chart's 12 px text stays 12 px on a phone
+
+
+def chart_pair(draw: Callable[[int], str]) -> Markup:
+    """A chart drawn for wide screens and again, narrower, for phones (CSS shows one)."""
+    wide, narrow = inline_svg(draw(720)), inline_svg(draw(NARROW_CHART))
+    return Markup(f'<div class="chart-wide">{wide}</div><div class="chart-narrow">{narrow}</div>')
 
 
 def inline_svg(svg: str) -> Markup:

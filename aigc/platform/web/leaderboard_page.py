@@ -19,9 +19,10 @@ from aigc.platform.board_cache import Board
 from aigc.platform.context import platform
 from aigc.platform.models import EpisodeRow, Evaluation
 from aigc.platform.web.challenge_pages import load
-from aigc.platform.web.formatting import decimals, inline_svg, number
+from aigc.platform.web.formatting import chart_pair, decimals, number
 from aigc.platform.web.signin import current_user
 from aigc.submissions.challenge import SpecError
+from aigc.submissions.metrics import bounds
 
 bp = Blueprint("boards", __name__)
 OVERLAP_NOTE = "the 95% interval overlaps the next row's: their order could be chance"
@@ -73,12 +74,15 @@ def rows_html(board: Board, phase_id: str) -> Markup:
 
 
 def progress_chart(board: Board, title: str) -> Markup:
-    return inline_svg(
-        plots.best_over_time(
+    name = board.headings[0].title if board.headings else board.metric
+    return chart_pair(
+        lambda width: plots.best_over_time(
             board.series,
-            f"Best {board.metric} over time — {title}",
-            board.metric,
+            f"Best over time: {name} — {title}",
+            name,
             board.higher_is_better,
+            width=width,
+            bounds=bounds(board.metric),
         )
     )
 
@@ -92,7 +96,9 @@ def returns_chart(submission_id: int, label: str) -> Markup:
             .order_by(EpisodeRow.index)
         ).all()
     values = [r for r in returns if r is not None]
-    return inline_svg(plots.histogram(values, f"Episode returns — {label}", "return"))
+    return chart_pair(
+        lambda width: plots.histogram(values, f"Episode returns — {label}", "return", width=width)
+    )
 
 
 @bp.get("/challenges/<slug>/leaderboard")
@@ -127,8 +133,8 @@ def leaderboard(slug: str) -> Any:
         "board": board,
         "public": visibility.board_visible(phase, False, is_revealed),
     }
-    if board is None:
-        return render_template("leaderboard.html", **page), 403
+    if board is None:  # a page like any other, saying the board waits for the reveal
+        return render_template("leaderboard.html", **page)
     key = (challenge.id, phase_id, board.version)
     cache = p.fragments
     rows = cache.get(("rows", *key), lambda: rows_html(board, phase_id))

@@ -16,9 +16,10 @@ from aigc.platform.context import platform
 from aigc.platform.models import ACTIVE, Challenge, Submission, User
 from aigc.platform.queue import send
 from aigc.platform.web.challenge_pages import size
-from aigc.platform.web.formatting import inline_svg, number, when
+from aigc.platform.web.formatting import chart_pair, number, when
 from aigc.platform.web.guards import local_path, signed_in
 from aigc.platform.web.signin import current_user
+from aigc.submissions import agent_output
 
 bp = Blueprint("submissions", __name__)
 LIST_LIMIT = 200
@@ -186,9 +187,12 @@ def show(submission_id: int) -> Any:
         submission = own(session, submission_id, user)
         data = submission_json(submission, user)
         full = visibility.sees_everything(submission, user)
-        logs = visibility.logs(submission, full)
+        stored = visibility.logs(submission, full)
+        logs = None if stored is None else agent_output.lines(stored)
         summary = row(submission, user)
         mine = submission.user_id == user.id
+        challenge = session.get_one(Challenge, submission.challenge_id)
+        shown = challenges.spec_of(challenge, submission.challenge_version).metrics.show
         seen = visibility.progress(submission, full)
         times = {
             "Submitted": when(submission.created_at),
@@ -197,9 +201,12 @@ def show(submission_id: int) -> Any:
         }
     histogram = None
     result = data["result"]
+    headings = {name: shown(name) for name in (result["metrics"] if result else {})}
     if result and result["episodes"]:
         returns = [e["return"] for e in result["episodes"] if e["return"] is not None]
-        histogram = inline_svg(plots.histogram(returns, "Episode returns", "return"))
+        histogram = chart_pair(
+            lambda width: plots.histogram(returns, "Episode returns", "return", width=width)
+        )
     return render_template(
         "submission.html",
         s=data,
@@ -209,6 +216,7 @@ def show(submission_id: int) -> Any:
         histogram=histogram,
         mine=mine,
         times=times,
+        headings=headings,
     )
 
 
