@@ -51,5 +51,15 @@ fi
 if [ "$docker" = 1 ]; then
   bash scripts/docker-engine.sh
   .venv/bin/aigc sandbox build
+  # docker/compose.yaml runs with Docker's compose plugin or Debian's docker-compose.
+  if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "docker-compose is missing: install Debian's docker-compose package (as root)" >&2
+      exit 1
+    fi
+    echo "installing docker-compose from Debian's packages"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq docker-compose >/dev/null
+  fi
 fi
 echo "AIGC is installed in .venv: .venv/bin/aigc --help"

@@ -1,9 +1,9 @@
 """Starting the platform: what ``aigc serve``, the WSGI entry and the tests all do first.
 
 :func:`start` migrates the database, loads the built-in challenges, makes the sandbox
-ready, builds the app, submits the baseline packages and, with the in-process pool, takes
-back what a previous run of the server left queued or running. Each step says what it did
-through ``say``, one line at a time.
+ready (without a broker; with one, the workers do), builds the app, submits the baseline
+packages and, with the in-process pool, takes back what a previous run of the server left
+queued or running. Each step says what it did through ``say``, one line at a time.
 """
 
 from __future__ import annotations
@@ -104,7 +104,10 @@ def start(
     StartupError when the database or the sandbox cannot be used.
     """
     prepare_database(settings, say).dispose()
-    check_sandbox(settings, say, progress)
+    if not settings.broker_url:
+        # With a broker, Celery workers evaluate and check their own sandbox: the web
+        # server needs no Docker engine.
+        check_sandbox(settings, say, progress)
     app = create_app(settings, queue)
     p = platform(app)
     baselines: list[int] = []

@@ -77,9 +77,15 @@ def reap_stale_containers(client: docker.DockerClient) -> list[str]:
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         if owner_alive(container.labels.get(OWNER_LABEL, "")):
             continue
-        with contextlib.suppress(docker.errors.NotFound):
+        try:
             container.remove(force=True, v=True)
-            removed.append(container.name)
+        except docker.errors.NotFound:
+            continue
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # another worker is removing it at this moment
+                continue
+            raise
+        removed.append(container.name)
     return removed
 
 

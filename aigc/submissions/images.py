@@ -53,31 +53,9 @@ RUNTIME_PACKAGES = ("numpy", "gymnasium", "msgpack", "torch")
 # the text or train extra): the release those extras pin, which setup.sh installs.
 RUNTIME_TORCH = "2.13.0"
 
-DOCKERFILE = """\
-ARG BASE
-FROM ${{BASE}} AS install
-COPY wheelhouse /wheelhouse
-RUN python3 -m venv /opt/aigc \\
- && /opt/aigc/bin/pip install --no-cache-dir --no-index --find-links /wheelhouse \\
-        -r /wheelhouse/requirements.txt
-COPY aigc /opt/aigc/src/aigc
-# Bytecode compiled now: a read-only container could not cache it, and every start
-# would compile numpy and gymnasium again.
-RUN python3 -m compileall -q /opt/aigc/src
-
-FROM ${{BASE}}
-COPY --from=install /opt/aigc /opt/aigc
-RUN echo "agent:x:{uid}:{uid}:agent:/tmp:/usr/sbin/nologin" >> /etc/passwd \\
- && echo "agent:x:{uid}:" >> /etc/group
-ENV PATH=/opt/aigc/bin:/usr/local/bin:/usr/bin:/bin \\
-    PYTHONPATH=/opt/aigc/src \\
-    PYTHONDONTWRITEBYTECODE=1 \\
-    PYTHONUNBUFFERED=1 \\
-    HOME=/tmp
-USER {uid}:{uid}
-WORKDIR /agent
-ENTRYPOINT ["python", "-m", "aigc.submissions.agent_runtime"]
-"""
+# The recipe, a file of its own: docker/agent-runtime/Dockerfile in the repository, shipped
+# in the package as this link's content (MANIFEST.in), so an installed aigc builds too.
+DOCKERFILE = Path(__file__).with_name("agent-runtime.Dockerfile")
 
 Progress = Callable[[str], None]
 
@@ -105,14 +83,25 @@ def requirements() -> list[str]:
     return pins
 
 
+def dockerfile() -> str:
+    """Return the agent-runtime image's Dockerfile."""
+    try:
+        return DOCKERFILE.read_text()
+    except OSError as exc:
+        raise ImageError(
+            f"the agent-runtime Dockerfile is missing at {DOCKERFILE} ({exc.strerror}): "
+            "reinstall aigc from its repository"
+        ) from None
+
+
 def _source_root() -> Path:
     return Path(aigc.__file__).resolve().parent
 
 
 def content_hash(base: str) -> str:
-    """Hash everything the image is made of: base, Dockerfile, pins and runtime sources."""
+    """Hash everything the image is made of: base, Dockerfile, user, pins and runtime sources."""
     digest = hashlib.sha256()
-    for part in (base, DOCKERFILE, json.dumps(requirements())):
+    for part in (base, dockerfile(), str(AGENT_UID), json.dumps(requirements())):
         digest.update(part.encode() + b"\0")
     for module in RUNTIME_MODULES:
         digest.update(module.encode() + b"\0" + (_source_root() / module).read_bytes() + b"\0")
@@ -182,7 +171,7 @@ def _debian_base(client: docker.DockerClient, progress: Progress) -> str:
     return tag
 
 
-def _base(client: docker.DockerClient, progress: Progress) -> str:
+def base_image(client: docker.DockerClient, progress: Progress = print) -> str:
     """Return a base image with Python 3.11: one already here, the slim image, or Debian's."""
     for tag in (SLIM_BASE, _debian_base_tag()):
         if _has_image(client, tag):
@@ -209,7 +198,7 @@ def _fill_wheelhouse(folder: Path, pins: list[str], progress: Progress) -> None:
 def runtime_image(client: docker.DockerClient | None = None, progress: Progress = print) -> str:
     """Return the tag of the agent-runtime image, building it first if it is missing."""
     client = client or docker.from_env()
-    base = _base(client, progress)
+    base = base_image(client, progress)
     tag = f"{REPOSITORY}:{content_hash(base)}"
     if _has_image(client, tag):
         return tag
@@ -220,11 +209,15 @@ def runtime_image(client: docker.DockerClient | None = None, progress: Progress 
             target = context / "aigc" / module
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(_source_root() / module, target)
-        (context / "Dockerfile").write_text(DOCKERFILE.format(uid=AGENT_UID))
+        (context / "Dockerfile").write_text(dockerfile())
         progress(f"building {tag}")
         try:
             for chunk in client.api.build(
-                path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, decode=True
+                path=str(context),
+                tag=tag,
+                buildargs={"BASE": base, "AGENT_UID": str(AGENT_UID)},
+                rm=True,
+                decode=True,
             ):
                 if "error" in chunk:
                     raise ImageError(f"building {tag} failed: {chunk['error'].strip()}")

@@ -57,6 +57,18 @@ def test_start_names_the_database_setting_when_it_cannot_migrate(settings: Setti
     assert "AIGC_DATABASE_URL" in str(refused.value)
 
 
+def test_only_a_server_that_evaluates_needs_a_docker_engine(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
+    docker = settings.with_(sandbox="docker")
+    with pytest.raises(StartupError, match="no Docker engine answers"):
+        start(docker, queue=RecordingQueue())  # the in-process pool would run the agents here
+    # With a broker, the workers evaluate (and check their engine): the web server starts.
+    brokered = docker.with_(broker_url="redis://127.0.0.1:6379/0")
+    assert start(brokered, queue=RecordingQueue()).app is not None
+
+
 # A server process's start-up, with a queue that keeps nothing: evaluating is not the point.
 START = """
 from aigc.platform.settings import Settings
