@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from importlib import resources
 
@@ -12,8 +13,11 @@ from aigc.platform.lru import LRU
 from aigc.platform.models import Challenge, ChallengeVersion, User, now
 from aigc.submissions.challenge import (
     ChallengeSpec,
+    EnvironmentSpec,
     Phase,
+    SpecError,
     builtin_challenge_ids,
+    check_environment,
     parse_challenge_yaml,
 )
 
@@ -23,11 +27,53 @@ class ChallengeConflict(ValueError):
 
 
 _parsed: LRU[str, ChallengeSpec] = LRU(256)
+_problems: LRU[str, str | None] = LRU(256)
 
 
 def parse(spec_yaml: str) -> ChallengeSpec:
-    """Parse a stored spec once (checking it builds the environment, which takes time)."""
-    return _parsed.get(spec_yaml, lambda: parse_challenge_yaml(spec_yaml))
+    """Read a stored spec once, without building its environment.
+
+    Stored specs were checked when they were created; an environment that went away
+    since (a restart without it) makes its challenge unavailable, not unreadable.
+    """
+    return _parsed.get(spec_yaml, lambda: parse_challenge_yaml(spec_yaml, build_environment=False))
+
+
+def check(spec_yaml: str) -> ChallengeSpec:
+    """Check a new spec fully, building its environment once; SpecError if it is invalid."""
+    spec = parse_challenge_yaml(spec_yaml)
+    _parsed.get(spec_yaml, lambda: spec)
+    with _problems.lock:  # it builds now, whatever it did before
+        _problems.entries.pop(_environment_key(spec.environment), None)
+    return spec
+
+
+def forget_parsed() -> None:
+    """Drop what was read and built, as a restart does."""
+    for cache in (_parsed, _problems):
+        with cache.lock:
+            cache.entries.clear()
+
+
+def _environment_key(environment: EnvironmentSpec) -> str:
+    return json.dumps(
+        [environment.id, environment.kwargs, environment.max_episode_steps],
+        sort_keys=True,
+        default=repr,
+    )
+
+
+def unavailable_reason(spec: ChallengeSpec) -> str | None:
+    """Why the challenge's environment cannot be built here, or None if it can (cached)."""
+
+    def problem() -> str | None:
+        try:
+            check_environment(spec.environment)
+        except SpecError as exc:
+            return f"its environment cannot be built ({exc})"
+        return None
+
+    return _problems.get(_environment_key(spec.environment), problem)
 
 
 def spec_of(challenge: Challenge, version: int | None = None) -> ChallengeSpec:
@@ -45,7 +91,7 @@ def find(session: Session, slug: str) -> Challenge | None:
 
 def create(session: Session, spec_yaml: str, by: User | None, builtin: bool = False) -> Challenge:
     """Create a challenge from YAML; SpecError if the spec is invalid."""
-    spec = parse(spec_yaml)
+    spec = check(spec_yaml)
     if find(session, spec.id) is not None:
         raise ChallengeConflict(
             f"a challenge with id {spec.id!r} exists: update it instead (aigc challenge update)"
@@ -61,13 +107,15 @@ def create(session: Session, spec_yaml: str, by: User | None, builtin: bool = Fa
 
 def update(session: Session, challenge: Challenge, spec_yaml: str, by: User | None) -> bool:
     """Add a version with the new YAML; return False if nothing changed."""
-    spec = parse(spec_yaml)
+    current = next(v for v in challenge.versions if v.version == challenge.current_version)
+    if current.spec_yaml == spec_yaml and by is None:
+        return False  # a restart finding the shipped spec unchanged: nothing to build
+    spec = check(spec_yaml)
     if spec.id != challenge.slug:
         raise ChallengeConflict(
             f"the spec is for {spec.id!r}, not {challenge.slug!r}: keep the id, or create a "
             "new challenge"
         )
-    current = next(v for v in challenge.versions if v.version == challenge.current_version)
     if current.spec_yaml == spec_yaml:
         return False
     if by is not None:

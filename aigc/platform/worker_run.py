@@ -50,6 +50,8 @@ log = logging.getLogger("aigc.evaluation")
 DONE, SKIPPED, RETRY = "done", "skipped", "retry"
 PLATFORM_ERROR = "platform_error"
 INTERRUPTED = "interrupted"
+# The challenge's environment failed (the organizer's fault): no quota, not the agent's.
+ENVIRONMENT_ERROR = "environment_error"
 CANCELLED_CODE = "cancelled"
 
 
@@ -215,6 +217,10 @@ def run_submission(
         phase, sha256 = submission.phase, submission.package_sha256
     if held.attempt > settings.max_attempts:
         _give_up(db, held, INTERRUPTED, f"the evaluation was interrupted {held.attempt - 1} times")
+        return DONE
+    reason = challenges.unavailable_reason(spec)
+    if reason is not None:
+        _give_up(db, held, ENVIRONMENT_ERROR, f"the challenge is unavailable: {reason}")
         return DONE
     # The platform's own cap on evaluation time applies to every challenge.
     limits = dataclasses.replace(

@@ -378,7 +378,7 @@ def _mapping(path: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _environment(path: str, value: Any) -> EnvironmentSpec:
+def _environment(path: str, value: Any, build: bool = True) -> EnvironmentSpec:
     fields = _Fields(value, path, ("id", "kwargs", "max_episode_steps"))
     env_id = fields.get("id", _str)
     spec = EnvironmentSpec(
@@ -386,8 +386,16 @@ def _environment(path: str, value: Any) -> EnvironmentSpec:
         kwargs=fields.get("kwargs", _mapping, default={}),
         max_episode_steps=fields.get("max_episode_steps", _int(1), default=None),
     )
+    if build:
+        check_environment(spec, path)
+    return spec
+
+
+def check_environment(spec: EnvironmentSpec, path: str = "environment") -> None:
+    """Build the environment once, so a bad id or bad kwargs are reported now."""
     import aigc.envs  # noqa: F401  (the platform's own environments register on import)
 
+    env_id = spec.id
     if env_id not in gym.envs.registry:
         close = difflib.get_close_matches(env_id, list(gym.envs.registry), n=1)
         hint = f"did you mean {close[0]!r}?" if close else "use an id from gymnasium.envs.registry"
@@ -399,7 +407,6 @@ def _environment(path: str, value: Any) -> EnvironmentSpec:
         raise SpecError(
             f"{path}.kwargs: {env_id} cannot be made with these arguments ({detail})"
         ) from None
-    return spec
 
 
 def _seeds(path: str, value: Any, episodes: int) -> tuple[tuple[int, ...] | None, int | None]:
@@ -618,15 +625,20 @@ def _phases(path: str, value: Any) -> tuple[Phase, ...]:
     return phases
 
 
-def parse_challenge(data: object) -> ChallengeSpec:
-    """Check a parsed YAML document and build the spec."""
+def parse_challenge(data: object, build_environment: bool = True) -> ChallengeSpec:
+    """Check a parsed YAML document and build the spec.
+
+    ``build_environment=False`` reads a spec that was checked before (one the platform
+    stored) without building its environment: one that cannot be built any more still
+    reads, and :func:`check_environment` says why it is unavailable.
+    """
     known = ("id", "title", "description", "environment", "phases", "limits", "metrics", "quotas")
     fields = _Fields(data, "", known)
     return ChallengeSpec(
         id=fields.get("id", _identifier),
         title=fields.get("title", _str),
         description=fields.get("description", _text, default=""),
-        environment=fields.get("environment", _environment),
+        environment=fields.get("environment", lambda p, v: _environment(p, v, build_environment)),
         phases=fields.get("phases", _phases),
         limits=fields.get("limits", _limits, default=Limits()),
         metrics=fields.get("metrics", _metrics, default=MetricsSpec()),
@@ -634,7 +646,7 @@ def parse_challenge(data: object) -> ChallengeSpec:
     )
 
 
-def parse_challenge_yaml(text: str) -> ChallengeSpec:
+def parse_challenge_yaml(text: str, build_environment: bool = True) -> ChallengeSpec:
     """Parse and check a spec from YAML text."""
     try:
         data = yaml.safe_load(text)
@@ -642,7 +654,7 @@ def parse_challenge_yaml(text: str) -> ChallengeSpec:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise SpecError(f"the spec is not valid YAML{where}: fix the syntax there") from None
-    return parse_challenge(data)
+    return parse_challenge(data, build_environment)
 
 
 def load_challenge(path: Path) -> ChallengeSpec:

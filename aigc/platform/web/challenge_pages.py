@@ -170,6 +170,7 @@ def home() -> Any:
                     "challenge": challenge,
                     "spec": spec,
                     "state": challenge_state(spec),
+                    "unavailable": challenges.unavailable_reason(spec),
                     "phases": phase_rows(spec),
                     "participants": counts.get(challenge.id, 0),
                 }
@@ -192,6 +193,7 @@ def challenge_page(slug: str) -> Any:
         spec=spec,
         version=version,
         state=challenge_state(spec),
+        unavailable=challenges.unavailable_reason(spec),
         description=markdown(spec.description),
         rules=rules(spec),
         facts=environment_facts(spec.environment),
