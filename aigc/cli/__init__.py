@@ -5,6 +5,8 @@
 - :mod:`aigc.cli.operate`: run and administer a platform server.
 - :mod:`aigc.cli.remote`: a participant's or organizer's work on a platform server, through
   the REST client of :mod:`aigc.cli.client`.
+- :mod:`aigc.cli.challenges`: an organizer's check of a challenge or bundle on this machine
+  (``aigc challenge check``).
 
 :mod:`aigc.cli.console` holds what they all print with. Each command imports the heavy
 parts (torch, Flask, SQLAlchemy, Docker) when it runs, so ``aigc --help`` stays quick.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import click
 
 from aigc import __version__
-from aigc.cli import develop, operate, remote, training
+from aigc.cli import challenges, develop, operate, remote, training
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,6 +42,7 @@ main.add_command(remote.login)
 main.add_command(remote.logout)
 main.add_command(remote.list_challenges)
 main.add_command(remote.challenge)
+remote.challenge.add_command(challenges.check)
 main.add_command(remote.submit)
 main.add_command(remote.status)
 main.add_command(remote.logs)

@@ -217,7 +217,12 @@ class Runtime:
 
     def _failure(self, exc: Exception, where: str) -> EnvironmentFailure:
         frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if Path(f.filename).resolve().is_relative_to(self.bundle)]
+        own = [
+            f
+            for f in frames
+            if Path(f.filename).is_absolute()  # not <frozen ...>, which cwd would resolve
+            and Path(f.filename).resolve().is_relative_to(self.bundle)
+        ]
         location = f" ({Path(own[-1].filename).name}, line {own[-1].lineno})" if own else ""
         text = str(exc).splitlines()[0] if str(exc) else ""
         summary = f"the environment raised {type(exc).__name__} in {where}{location}: {text}"
