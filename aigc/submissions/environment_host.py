@@ -204,7 +204,8 @@ class EnvironmentHost:
     def _observations(self, batch: Any, n: int, where: str) -> list[Any]:
         space = self.observation_space
         try:
-            observations = unbatch(decode_batch(batch, space, n), space)
+            decoded = decode_batch(batch, space, n)
+            observations = unbatch(decoded, space)
         except (ProtocolError, ValueError, TypeError) as exc:
             raise EnvironmentFailed(
                 f"the environment's observations from {where} do not fit its observation "
@@ -212,12 +213,11 @@ class EnvironmentHost:
             ) from None
         if len(observations) != n:
             raise EnvironmentFailed(f"the environment returned {len(observations)} observations")
-        for observation in observations:
-            if not space.contains(observation):
-                raise EnvironmentFailed(
-                    f"the environment returned an observation from {where} outside its "
-                    f"observation space {describe_space(space)}: return observations in it"
-                )
+        if not batch_within(decoded, space):
+            raise EnvironmentFailed(
+                f"the environment returned an observation from {where} outside its "
+                f"observation space {describe_space(space)}: return observations in it"
+            )
         return observations
 
     def _flags(self, value: Any, n: int, name: str, kind: str) -> np.ndarray:
@@ -315,6 +315,31 @@ class RemoteEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         return self.host.step_many([self.index], [action])[0]
+
+
+def batch_within(batch: Any, space: gym.Space) -> bool:
+    """Whether every observation of a decoded batch is in ``space`` (checked at once)."""
+    if isinstance(space, gym.spaces.Dict):
+        return all(batch_within(batch[k], s) for k, s in space.spaces.items())
+    if isinstance(space, gym.spaces.Tuple):
+        return all(batch_within(b, s) for b, s in zip(batch, space.spaces, strict=True))
+    array = np.asarray(batch)
+    if isinstance(space, gym.spaces.Box):
+        if space.dtype is None or not np.can_cast(array.dtype, space.dtype):
+            return False
+        return bool(np.all(array >= space.low) and np.all(array <= space.high))
+    if isinstance(space, gym.spaces.Discrete):
+        start = int(space.start)
+        return array.dtype.kind in "iu" and bool(
+            np.all(array >= start) and np.all(array < start + int(space.n))
+        )
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return array.dtype.kind in "iu" and bool(
+            np.all(array >= space.start) and np.all(array < space.start + space.nvec)
+        )
+    if isinstance(space, gym.spaces.MultiBinary):
+        return array.dtype.kind in "biu" and bool(np.all((array == 0) | (array == 1)))
+    return all(space.contains(o) for o in array)
 
 
 def step_all(
