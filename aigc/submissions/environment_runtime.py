@@ -175,25 +175,29 @@ class Runtime:
             raise EnvironmentFailure("the evaluator sent one action per environment, not this")
         if isinstance(self.action_space, gym.spaces.Discrete):
             actions = actions.tolist()
-        observations, rewards, terminated, truncated, infos = [], [], [], [], []
-        for index, action in zip(indices, actions, strict=True):
-            env = self._env(index)
-            observation, reward, term, trunc, info = self._call(env.step, "step", action)
-            observations.append(observation)
-            rewards.append(self._call(float, "step (its reward)", reward))
-            terminated.append(bool(term))
-            truncated.append(bool(trunc))
-            infos.append(
-                {name: info_number(info.get(name)) for name in self.info}
-                if isinstance(info, dict)
-                else {}
-            )
+        envs = [self._env(index) for index in indices]
+        names = self.info
+        observations, infos = [], []
+        rewards = np.empty(len(envs), dtype=np.float64)
+        terminated = np.empty(len(envs), dtype=bool)
+        truncated = np.empty(len(envs), dtype=bool)
+        try:  # one handler for the whole group: this loop is the environment's hot path
+            for i, (env, action) in enumerate(zip(envs, actions, strict=True)):
+                observation, rewards[i], terminated[i], truncated[i], info = env.step(action)
+                observations.append(observation)
+                infos.append(
+                    {name: info_number(info.get(name)) for name in names}
+                    if names and isinstance(info, dict)
+                    else {}
+                )
+        except Exception as exc:
+            raise self._failure(exc, "step") from exc
         return {
             "type": "env_steps",
             "observations": self._call(encode_batch, "step", observations, self.observation_space),
-            "rewards": encode_array(np.asarray(rewards, dtype=np.float64)),
-            "terminated": encode_array(np.asarray(terminated, dtype=bool)),
-            "truncated": encode_array(np.asarray(truncated, dtype=bool)),
+            "rewards": encode_array(rewards),
+            "terminated": encode_array(terminated),
+            "truncated": encode_array(truncated),
             "infos": infos,
         }
 
