@@ -5,6 +5,8 @@
 - :mod:`aigc.cli.operate`: run and administer a platform server.
 - :mod:`aigc.cli.remote`: a participant's or organizer's work on a platform server, through
   the REST client of :mod:`aigc.cli.client`.
+- :mod:`aigc.cli.challenges`: an organizer's check of a challenge or bundle on this machine
+  (``aigc challenge check``).
 
 :mod:`aigc.cli.console` holds what they all print with. A command's module is imported
 only when that command runs (or its own ``--help`` is asked for), and each command imports
@@ -78,7 +80,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "challenge": (
         "remote",
         "challenge",
-        "Create or update a challenge on the server from its YAML spec (organizers).",
+        "Check, create or update a challenge from its YAML spec or bundle (organizers).",
     ),
     "submit": (
         "remote",

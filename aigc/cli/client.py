@@ -221,6 +221,22 @@ class Client:
             },
         )
 
+    def send_file(self, method: str, path: str, data: bytes, filename: str) -> dict[str, Any]:
+        """Send one file (a challenge bundle, say) as the ``file`` field of a multipart form."""
+        boundary = secrets.token_hex(16)
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{_header_safe(filename)}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        body = head + data + f"\r\n--{boundary}--\r\n".encode()
+        return self.call(
+            method,
+            path,
+            data=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+
 
 def _header_safe(name: str) -> str:
     """A file name that cannot end or split the multipart header it is written into."""

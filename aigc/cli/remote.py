@@ -124,15 +124,41 @@ def list_challenges() -> None:
     out.print(table)
 
 
-@click.group()
+class _ChallengeGroup(click.Group):
+    """``aigc challenge``: ``check`` (in :mod:`aigc.cli.challenges`) is imported when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, "check"})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "check" and cmd_name not in self.commands:
+            from aigc.cli.challenges import check
+
+            self.add_command(check)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_ChallengeGroup)
 def challenge() -> None:
-    """Create or update a challenge on the server from its YAML spec (organizers)."""
+    """Check, create or update a challenge from its YAML spec or bundle (organizers)."""
 
 
 def _send_spec(method: str, file: Path) -> dict[str, Any]:
     from aigc.extras import MissingExtra
     from aigc.submissions.challenge import SpecError, parse_challenge_yaml  # loads gymnasium
 
+    if file.is_dir() or not file.name.lower().endswith((".yaml", ".yml")):
+        from aigc.cli.challenges import read_bundle  # a bundle: checked here, then uploaded
+
+        try:
+            data, filename, bundle_spec = read_bundle(file)
+        except (SpecError, MissingExtra) as exc:
+            raise fail(f"{file}: {exc}") from None
+        where = "/challenges" if method == "POST" else f"/challenges/{bundle_spec.id}"
+        try:
+            return _client().send_file(method, where, data, filename)
+        except ApiFailure as exc:
+            raise fail(str(exc)) from None
     text = file.read_text(encoding="utf-8")
     try:
         spec = parse_challenge_yaml(text)  # the same checks the server runs, without the trip
@@ -145,17 +171,17 @@ def _send_spec(method: str, file: Path) -> dict[str, Any]:
 
 
 @challenge.command("create")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", metavar="PATH", type=click.Path(exists=True, path_type=Path))
 def challenge_create(file: Path) -> None:
-    """Create a challenge from FILE.yaml."""
+    """Create a challenge from a YAML spec, or a bundle folder or archive."""
     body = _send_spec("POST", file)
     out.print(f"created challenge {body['id']} (version {body['version']})")
 
 
 @challenge.command("update")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", metavar="PATH", type=click.Path(exists=True, path_type=Path))
 def challenge_update(file: Path) -> None:
-    """Update a challenge from FILE.yaml (a new version; old submissions keep theirs)."""
+    """Update a challenge from YAML or a bundle (a new version; old submissions keep theirs)."""
     body = _send_spec("PUT", file)
     if body["changed"]:
         out.print(f"updated challenge {body['id']} to version {body['version']}")

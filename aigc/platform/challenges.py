@@ -1,19 +1,29 @@
-"""Challenges on the platform: created and updated from YAML, every update a new version."""
+"""Challenges on the platform: created and updated from YAML or a bundle, every update a new
+version. A bundle's archive is stored by sha256 with the packages and named by its version."""
 
 from __future__ import annotations
 
+import json
+import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aigc.platform.lru import LRU
 from aigc.platform.models import Challenge, ChallengeVersion, Submission, User, now
+from aigc.platform.storage import PackageStore
+from aigc.submissions.bundle import open_bundle
 from aigc.submissions.challenge import (
     ChallengeSpec,
+    EnvironmentSpec,
     Phase,
+    SpecError,
     builtin_challenge_ids,
+    check_environment,
     parse_challenge_yaml,
 )
 
@@ -23,20 +33,90 @@ class ChallengeConflict(ValueError):
 
 
 _parsed: LRU[str, ChallengeSpec] = LRU(256)
+_problems: LRU[str, str | None] = LRU(256)
 
 
 def parse(spec_yaml: str) -> ChallengeSpec:
-    """Parse a stored spec once (checking it builds the environment, which takes time)."""
-    return _parsed.get(spec_yaml, lambda: parse_challenge_yaml(spec_yaml))
+    """Read a stored spec once, without building its environment.
+
+    Stored specs were checked when they were created; an environment that went away
+    since (a restart without it) makes its challenge unavailable, not unreadable.
+    """
+    return _parsed.get(spec_yaml, lambda: parse_challenge_yaml(spec_yaml, build_environment=False))
+
+
+def check(spec_yaml: str) -> ChallengeSpec:
+    """Check a new spec fully, building its environment once; SpecError if it is invalid."""
+    spec = parse_challenge_yaml(spec_yaml)
+    _parsed.get(spec_yaml, lambda: spec)
+    with _problems.lock:  # it builds now, whatever it did before
+        _problems.entries.pop(_environment_key(spec.environment), None)
+    return spec
+
+
+def forget_parsed() -> None:
+    """Drop what was read and built, as a restart does."""
+    for cache in (_parsed, _problems):
+        with cache.lock:
+            cache.entries.clear()
+
+
+def _environment_key(environment: EnvironmentSpec) -> str:
+    return json.dumps(
+        [environment.id, environment.kwargs, environment.max_episode_steps],
+        sort_keys=True,
+        default=repr,
+    )
+
+
+def unavailable_reason(spec: ChallengeSpec) -> str | None:
+    """Why the challenge's environment cannot be built here, or None if it can (cached)."""
+
+    def problem() -> str | None:
+        if spec.environment.in_bundle:
+            return None  # the organizer's code, in the stored bundle: built in its sandbox
+        try:
+            check_environment(spec.environment)
+        except SpecError as exc:
+            return f"its environment cannot be built ({exc})"
+        return None
+
+    return _problems.get(_environment_key(spec.environment), problem)
+
+
+def version_of(challenge: Challenge, version: int | None = None) -> ChallengeVersion:
+    """Return the record of a version (the current one by default)."""
+    wanted = challenge.current_version if version is None else version
+    for record in challenge.versions:
+        if record.version == wanted:
+            return record
+    raise LookupError(f"challenge {challenge.slug!r} has no version {wanted}")
 
 
 def spec_of(challenge: Challenge, version: int | None = None) -> ChallengeSpec:
     """Return the spec of a version (the current one by default)."""
-    wanted = challenge.current_version if version is None else version
-    for record in challenge.versions:
-        if record.version == wanted:
-            return parse(record.spec_yaml)
-    raise LookupError(f"challenge {challenge.slug!r} has no version {wanted}")
+    return parse(version_of(challenge, version).spec_yaml)
+
+
+@dataclass(frozen=True)
+class StoredBundle:
+    """A checked bundle whose archive is in storage: its spec's text, the spec, the hash."""
+
+    spec_yaml: str
+    spec: ChallengeSpec
+    sha256: str
+
+
+def store_bundle(store: PackageStore, data: bytes, filename: str) -> StoredBundle:
+    """Check a bundle archive as evaluation will open it, then store it; SpecError if bad."""
+    suffix = ".zip" if filename.lower().endswith(".zip") else ".tar.gz"
+    with tempfile.TemporaryDirectory(prefix="aigc-bundle-") as tmp:
+        archive = Path(tmp) / f"bundle{suffix}"
+        archive.write_bytes(data)
+        with open_bundle(archive, store.limits) as bundle:
+            spec_yaml, spec = bundle.spec_yaml, bundle.spec
+    _parsed.get(spec_yaml, lambda: spec)
+    return StoredBundle(spec_yaml, spec, store.put(data))
 
 
 def find(session: Session, slug: str) -> Challenge | None:
@@ -53,32 +133,53 @@ def participants(session: Session) -> dict[int, int]:
     return {challenge_id: count for challenge_id, count in rows}
 
 
-def create(session: Session, spec_yaml: str, by: User | None, builtin: bool = False) -> Challenge:
-    """Create a challenge from YAML; SpecError if the spec is invalid."""
-    spec = parse(spec_yaml)
+def create(
+    session: Session,
+    spec_yaml: str,
+    by: User | None,
+    builtin: bool = False,
+    bundle: StoredBundle | None = None,
+) -> Challenge:
+    """Create a challenge from YAML or a stored bundle; SpecError if the spec is invalid."""
+    spec = check(spec_yaml) if bundle is None else bundle.spec
     if find(session, spec.id) is not None:
         raise ChallengeConflict(
             f"a challenge with id {spec.id!r} exists: update it instead (aigc challenge update)"
         )
     challenge = Challenge(slug=spec.id, title=spec.title, current_version=1, builtin=builtin)
     challenge.versions.append(
-        ChallengeVersion(version=1, spec_yaml=spec_yaml, created_by_id=by.id if by else None)
+        ChallengeVersion(
+            version=1,
+            spec_yaml=spec_yaml,
+            bundle_sha256=bundle.sha256 if bundle else None,
+            created_by_id=by.id if by else None,
+        )
     )
     session.add(challenge)
     session.flush()
     return challenge
 
 
-def update(session: Session, challenge: Challenge, spec_yaml: str, by: User | None) -> bool:
-    """Add a version with the new YAML; return False if nothing changed."""
-    spec = parse(spec_yaml)
+def update(
+    session: Session,
+    challenge: Challenge,
+    spec_yaml: str,
+    by: User | None,
+    bundle: StoredBundle | None = None,
+) -> bool:
+    """Add a version with the new YAML or bundle; return False if nothing changed."""
+    current = version_of(challenge)
+    sha256 = bundle.sha256 if bundle else None
+    unchanged = current.spec_yaml == spec_yaml and current.bundle_sha256 == sha256
+    if unchanged and by is None:
+        return False  # a restart finding the shipped spec unchanged: nothing to build
+    spec = check(spec_yaml) if bundle is None else bundle.spec
     if spec.id != challenge.slug:
         raise ChallengeConflict(
             f"the spec is for {spec.id!r}, not {challenge.slug!r}: keep the id, or create a "
             "new challenge"
         )
-    current = next(v for v in challenge.versions if v.version == challenge.current_version)
-    if current.spec_yaml == spec_yaml:
+    if unchanged:
         return False
     if by is not None:
         # An organizer who edits a built-in challenge takes it over: restarts of the
@@ -92,6 +193,7 @@ def update(session: Session, challenge: Challenge, spec_yaml: str, by: User | No
         ChallengeVersion(
             version=challenge.current_version,
             spec_yaml=spec_yaml,
+            bundle_sha256=sha256,
             created_by_id=by.id if by else None,
         )
     )

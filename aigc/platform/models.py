@@ -231,6 +231,8 @@ class ChallengeVersion(Base):
     challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column()
     spec_yaml: Mapped[str] = mapped_column(StorableText)
+    # A bundle's archive (the spec and the organizer's environment), stored by sha256.
+    bundle_sha256: Mapped[str | None] = mapped_column(StorableString(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
 

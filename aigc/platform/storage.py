@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aigc.submissions.archive import ArchiveLimits
+from aigc.submissions.bundle import open_bundle
 from aigc.submissions.package import open_package
 
 
@@ -46,6 +47,12 @@ class PackageStore:
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+    @contextmanager
+    def unpacked_bundle(self, sha256: str) -> Iterator[Path]:
+        """Yield the folder of a stored challenge bundle, extracted afresh and removed after."""
+        with open_bundle(self.path(sha256), self.limits) as bundle:
+            yield bundle.folder
 
     @contextmanager
     def unpacked(self, sha256: str) -> Iterator[Path]:

@@ -74,6 +74,12 @@ def accept_upload(
             "aigc challenges (GET /api/v1/challenges) lists them",
         )
     spec = challenges.spec_of(challenge)
+    reason = challenges.unavailable_reason(spec)
+    if reason is not None:
+        raise Refused(
+            409,
+            f"challenge {challenge_slug!r} is unavailable: {reason}; its organizer must update it",
+        )
     try:
         phase = spec.phase(phase_id)
     except SpecError as exc:

@@ -31,6 +31,8 @@ HIDDEN_FAILURES = {
     results.STEP_TIMEOUT: "the agent was too slow to answer",
     results.EPISODE_TIMEOUT: "an episode ran longer than allowed",
     results.EVALUATION_TIMEOUT: "the evaluation ran longer than allowed",
+    results.ENVIRONMENT_ERROR: "the challenge's environment failed, not the agent; its "
+    "organizers see why",
 }
 HIDDEN_NOTE = "details are hidden in hidden phases: evaluate on a public phase to see them"
 

@@ -17,10 +17,12 @@ import math
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, cast
 
+import gymnasium as gym
 from sqlalchemy import CursorResult, Update, and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -39,9 +41,12 @@ from aigc.platform.models import (
 )
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
+from aigc.submissions import results
+from aigc.submissions.challenge import ChallengeSpec
+from aigc.submissions.environment_host import EnvironmentFailed, EnvironmentHost
 from aigc.submissions.evaluator import EvaluationCancelled, evaluate
 from aigc.submissions.metrics import MetricsSpec
-from aigc.submissions.results import EpisodeResult, EvaluationResult
+from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
 from aigc.submissions.sandbox import Sandbox
 
 log = logging.getLogger("aigc.evaluation")
@@ -50,6 +55,8 @@ log = logging.getLogger("aigc.evaluation")
 DONE, SKIPPED, RETRY = "done", "skipped", "retry"
 PLATFORM_ERROR = "platform_error"
 INTERRUPTED = "interrupted"
+# The challenge's environment failed (the organizer's fault): no quota, not the agent's.
+ENVIRONMENT_ERROR = results.ENVIRONMENT_ERROR
 CANCELLED_CODE = "cancelled"
 
 
@@ -212,9 +219,14 @@ def run_submission(
         submission = session.get_one(Submission, submission_id)
         challenge = submission.challenge
         spec = challenges.spec_of(challenge, submission.challenge_version)
+        bundle = challenges.version_of(challenge, submission.challenge_version).bundle_sha256
         phase, sha256 = submission.phase, submission.package_sha256
     if held.attempt > settings.max_attempts:
         _give_up(db, held, INTERRUPTED, f"the evaluation was interrupted {held.attempt - 1} times")
+        return DONE
+    reason = challenges.unavailable_reason(spec)
+    if reason is not None:
+        _give_up(db, held, ENVIRONMENT_ERROR, f"the challenge is unavailable: {reason}")
         return DONE
     # The platform's own cap on evaluation time applies to every challenge.
     limits = dataclasses.replace(
@@ -226,7 +238,11 @@ def run_submission(
     if running is not None:
         running.add(heartbeat)
     try:
-        with heartbeat, store.unpacked(sha256) as folder:
+        with (
+            heartbeat,
+            store.unpacked(sha256) as folder,
+            _environment(store, spec, bundle, make_sandbox) as make_env,
+        ):
             result = evaluate(
                 folder,
                 spec,
@@ -238,6 +254,7 @@ def run_submission(
                 ),
                 on_episode=heartbeat.on_episode,
                 cancel=heartbeat.stop,
+                make_env=make_env,
             )
     except EvaluationCancelled:
         if heartbeat.interrupted:
@@ -263,6 +280,9 @@ def run_submission(
             finished_at=now(),
         )
         return DONE
+    except EnvironmentFailed as exc:  # it did not start: the organizer's to fix
+        _give_up(db, held, ENVIRONMENT_ERROR, f"the challenge's environment failed: {exc.message}")
+        return DONE
     except Exception as exc:  # the platform failed, not the agent: try again later
         log.exception("evaluating submission %s failed", submission_id)
         message = f"{type(exc).__name__}: {exc}"[:1000]
@@ -285,6 +305,28 @@ def run_submission(
     return DONE
 
 
+@contextmanager
+def _environment(
+    store: PackageStore,
+    spec: ChallengeSpec,
+    bundle: str | None,
+    make_sandbox: Callable[[], Sandbox],
+) -> Iterator[Callable[[], gym.Env] | None]:
+    """How the evaluation makes its environments: here, or a bundle's in its own sandbox."""
+    if not spec.environment.in_bundle:
+        yield None
+        return
+    if bundle is None:
+        raise EnvironmentFailed("the challenge names an entry point but has no stored bundle")
+    with (
+        store.unpacked_bundle(bundle) as folder,
+        EnvironmentHost(
+            folder, spec.environment, spec.metrics.info, spec.limits, make_sandbox()
+        ) as host,
+    ):
+        yield host.make
+
+
 def record_result(
     db: Database, held: Claim, result: EvaluationResult, metrics: MetricsSpec | None = None
 ) -> bool:
@@ -301,7 +343,9 @@ def record_result(
             .values(
                 status=SubmissionStatus.FINISHED if failure is None else SubmissionStatus.FAILED,
                 failure_code=failure.code if failure else None,
-                failure_message=failure.message if failure else None,
+                failure_message=_failure_text(failure),
+                # The challenge's environment failed: the organizer's fault, no quota spent.
+                platform_failure=failure is not None and failure.code == ENVIRONMENT_ERROR,
                 episodes_done=len(result.episodes),
                 logs=result.logs[-LOG_EXCERPT_CHARS:],
                 claim_token=None,
@@ -343,6 +387,14 @@ def record_result(
         session.add(evaluation)
         bump_board(session, submission_id=held.submission_id)
     return True
+
+
+def _failure_text(failure: Failure | None) -> str | None:
+    if failure is None:
+        return None
+    if failure.code == ENVIRONMENT_ERROR:
+        return f"the challenge's environment failed, not the agent: {failure.message}"
+    return failure.message
 
 
 def _finite(value: float | None) -> float | None:

@@ -7,9 +7,11 @@ A challenge names a Gymnasium environment and the rules to score agents on it::
     description: |                   # Markdown
       Keep the pole upright for 500 steps.
     environment:
-      id: CartPole-v1                # a registered Gymnasium id
-      kwargs: {}                     # passed to gymnasium.make
+      id: CartPole-v1                # a registered Gymnasium id, or module:Env-vN
+      kwargs: {}                     # passed to gymnasium.make (or to the class)
       max_episode_steps: 500         # optional; the registered limit otherwise
+      # or, in a bundle (challenge.yaml beside the environment's code):
+      # entry_point: corridor:Corridor   # module:Class, relative to the bundle's top folder
     phases:
       - id: dev
         visibility: public           # seeds and results public
@@ -63,6 +65,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import hmac
+import importlib
+import json
 import math
 import random
 import re
@@ -84,6 +88,7 @@ Visibility = Literal["public", "hidden"]
 
 SUCCESS_RULES = ("terminated", "truncated", "info")
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_ENTRY_POINT = re.compile(r"[A-Za-z_]\w{0,63}(\.[A-Za-z_]\w{0,63}){0,7}:[A-Za-z_]\w{0,63}")
 _INFO_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr)?")
@@ -112,12 +117,40 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
+    """The environment: a registered id, or an entry point in the challenge's bundle.
+
+    ``id`` is what pages show: the Gymnasium id, or the entry point of a bundle's
+    environment (then ``entry_point`` is set too).
+    """
+
     id: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     max_episode_steps: int | None = None
+    entry_point: str | None = None
 
-    def make(self) -> gym.Env:
-        """Create the environment (evaluator side only)."""
+    @property
+    def in_bundle(self) -> bool:
+        """Whether the environment is the organizer's own code, shipped in the bundle."""
+        return self.entry_point is not None
+
+    def make(self, bundle: Path | None = None) -> gym.Env:
+        """Create the environment in this process (evaluator side only).
+
+        A bundle's environment is the organizer's code: on the platform it runs in a
+        sandbox of its own (:mod:`aigc.submissions.environment_host`); building it here
+        from ``bundle`` is for trusted code on one's own machine.
+        """
+        if self.entry_point is not None:
+            if bundle is None:
+                raise SpecError(
+                    f"the environment {self.entry_point} is in the challenge's bundle: "
+                    "give the bundle's folder"
+                )
+            from aigc.submissions.environment_runtime import make_environment
+
+            return make_environment(
+                bundle, self.entry_point, dict(self.kwargs), self.max_episode_steps
+            )
         kwargs: dict[str, Any] = dict(self.kwargs)
         if self.max_episode_steps is not None:
             kwargs["max_episode_steps"] = self.max_episode_steps
@@ -381,16 +414,88 @@ def _mapping(path: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _environment(path: str, value: Any) -> EnvironmentSpec:
-    fields = _Fields(value, path, ("id", "kwargs", "max_episode_steps"))
-    env_id = fields.get("id", _str)
-    spec = EnvironmentSpec(
-        id=env_id,
-        kwargs=fields.get("kwargs", _mapping, default={}),
-        max_episode_steps=fields.get("max_episode_steps", _int(1), default=None),
-    )
+def _environment(
+    path: str, value: Any, build: bool = True, bundle: Path | None = None
+) -> EnvironmentSpec:
+    fields = _Fields(value, path, ("id", "entry_point", "kwargs", "max_episode_steps"))
+    kwargs = fields.get("kwargs", _mapping, default={})
+    max_steps = fields.get("max_episode_steps", _int(1), default=None)
+    if fields.data.get("entry_point") is None:
+        spec = EnvironmentSpec(
+            id=fields.get("id", _str), kwargs=kwargs, max_episode_steps=max_steps
+        )
+    elif fields.data.get("id") is not None:
+        raise SpecError(
+            f"{path}: give either id (a registered environment) or entry_point (one in the "
+            "bundle), not both"
+        )
+    else:
+        entry_point = fields.get("entry_point", _entry_point)
+        try:
+            json.dumps(kwargs, allow_nan=False)
+        except (TypeError, ValueError):
+            raise SpecError(
+                f"{path}.kwargs: an entry point's arguments must be plain numbers, text, "
+                "lists and mappings (they travel to its sandbox as JSON)"
+            ) from None
+        spec = EnvironmentSpec(entry_point, kwargs, max_steps, entry_point=entry_point)
+        if build:
+            _check_in_bundle(f"{path}.entry_point", entry_point, bundle)
+        return spec
+    if build:
+        check_environment(spec, path)
+    return spec
+
+
+def _entry_point(path: str, value: Any) -> str:
+    if not isinstance(value, str) or not _ENTRY_POINT.fullmatch(value):
+        raise SpecError(
+            f"{path}: {value!r} is not module:Class: write e.g. corridor:Corridor for the class "
+            "Corridor in corridor.py at the bundle's top"
+        )
+    return value
+
+
+def _check_in_bundle(path: str, entry_point: str, bundle: Path | None) -> None:
+    """Check the entry point's module is a file of the bundle (it is imported in its sandbox)."""
+    module = entry_point.partition(":")[0]
+    if bundle is None:
+        raise SpecError(
+            f"{path}: {entry_point} names the organizer's own code: put challenge.yaml and "
+            f"{module.replace('.', '/')}.py in one folder and give that folder or its "
+            ".zip/.tar.gz (a challenge bundle)"
+        )
+    relative = Path(*module.split("."))
+    candidates = (bundle / relative.with_suffix(".py"), bundle / relative / "__init__.py")
+    if not any(c.is_file() for c in candidates):
+        raise SpecError(
+            f"{path}: the bundle has no {relative.with_suffix('.py')} for {entry_point}: "
+            "put the module beside challenge.yaml"
+        )
+
+
+def check_environment(spec: EnvironmentSpec, path: str = "environment") -> None:
+    """Build the environment once, so a bad id or bad kwargs are reported now.
+
+    An environment of a bundle is not built here: it is the organizer's code, built only
+    in its own sandbox (``aigc challenge check``).
+    """
     import aigc.envs  # noqa: F401  (the platform's own environments register on import)
 
+    if spec.in_bundle:
+        return
+    env_id = spec.id
+    module, colon, _ = env_id.rpartition(":")
+    if colon:  # Gymnasium's module:Env-vN: the module registers the environment on import
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            raise SpecError(
+                f"{path}.id: the module {module!r} of {env_id!r} cannot be imported here "
+                f"({type(exc).__name__}): install it on the platform, or ship the environment "
+                "in a bundle with entry_point"
+            ) from None
+        env_id = env_id[len(module) + 1 :]
     if env_id not in gym.envs.registry:
         close = difflib.get_close_matches(env_id, list(gym.envs.registry), n=1)
         hint = f"did you mean {close[0]!r}?" if close else "use an id from gymnasium.envs.registry"
@@ -404,7 +509,6 @@ def _environment(path: str, value: Any) -> EnvironmentSpec:
         raise SpecError(
             f"{path}.kwargs: {env_id} cannot be made with these arguments ({detail})"
         ) from None
-    return spec
 
 
 def _seeds(path: str, value: Any, episodes: int) -> tuple[tuple[int, ...] | None, int | None]:
@@ -675,15 +779,25 @@ def _phases(path: str, value: Any) -> tuple[Phase, ...]:
     return phases
 
 
-def parse_challenge(data: object) -> ChallengeSpec:
-    """Check a parsed YAML document and build the spec."""
+def parse_challenge(
+    data: object, build_environment: bool = True, bundle: Path | None = None
+) -> ChallengeSpec:
+    """Check a parsed YAML document and build the spec.
+
+    ``build_environment=False`` reads a spec that was checked before (one the platform
+    stored) without building its environment: one that cannot be built any more still
+    reads, and :func:`check_environment` says why it is unavailable. ``bundle`` is the
+    folder of a challenge bundle, where an ``entry_point`` module must be.
+    """
     known = ("id", "title", "description", "environment", "phases", "limits", "metrics", "quotas")
     fields = _Fields(data, "", known)
     return ChallengeSpec(
         id=fields.get("id", _identifier),
         title=fields.get("title", _str),
         description=fields.get("description", _text, default=""),
-        environment=fields.get("environment", _environment),
+        environment=fields.get(
+            "environment", lambda p, v: _environment(p, v, build_environment, bundle)
+        ),
         phases=fields.get("phases", _phases),
         limits=fields.get("limits", _limits, default=Limits()),
         metrics=fields.get("metrics", _metrics, default=MetricsSpec()),
@@ -691,7 +805,9 @@ def parse_challenge(data: object) -> ChallengeSpec:
     )
 
 
-def parse_challenge_yaml(text: str) -> ChallengeSpec:
+def parse_challenge_yaml(
+    text: str, build_environment: bool = True, bundle: Path | None = None
+) -> ChallengeSpec:
     """Parse and check a spec from YAML text."""
     try:
         data = yaml.safe_load(text)
@@ -699,7 +815,7 @@ def parse_challenge_yaml(text: str) -> ChallengeSpec:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise SpecError(f"the spec is not valid YAML{where}: fix the syntax there") from None
-    return parse_challenge(data)
+    return parse_challenge(data, build_environment, bundle)
 
 
 def load_challenge(path: Path) -> ChallengeSpec:

@@ -27,7 +27,7 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
-from aigc.submissions import seccomp
+from aigc.submissions import environment_runtime, seccomp
 from aigc.submissions.agent_output import LogBuffer
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
@@ -43,6 +43,8 @@ from aigc.submissions.sandbox import (
 LABEL = "aigc.sandbox"
 OWNER_LABEL = "aigc.owner"
 PACKAGE_MOUNT = "/agent"
+BUNDLE_MOUNT = "/environment"
+RUNTIME_MOUNT = "/opt/aigc-environment"
 SOCKET_MOUNT = "/run/aigc"
 
 
@@ -191,6 +193,42 @@ class DockerSandbox(Sandbox):
         self.image = image or runtime_image(client, progress)
 
     def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        command = ["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT]
+        mounts = {str(Path(package_dir).resolve()): {"bind": PACKAGE_MOUNT, "mode": "ro"}}
+        return self._run(command, None, mounts, PACKAGE_MOUNT, socket_dir, limits, "agent's")
+
+    def start_environment(self, bundle_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        """Start an organizer's environment runtime, locked down as an agent is.
+
+        The same image and locks; the bundle read-only at ``/environment`` and the runtime
+        (one file of the platform's own source) read-only beside the image's modules.
+        """
+        runtime = str(Path(environment_runtime.__file__).resolve())
+        command = [
+            f"{RUNTIME_MOUNT}/environment_runtime.py",
+            "--socket",
+            f"{SOCKET_MOUNT}/{SOCKET_NAME}",
+            "--bundle",
+            BUNDLE_MOUNT,
+        ]
+        mounts = {
+            str(Path(bundle_dir).resolve()): {"bind": BUNDLE_MOUNT, "mode": "ro"},
+            runtime: {"bind": f"{RUNTIME_MOUNT}/environment_runtime.py", "mode": "ro"},
+        }
+        return self._run(
+            command, ["python"], mounts, BUNDLE_MOUNT, socket_dir, limits, "environment's"
+        )
+
+    def _run(
+        self,
+        command: list[str],
+        entrypoint: list[str] | None,
+        mounts: dict[str, dict[str, str]],
+        working_dir: str,
+        socket_dir: Path,
+        limits: Limits,
+        whose: str,
+    ) -> AgentProcess:
         caps = self.caps
         memory = min(limits.memory_bytes, caps.max_memory_bytes)
         cpus = min(limits.cpus, caps.max_cpus)
@@ -199,7 +237,8 @@ class DockerSandbox(Sandbox):
         try:
             container = self.client.containers.run(
                 self.image,
-                command=["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT],
+                command=command,
+                entrypoint=entrypoint,
                 detach=True,
                 init=True,  # signals reach the runtime; orphans are reaped
                 labels={LABEL: "1", OWNER_LABEL: self.owner},
@@ -228,13 +267,13 @@ class DockerSandbox(Sandbox):
                     type="json-file", config={"max-size": str(caps.log_bytes), "max-file": "1"}
                 ),
                 volumes={
-                    str(Path(package_dir).resolve()): {"bind": PACKAGE_MOUNT, "mode": "ro"},
+                    **mounts,
                     str(Path(socket_dir).resolve()): {"bind": SOCKET_MOUNT, "mode": "rw"},
                 },
-                working_dir=PACKAGE_MOUNT,
+                working_dir=working_dir,
             )
         except docker.errors.APIError as exc:
-            raise SandboxError(f"the agent's container could not start: {exc.explanation}") from exc
+            raise SandboxError(f"the {whose} container could not start: {exc.explanation}") from exc
         return DockerProcess(container, memory, caps.stop_grace)
 
     def _open_socket_to_agent(self, socket_dir: Path) -> None:

@@ -30,6 +30,7 @@ from aigc.safe_text import printable
 from aigc.submissions import agent_output
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
+from aigc.submissions.environment_host import EnvironmentFailed, step_all
 from aigc.submissions.metrics import compute_metrics, episode_success, info_values
 from aigc.submissions.owners import make_temp_folder
 from aigc.submissions.package import read_manifest
@@ -97,6 +98,7 @@ def evaluate(
     seeds: Sequence[int] | None = None,
     on_episode: OnEpisode | None = None,
     cancel: threading.Event | None = None,
+    make_env: Callable[[], gym.Env] | None = None,
 ) -> EvaluationResult:
     """Evaluate the agent package in ``package_dir`` on one phase of a challenge.
 
@@ -104,7 +106,11 @@ def evaluate(
     :meth:`Phase.seeds`); ``episodes`` takes the first N. Setting ``cancel`` stops the
     evaluation within one round trip and raises EvaluationCancelled. Raises SpecError or
     PackageError for a problem with the challenge or the package itself; everything the
-    agent does wrong ends up in the result's ``failure``.
+    agent does wrong ends up in the result's ``failure``. ``make_env`` builds the
+    environments (by default ``challenge.environment.make``): an
+    :class:`~aigc.submissions.environment_host.EnvironmentHost`'s ``make`` for an
+    organizer's environment in its own sandbox, whose failures end the evaluation with
+    ``environment_error``.
     """
     manifest = read_manifest(package_dir)
     if seeds is None:
@@ -122,10 +128,11 @@ def evaluate(
         primary_metric=challenge.metrics.primary,
     )
     run = _Run(challenge, result, seeds, max(1, parallel), on_episode, cancel)
+    run.make_env = make_env or challenge.environment.make
     started = time.monotonic()
     try:
         run.execute(Path(package_dir), sandbox or LocalSandbox())
-    except AgentFailed as failed:
+    except (AgentFailed, EnvironmentFailed) as failed:
         episode, step = run.current_position()
         result.failure = Failure(failed.code, failed.message, episode, step)
     finally:
@@ -163,12 +170,13 @@ class _Run:
         self.stateful = False
         self.started = 0.0  # when the sandbox was asked to start the agent
         self.deadline = 0.0  # the end of the evaluation's time
+        self.make_env: Callable[[], gym.Env] = challenge.environment.make
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def execute(self, package_dir: Path, sandbox: Sandbox) -> None:
         self.deadline = time.monotonic() + self.limits.evaluation_timeout
-        probe = self.challenge.environment.make()
+        probe = self.make_env()
         self.envs.append(probe)
         observation_space, action_space = probe.observation_space, probe.action_space
         if not isinstance(action_space, ACTION_SPACES):
@@ -204,7 +212,7 @@ class _Run:
         # A stateful agent sees one episode at a time so its state is never shared.
         width = 1 if self.stateful else min(self.parallel, len(self.pending))
         while len(self.envs) < width:
-            self.envs.append(self.challenge.environment.make())
+            self.envs.append(self.make_env())
         # Two groups of episodes, each with a request in flight: the agent computes one
         # group's actions while this process steps the other group's environments.
         count = PIPELINE_GROUPS if width >= PIPELINE_GROUPS else 1
@@ -280,8 +288,10 @@ class _Run:
         except ProtocolError as exc:
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent broke the protocol: {exc}") from None
         refilled = []
-        for episode, action in zip(group, actions, strict=True):
-            observation, reward, terminated, truncated, info = episode.env.step(action)
+        stepped = step_all([e.env for e in group], actions)
+        for episode, (observation, reward, terminated, truncated, info) in zip(
+            group, stepped, strict=True
+        ):
             episode.observation = observation
             episode.total_return += float(reward)
             episode.length += 1

@@ -33,6 +33,12 @@ Messages
                An optional ``"code": "invalid_action"`` says the agent returned something
                the runtime could not send as an action (an object, float128, ...).
 
+    An organizer's environment in its own sandbox speaks the same frames with the messages
+    of :data:`HOST_MESSAGES` (evaluator to environment: ``env_hello``, ``env_reset``,
+    ``env_step``, ``env_check``, ``close``) and :data:`ENVIRONMENT_MESSAGES` (its answers:
+    ``env_hello`` with its spaces, ``env_observation``, ``env_steps``, ``env_checked``,
+    ``error``); :mod:`aigc.submissions.environment_runtime` describes each.
+
     SPACE and BATCH are defined in :mod:`aigc.submissions.spaces`. A message may carry
     fields beyond those listed; the receiver ignores them.
 
@@ -112,6 +118,42 @@ AGENT_MESSAGES = Messages(
     },
     # One encoded array (a shape of up to MAX_NDIM sizes), a few fields, an error's text.
     DecodeLimits(max_str_bytes=2**20, max_array_len=2 * MAX_NDIM, max_map_len=32, max_values=4096),
+)
+
+# An organizer's environment in its own sandbox (see aigc.submissions.environment_runtime):
+# what the evaluator sends it, and what it answers.
+HOST_MESSAGES = Messages(
+    {
+        "env_hello": {
+            "protocol": int,
+            "entry_point": str,
+            "kwargs_json": str,
+            "max_episode_steps": int,  # 0: no limit beyond the environment's own
+            "info": list,  # the names of metrics.info: the only info that comes back
+        },
+        "env_reset": {"index": int, "seed": int},
+        "env_step": {"indices": list, "actions": dict},
+        "env_check": {},
+        "close": {},
+    },
+    DecodeLimits(max_str_bytes=2**20, max_array_len=1024, max_map_len=64, max_values=2**14),
+)
+ENVIRONMENT_MESSAGES = Messages(
+    {
+        "env_hello": {"protocol": int, "observation_space": dict, "action_space": dict},
+        "env_observation": {"observation": (dict, list), "info": dict},
+        "env_steps": {
+            "observations": (dict, list),
+            "rewards": dict,
+            "terminated": dict,
+            "truncated": dict,
+            "infos": list,
+        },
+        "env_checked": {"warnings": list},
+        "error": {"message": str, "traceback": str},
+    },
+    # Spaces and batches nest like the evaluator's; infos are one small map per episode.
+    DecodeLimits(max_str_bytes=2**20, max_array_len=1024, max_map_len=1024, max_values=2**18),
 )
 
 _NUMERIC_DTYPES = (

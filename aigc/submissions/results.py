@@ -16,6 +16,8 @@ PROTOCOL_ERROR = "protocol_error"  # garbage, oversized frame, wrong message
 STEP_TIMEOUT = "step_timeout"
 EPISODE_TIMEOUT = "episode_timeout"
 EVALUATION_TIMEOUT = "evaluation_timeout"
+# The challenge's own environment failed: the organizer's fault, never the agent's.
+ENVIRONMENT_ERROR = "environment_error"
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,10 @@ class Sandbox(ABC):
     def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
         """Start the runtime for ``package_dir``, connecting to ``socket_dir/agent.sock``."""
 
+    def start_environment(self, bundle_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        """Start the environment runtime for a challenge bundle, with an agent's isolation."""
+        raise SandboxError(f"the {self.name} sandbox cannot run an organizer's environment")
+
 
 def describe_status(status: int) -> str:
     """Describe a process exit status the way a participant reads it."""
@@ -141,6 +145,24 @@ class LocalSandbox(Sandbox):
         reap_stale_folders()  # what killed evaluators left in the temp folder
 
     def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        return self._spawn(
+            ["-m", "aigc.submissions.agent_runtime", "--package", str(package_dir.resolve())],
+            socket_dir,
+            limits,
+            "agent",
+        )
+
+    def start_environment(self, bundle_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        return self._spawn(
+            ["-m", "aigc.submissions.environment_runtime", "--bundle", str(bundle_dir.resolve())],
+            socket_dir,
+            limits,
+            "environment",
+        )
+
+    def _spawn(
+        self, arguments: list[str], socket_dir: Path, limits: Limits, what: str
+    ) -> AgentProcess:
         home = make_temp_folder("agent-home")
         threads = str(max(1, int(limits.cpus)))
         env = {
@@ -156,15 +178,7 @@ class LocalSandbox(Sandbox):
             "OMP_NUM_THREADS": threads,
             "MKL_NUM_THREADS": threads,
         }
-        command = [
-            sys.executable,
-            "-m",
-            "aigc.submissions.agent_runtime",
-            "--socket",
-            str(socket_dir / SOCKET_NAME),
-            "--package",
-            str(package_dir.resolve()),
-        ]
+        command = [sys.executable, *arguments, "--socket", str(socket_dir / SOCKET_NAME)]
         try:
             popen = subprocess.Popen(
                 command,
@@ -176,5 +190,5 @@ class LocalSandbox(Sandbox):
                 start_new_session=True,
             )
         except OSError as exc:
-            raise SandboxError(f"cannot start the agent runtime: {exc}") from exc
+            raise SandboxError(f"cannot start the {what} runtime: {exc}") from exc
         return LocalProcess(popen, home)

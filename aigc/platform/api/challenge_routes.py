@@ -1,4 +1,4 @@
-"""Challenges: list and show for everyone; create and update from YAML for organizers."""
+"""Challenges: list and show for everyone; create and update (YAML or bundle) for organizers."""
 
 from __future__ import annotations
 
@@ -16,15 +16,24 @@ from aigc.platform.api.render import challenge_json
 from aigc.platform.api.routes import RouteTable, require_user, viewer
 from aigc.platform.context import platform
 from aigc.platform.models import Challenge
+from aigc.platform.storage import PackageStore
 from aigc.submissions.challenge import SpecError
 
 routes = RouteTable()
 
 SPEC_BODY = {
     "required": True,
-    "description": "The challenge spec as YAML (application/yaml or text/plain), or JSON "
-    '{"spec_yaml": "..."}',
+    "description": "The challenge spec as YAML (application/yaml or text/plain), JSON "
+    '{"spec_yaml": "..."}, or a bundle (.zip or .tar.gz with challenge.yaml at its top and '
+    "the environment's code beside it) as the file of a multipart form",
     "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
         "application/yaml": {"schema": {"type": "string", "minLength": 1}},
         "application/json": {
             "schema": {
@@ -35,6 +44,22 @@ SPEC_BODY = {
         },
     },
 }
+
+
+def _bundle(store: PackageStore, max_bytes: int) -> challenges.StoredBundle | None:
+    """The bundle of a multipart request, checked and stored; None for a bare spec."""
+    if not request.mimetype.startswith("multipart/"):
+        return None
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "send the bundle as the form's file field (a .zip or .tar.gz)")
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ApiError(413, f"the bundle is larger than the {max_bytes} bytes allowed: shrink it")
+    try:
+        return challenges.store_bundle(store, data, upload.filename)
+    except SpecError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def _spec_yaml() -> str:
@@ -89,15 +114,17 @@ def show_challenge(slug: str) -> Any:
     "organizer",
     request_body=SPEC_BODY,
     response="Challenge",
-    errors=(400, 401, 403, 409),
+    errors=(400, 401, 403, 409, 413),
     success=201,
 )
 def create_challenge() -> Any:
-    text = _spec_yaml()
-    with platform().db.session() as session:
+    p = platform()
+    with p.db.session() as session:
         user = require_user(session, organizer=True)
+        bundle = _bundle(p.store, p.settings.max_upload_bytes)
+        text = bundle.spec_yaml if bundle else _spec_yaml()
         try:
-            challenge = challenges.create(session, text, by=user)
+            challenge = challenges.create(session, text, by=user, bundle=bundle)
         except SpecError as exc:
             raise ApiError(400, str(exc)) from None
         except challenges.ChallengeConflict as exc:
@@ -112,15 +139,17 @@ def create_challenge() -> Any:
     "organizer",
     request_body=SPEC_BODY,
     response="Challenge",
-    errors=(400, 401, 403, 404, 409),
+    errors=(400, 401, 403, 404, 409, 413),
 )
 def update_challenge(slug: str) -> Any:
-    text = _spec_yaml()
-    with platform().db.session() as session:
+    p = platform()
+    with p.db.session() as session:
         user = require_user(session, organizer=True)
         challenge = _load(session, slug)
+        bundle = _bundle(p.store, p.settings.max_upload_bytes)
+        text = bundle.spec_yaml if bundle else _spec_yaml()
         try:
-            changed = challenges.update(session, challenge, text, by=user)
+            changed = challenges.update(session, challenge, text, by=user, bundle=bundle)
         except SpecError as exc:
             raise ApiError(400, str(exc)) from None
         except challenges.ChallengeConflict as exc:

@@ -123,6 +123,11 @@ SCHEMAS: dict[str, Any] = {
             "environment": _string,
             "version": _integer,
             "builtin": {"type": "boolean"},
+            "available": {
+                "type": "boolean",
+                "description": "false when the environment cannot be built: no submissions",
+            },
+            "unavailable_reason": {"type": ["string", "null"]},
             "participants": _integer,
             "phases": {"type": "array", "items": {"$ref": "#/components/schemas/Phase"}},
             "description": _string,

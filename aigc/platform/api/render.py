@@ -64,12 +64,15 @@ def phase_json(spec: ChallengeSpec, phase_id: str) -> dict[str, Any]:
 
 def challenge_json(challenge: Challenge, detail: bool, participants: int) -> dict[str, Any]:
     spec = challenges.spec_of(challenge)
+    reason = challenges.unavailable_reason(spec)
     data: dict[str, Any] = {
         "id": challenge.slug,
         "title": challenge.title,
         "environment": spec.environment.id,
         "version": challenge.current_version,
         "builtin": challenge.builtin,
+        "available": reason is None,
+        "unavailable_reason": reason,
         "participants": participants,
         "phases": [phase_json(spec, p.id) for p in spec.phases],
         "updated_at": when(challenge.updated_at),

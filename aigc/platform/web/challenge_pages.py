@@ -50,6 +50,9 @@ def environment_facts(environment: EnvironmentSpec) -> EnvironmentFacts:
 
 
 def _build_facts(environment: EnvironmentSpec) -> EnvironmentFacts:
+    if environment.in_bundle:  # the organizer's code: built only in its own sandbox
+        told = "as the organizer's environment declares it"
+        return EnvironmentFacts(told, told, environment.max_episode_steps, None)
     try:
         env = environment.make()
     except Exception as exc:
@@ -160,6 +163,7 @@ def home() -> Any:
                     "challenge": challenge,
                     "spec": spec,
                     "state": challenge_state(spec),
+                    "unavailable": challenges.unavailable_reason(spec),
                     "phases": phase_rows(spec),
                     "participants": counts.get(challenge.id, 0),
                 }
@@ -182,6 +186,7 @@ def challenge_page(slug: str) -> Any:
         spec=spec,
         version=version,
         state=challenge_state(spec),
+        unavailable=challenges.unavailable_reason(spec),
         description=markdown(spec.description),
         rules=rules(spec),
         facts=environment_facts(spec.environment),

@@ -92,6 +92,8 @@ def _choices(session: Session) -> list[dict[str, Any]]:
     found = []
     for challenge in session.scalars(query):
         spec = challenges.spec_of(challenge)
+        if challenges.unavailable_reason(spec) is not None:
+            continue  # it takes no submissions; its own page says why
         phases = [(phase, challenges.phase_state(phase)) for phase in spec.phases]
         found.append({"slug": challenge.slug, "title": challenge.title, "phases": phases})
     return found

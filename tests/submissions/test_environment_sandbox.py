@@ -1,0 +1,138 @@
+"""Organizers' environments in their own sandbox: the score of in-process, hostile ones contained.
+
+The environments are bundles in tests/submissions/environments; the agents play in the
+real Docker sandbox, and so do the environments. Hostile environments report what they
+tried (``BLOCKED: ...`` or ``ESCAPED: ...``) as the agents of test_hostile.py do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aigc.submissions import results as r
+from aigc.submissions.challenge import ChallengeSpec, parse_challenge_yaml
+from aigc.submissions.docker_sandbox import DockerSandbox
+from aigc.submissions.environment_host import EnvironmentFailed, EnvironmentHost
+from aigc.submissions.evaluator import evaluate
+from aigc.submissions.results import EvaluationResult
+from aigc.submissions.sandbox import LocalSandbox
+
+from .conftest import HOST_SERVICES, agent, loopback_answers
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_sandbox")]
+
+ENVIRONMENTS = Path(__file__).parent / "environments"
+CORRIDOR = ENVIRONMENTS / "corridor"
+
+
+def corridor() -> ChallengeSpec:
+    return parse_challenge_yaml((CORRIDOR / "challenge.yaml").read_text(), bundle=CORRIDOR)
+
+
+def hostile_spec(name: str, kwargs: str = "{}", step: str = "2s") -> ChallengeSpec:
+    text = f"""\
+id: {name.replace("_", "-")}
+title: {name}
+environment: {{entry_point: "env:Env", kwargs: {kwargs}, max_episode_steps: 20}}
+phases: [{{id: dev, episodes: 2, seeds: [1, 2]}}]
+limits: {{step_timeout: {step}, startup_timeout: 60s}}
+metrics: {{info: [reached]}}
+"""
+    return parse_challenge_yaml(text, bundle=ENVIRONMENTS / name)
+
+
+def in_sandbox(
+    bundle: Path, spec: ChallengeSpec, sandbox: DockerSandbox, package: Path
+) -> tuple[EvaluationResult, str]:
+    """Evaluate with the environment in its own container; return the result and its logs."""
+    host = EnvironmentHost(bundle, spec.environment, spec.metrics.info, spec.limits, sandbox)
+    try:
+        host.start()
+        result = evaluate(package, spec, "dev", sandbox=sandbox, make_env=host.make)
+    finally:
+        host.close()
+    return result, host.logs
+
+
+def test_the_score_is_the_same_with_the_environment_in_its_sandbox(
+    docker_sandbox: DockerSandbox,
+) -> None:
+    spec = corridor()
+    walker = agent("corridor_walker")
+    here = evaluate(
+        walker,
+        spec,
+        "dev",
+        sandbox=docker_sandbox,
+        make_env=lambda: spec.environment.make(CORRIDOR),
+    )
+    there, _ = in_sandbox(CORRIDOR, spec, docker_sandbox, walker)
+    assert here.failure is None and there.failure is None
+    assert there.metrics == here.metrics
+    assert there.score == here.score and there.score is not None
+    assert [e.total_return for e in there.episodes] == [e.total_return for e in here.episodes]
+    assert [e.values for e in there.episodes] == [e.values for e in here.episodes]
+    assert all(e.values["reached"] is not None for e in there.episodes)
+
+
+def test_check_env_runs_inside_the_sandbox(docker_sandbox: DockerSandbox) -> None:
+    spec = corridor()
+    with EnvironmentHost(CORRIDOR, spec.environment, (), spec.limits, docker_sandbox) as host:
+        assert isinstance(host.check(), list)
+        assert set(host.observation_space.spaces) == {"position", "goal"}  # type: ignore[attr-defined]
+
+
+def test_an_environment_reaches_nothing_of_the_platform(
+    docker_sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    database = tmp_path / "platform.sqlite3"
+    database.write_text("rows")
+    kwargs = f"{{database: '{database}', agent_folder: '{tmp_path}'}}"
+    result, _ = in_sandbox(
+        ENVIRONMENTS / "hostile_probe",
+        hostile_spec("hostile_probe", kwargs),
+        docker_sandbox,
+        agent("good"),
+    )
+    assert result.failure is not None and result.failure.code == r.ENVIRONMENT_ERROR
+    assert "BLOCKED: interfaces lo" in result.failure.message, result.failure.message
+    assert "ESCAPED" not in result.failure.message
+    assert any(loopback_answers(port) for port in HOST_SERVICES)  # they do answer out here
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("bad_observation", "outside its observation space Discrete(2)"),
+        ("hang_step", "did not answer step within the 2 s a step"),
+        ("huge_info", "a frame of 2147483648 bytes exceeds the cap"),
+    ],
+)
+def test_a_failing_environment_is_the_organizers_failure_with_a_reason(
+    docker_sandbox: DockerSandbox, name: str, expected: str
+) -> None:
+    # The huge info takes its time to build: it is the frame after it that must fail.
+    spec = hostile_spec(name, step="2s" if name == "hang_step" else "30s")
+    result, _ = in_sandbox(ENVIRONMENTS / name, spec, docker_sandbox, agent("random"))
+    assert result.failure is not None, result.metrics
+    assert result.failure.code == r.ENVIRONMENT_ERROR
+    assert expected in result.failure.message, result.failure.message
+
+
+def test_a_huge_info_reaches_the_evaluator_as_the_declared_names_only() -> None:
+    spec = hostile_spec("huge_info", step="30s")
+    host = EnvironmentHost(
+        ENVIRONMENTS / "huge_info",
+        spec.environment,
+        spec.metrics.info,
+        spec.limits,
+        LocalSandbox(),
+    )
+    with host:
+        env = host.make()
+        env.reset(seed=1)
+        assert env.step(0)[4] == {"reached": None}
+        with pytest.raises(EnvironmentFailed, match="exceeds the cap"):
+            env.step(0)
