@@ -91,7 +91,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "logs": (
         "remote",
         "logs",
-        "Print what a submission's agent wrote to stdout and stderr (a capped excerpt).",
+        "Print what a submission's agent wrote, in order, each line marked out| or err| (capped).",
     ),
     "cancel": ("remote", "cancel", "Cancel a queued or running submission."),
     "leaderboard": (
