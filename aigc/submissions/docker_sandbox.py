@@ -27,7 +27,7 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
-from aigc.submissions import environment_runtime, seccomp
+from aigc.submissions import seccomp
 from aigc.submissions.agent_output import LogBuffer
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
@@ -44,7 +44,6 @@ LABEL = "aigc.sandbox"
 OWNER_LABEL = "aigc.owner"
 PACKAGE_MOUNT = "/agent"
 BUNDLE_MOUNT = "/environment"
-RUNTIME_MOUNT = "/opt/aigc-environment"
 SOCKET_MOUNT = "/run/aigc"
 
 
@@ -200,21 +199,18 @@ class DockerSandbox(Sandbox):
     def start_environment(self, bundle_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
         """Start an organizer's environment runtime, locked down as an agent is.
 
-        The same image and locks; the bundle read-only at ``/environment`` and the runtime
-        (one file of the platform's own source) read-only beside the image's modules.
+        The same image and locks (the image carries the environment runtime beside the
+        agent's); the bundle read-only at ``/environment``.
         """
-        runtime = str(Path(environment_runtime.__file__).resolve())
         command = [
-            f"{RUNTIME_MOUNT}/environment_runtime.py",
+            "-m",
+            "aigc.submissions.environment_runtime",
             "--socket",
             f"{SOCKET_MOUNT}/{SOCKET_NAME}",
             "--bundle",
             BUNDLE_MOUNT,
         ]
-        mounts = {
-            str(Path(bundle_dir).resolve()): {"bind": BUNDLE_MOUNT, "mode": "ro"},
-            runtime: {"bind": f"{RUNTIME_MOUNT}/environment_runtime.py", "mode": "ro"},
-        }
+        mounts = {str(Path(bundle_dir).resolve()): {"bind": BUNDLE_MOUNT, "mode": "ro"}}
         return self._run(
             command, ["python"], mounts, BUNDLE_MOUNT, socket_dir, limits, "environment's"
         )

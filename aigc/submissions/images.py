@@ -43,6 +43,7 @@ RUNTIME_MODULES = (
     "submissions/__init__.py",
     "submissions/agent_runtime.py",
     "submissions/archive.py",
+    "submissions/environment_runtime.py",
     "submissions/owners.py",
     "submissions/package.py",
     "submissions/protocol.py",
