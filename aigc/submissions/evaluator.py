@@ -41,6 +41,7 @@ from aigc.submissions.protocol import (
     ProtocolError,
     decode_array,
 )
+from aigc.submissions.recording import encode_actions, episode_text, max_recorded_steps
 from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
 from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, LocalSandbox, Sandbox
 from aigc.submissions.spaces import (
@@ -82,6 +83,7 @@ class _Episode:
     started: float
     total_return: float = 0.0
     length: int = 0
+    actions: list[Any] | None = None  # what was passed to env.step, while it is recorded
 
 
 def evaluate(
@@ -96,14 +98,16 @@ def evaluate(
     seeds: Sequence[int] | None = None,
     on_episode: OnEpisode | None = None,
     cancel: threading.Event | None = None,
+    record: bool = True,
 ) -> EvaluationResult:
     """Evaluate the agent package in ``package_dir`` on one phase of a challenge.
 
     The episodes play ``seeds`` in their order, by default the phase's own (see
     :meth:`Phase.seeds`); ``episodes`` takes the first N. Setting ``cancel`` stops the
-    evaluation within one round trip and raises EvaluationCancelled. Raises SpecError or
-    PackageError for a problem with the challenge or the package itself; everything the
-    agent does wrong ends up in the result's ``failure``.
+    evaluation within one round trip and raises EvaluationCancelled. With ``record`` each
+    episode keeps its actions (see :mod:`aigc.submissions.recording`) for replays. Raises
+    SpecError or PackageError for a problem with the challenge or the package itself;
+    everything the agent does wrong ends up in the result's ``failure``.
     """
     manifest = read_manifest(package_dir)
     if seeds is None:
@@ -120,7 +124,7 @@ def evaluate(
         episodes_requested=len(seeds),
         primary_metric=challenge.metrics.primary,
     )
-    run = _Run(challenge, result, seeds, max(1, parallel), on_episode, cancel)
+    run = _Run(challenge, result, seeds, max(1, parallel), on_episode, cancel, record)
     started = time.monotonic()
     try:
         run.execute(Path(package_dir), sandbox or LocalSandbox())
@@ -146,8 +150,12 @@ class _Run:
         parallel: int,
         on_episode: OnEpisode | None,
         cancel: threading.Event | None,
+        record: bool = True,
     ):
         self.challenge, self.limits = challenge, challenge.limits
+        self.record = record
+        self.action_space: gym.Space | None = None
+        self.record_steps = 0  # the longest episode whose actions are kept
         self.result, self.on_episode, self.cancel = result, on_episode, cancel
         self.pending = deque(enumerate(seeds))
         # The agent's seed follows from the episodes' seeds without revealing any of them.
@@ -174,6 +182,8 @@ class _Run:
             raise ValueError(
                 f"{self.challenge.environment.id} has an unsupported action space {action_space}"
             )
+        self.action_space = action_space
+        self.record_steps = max_recorded_steps(action_space) if self.record else 0
         self.workdir = make_temp_folder("eval")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -250,6 +260,8 @@ class _Run:
         index, seed = self.pending.popleft()
         observation, _ = env.reset(seed=seed)
         episode = _Episode(env, index, seed, observation, time.monotonic())
+        if self.record:
+            episode.actions = []
         if self.stateful:
             self._send({"type": "reset"}, *self._limit([episode], 1, sending=True))
         return episode
@@ -281,6 +293,11 @@ class _Run:
         refilled = []
         for episode, action in zip(group, actions, strict=True):
             observation, reward, terminated, truncated, info = episode.env.step(action)
+            if episode.actions is not None:
+                if episode.length < self.record_steps:
+                    episode.actions.append(action)
+                else:  # longer than a recording keeps: this episode is not replayable
+                    episode.actions = None
             episode.observation = observation
             episode.total_return += float(reward)
             episode.length += 1
@@ -296,6 +313,10 @@ class _Run:
 
     def _finish(self, episode: _Episode, terminated: bool, truncated: bool, info: dict) -> None:
         metrics = self.challenge.metrics
+        actions = None
+        if episode.actions is not None and self.action_space is not None:
+            actions = encode_actions(episode.actions, self.action_space)
+        prompt, completion = episode_text(info)
         done = EpisodeResult(
             index=episode.index,
             seed=episode.seed,
@@ -306,6 +327,9 @@ class _Run:
             truncated=bool(truncated),
             success=episode_success(metrics, episode.total_return, terminated, truncated, info),
             values=info_values(metrics, info),
+            actions=actions,
+            prompt=prompt,
+            completion=completion,
         )
         self.result.episodes.append(done)
         if self.on_episode is not None:
