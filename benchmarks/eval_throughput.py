@@ -6,10 +6,13 @@ the evaluator with the agent in the local sandbox (a child process) and in the D
 sandbox (a container), at several batch widths (episodes side by side, answered in one
 round trip). Prints steps/s for each and the ratio to in-process, checks that every side
 got the same returns, measures cold start (sandbox start to first action), and writes
-the figures to ``benchmarks/results/eval_throughput.json``.
+the figures to ``benchmarks/results/eval_throughput.json``. Each evaluator run records
+every episode's actions for replays, as the platform does; at the widths given by
+``--recording-parallel`` the local sandbox also runs without recording, alternating with
+it, and the ratio of the two is the cost of recording.
 
     python benchmarks/eval_throughput.py [--episodes 1000] [--parallel 1 16 64]
-        [--docker-parallel 64] [--repeats 3] [--cold-starts 10]
+        [--docker-parallel 64] [--recording-parallel 64] [--repeats 3] [--cold-starts 10]
 """
 
 from __future__ import annotations
@@ -102,6 +105,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--parallel", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--docker-parallel", type=int, nargs="*", default=[64])
+    parser.add_argument("--recording-parallel", type=int, nargs="*", default=[64])
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the figures")
     parser.add_argument("--cold-starts", type=int, default=10)
     parser.add_argument(
         "--repeats",
@@ -138,6 +143,15 @@ def main() -> None:
                     rates.setdefault(f"{kind} sandbox, parallel {width}", []).append(
                         result.steps / elapsed
                     )
+                    assert all(e.actions for e in result.episodes), "an episode went unrecorded"
+            for width in args.recording_parallel:
+                start = time.perf_counter()
+                result = evaluate(package, challenge, parallel=width, record=False)
+                elapsed = time.perf_counter() - start
+                assert result.ok and all(e.actions is None for e in result.episodes)
+                rates.setdefault(f"local sandbox, parallel {width}, no recording", []).append(
+                    result.steps / elapsed
+                )
             print(
                 f"repeat {repeat + 1}/{args.repeats}: "
                 + ", ".join(f"{side} {values[-1]:,.0f}" for side, values in rates.items()),
@@ -163,11 +177,20 @@ def main() -> None:
     print(f"{'side':<32}{'steps/s':>12}{'ratio':>8}")
     for row in rows:
         print(f"{row['side']:<32}{row['steps_per_s_median']:>12,.0f}{row['ratio']:>8.2f}")
+    recording = {}
+    for width in args.recording_parallel:
+        with_it = statistics.median(rates[f"local sandbox, parallel {width}"])
+        without = statistics.median(rates[f"local sandbox, parallel {width}, no recording"])
+        recording[str(width)] = {"recording_over_none": with_it / without}
+        print(
+            f"recording every action, local sandbox, parallel {width}: "
+            f"{with_it / without:.3f} of the speed without"
+        )
     print(f"\ncold start (sandbox start -> first action), {args.cold_starts} runs each")
     print(f"{'sandbox':<12}{'median s':>10}{'max s':>10}")
     for kind, values in starts.items():
         print(f"{kind:<12}{statistics.median(values):>10.3f}{max(values):>10.3f}")
-    RESULTS.parent.mkdir(exist_ok=True)
+    args.results.parent.mkdir(exist_ok=True)
     document = {
         "benchmark": "eval_throughput",
         "episodes": args.episodes,
@@ -175,12 +198,13 @@ def main() -> None:
         "repeats": args.repeats,
         "machine": {"python": platform.python_version(), "cores": os.cpu_count()},
         "rows": rows,
+        "recording_speed_ratio": recording,
         "cold_start_seconds": {
             kind: {"median": statistics.median(v), "max": max(v), "runs": v}
             for kind, v in starts.items()
         },
     }
-    write_results(RESULTS, document)
+    write_results(args.results, document)
 
 
 if __name__ == "__main__":
