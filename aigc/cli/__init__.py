@@ -3,6 +3,8 @@
 - :mod:`aigc.cli.develop`: write, check and evaluate an agent on this machine.
 - :mod:`aigc.cli.training`: train agents and build the platform's baselines.
 - :mod:`aigc.cli.operate`: run and administer a platform server.
+- :mod:`aigc.cli.replays`: replays and per-episode results, from a result file or the
+  server.
 - :mod:`aigc.cli.remote`: a participant's or organizer's work on a platform server, through
   the REST client of :mod:`aigc.cli.client`.
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 import click
 
 from aigc import __version__
-from aigc.cli import develop, operate, remote, training
+from aigc.cli import develop, operate, remote, replays, training
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,3 +47,6 @@ main.add_command(remote.status)
 main.add_command(remote.logs)
 main.add_command(remote.cancel)
 main.add_command(remote.leaderboard)
+
+main.add_command(replays.replay)
+main.add_command(replays.samples)
