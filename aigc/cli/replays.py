@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from aigc.cli.console import fail, out, shown
+from aigc.safe_text import printable
 
 SAMPLE_KINDS = ("best", "worst", "random", "disagreement")
 
@@ -134,7 +135,8 @@ def replay(
         f"{played.length} steps, as recorded; {len(played.frames)} frames written to {out_path}"
     )
     if played.kind == "text":
-        click.echo(replay_text(played), nl=False)
+        # The completion is the agent's: its control characters are shown, not obeyed.
+        click.echo(printable(replay_text(played)), nl=False)
 
 
 def _cell(value: Any) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,9 @@ WEB_LIMITS = RenderLimits(max_frames=300, max_width=320)
 PENDING_SECONDS = 600.0  # a marker older than this belongs to a render that was lost
 State = Literal["ready", "rendering", "failed", "missing"]
 KINDS = {".gif": "image/gif", ".txt": "text/plain; charset=utf-8"}
+# pygame, which draws most environments, is not safe to use from two threads at once: the
+# in-process pool renders one replay at a time.
+_RENDERING = threading.Lock()
 
 
 class ReplayCache:
@@ -116,9 +120,9 @@ def render_replay(db: Database, cache: ReplayCache, submission_id: int, index: i
         spec = challenges.spec_of(submission.challenge, submission.challenge_version)
         episode = as_result(row)
     try:
-        replay = replay_episode(spec.environment, episode, WEB_LIMITS)
-        suffix = ".txt" if replay.kind == "text" else ".gif"
-        with tempfile.TemporaryDirectory(prefix="aigc-replay-") as folder:
+        with _RENDERING, tempfile.TemporaryDirectory(prefix="aigc-replay-") as folder:
+            replay = replay_episode(spec.environment, episode, WEB_LIMITS)
+            suffix = ".txt" if replay.kind == "text" else ".gif"
             path = write_replay(replay, Path(folder) / f"replay{suffix}")
             cache.keep(submission_id, index, suffix, path.read_bytes())
     except ReplayError as exc:
