@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import gymnasium as gym
 
 from aigc.safe_text import printable
+from aigc.submissions import recording
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
 from aigc.submissions.metrics import compute_metrics, episode_success, info_values
@@ -41,7 +42,6 @@ from aigc.submissions.protocol import (
     ProtocolError,
     decode_array,
 )
-from aigc.submissions.recording import encode_actions, episode_text, max_recorded_steps
 from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
 from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, LocalSandbox, Sandbox
 from aigc.submissions.spaces import (
@@ -156,6 +156,7 @@ class _Run:
         self.record = record
         self.action_space: gym.Space | None = None
         self.record_steps = 0  # the longest episode whose actions are kept
+        self.recorded_chars = 0  # what the evaluation's recordings hold so far
         self.result, self.on_episode, self.cancel = result, on_episode, cancel
         self.pending = deque(enumerate(seeds))
         # The agent's seed follows from the episodes' seeds without revealing any of them.
@@ -183,7 +184,7 @@ class _Run:
                 f"{self.challenge.environment.id} has an unsupported action space {action_space}"
             )
         self.action_space = action_space
-        self.record_steps = max_recorded_steps(action_space) if self.record else 0
+        self.record_steps = recording.max_recorded_steps(action_space) if self.record else 0
         self.workdir = make_temp_folder("eval")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -315,8 +316,11 @@ class _Run:
         metrics = self.challenge.metrics
         actions = None
         if episode.actions is not None and self.action_space is not None:
-            actions = encode_actions(episode.actions, self.action_space)
-        prompt, completion = episode_text(info)
+            actions = recording.encode_actions(episode.actions, self.action_space)
+            self.recorded_chars += len(actions)
+            if self.recorded_chars > recording.MAX_EVALUATION_CHARS:
+                actions = None  # the evaluation's recordings are full
+        prompt, completion = recording.episode_text(info)
         done = EpisodeResult(
             index=episode.index,
             seed=episode.seed,

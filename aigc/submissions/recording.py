@@ -15,7 +15,8 @@ Box               the space's dtype
 
 The dtype and shape follow from the action space and the episode's length, so a
 recording holds nothing but the actions. A recording is bounded: an episode whose actions
-take more than ``MAX_EPISODE_BYTES`` packed is not recorded (its replay says so).
+take more than ``MAX_EPISODE_BYTES`` packed is not recorded (its replay says so), nor are
+the episodes that finish once an evaluation's recordings hold ``MAX_EVALUATION_CHARS``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 from gymnasium import spaces
 
 MAX_EPISODE_BYTES = 256 * 1024  # packed actions of one episode, before compression
+MAX_EVALUATION_CHARS = 16 * 2**20  # the recordings of one evaluation, as stored
 MAX_TEXT_CHARS = 2000  # a text episode's prompt and completion, each
 
 

@@ -81,3 +81,12 @@ def test_an_episode_longer_than_a_recording_keeps_is_left_unrecorded(monkeypatch
     assert result.ok
     assert all((e.actions is None) == (e.length > 40) for e in result.episodes)
     assert any(e.actions is None for e in result.episodes)
+
+
+def test_once_an_evaluations_recordings_are_full_later_episodes_go_unrecorded(monkeypatch):
+    challenge = make_challenge("CartPole-v1", episodes=6)
+    full = evaluate(agent("good"), challenge, parallel=1)
+    sizes = [len(e.actions or "") for e in full.episodes]
+    monkeypatch.setattr(recording, "MAX_EVALUATION_CHARS", sum(sizes[:3]))
+    result = evaluate(agent("good"), challenge, parallel=1)
+    assert [e.actions is not None for e in result.episodes] == [True] * 3 + [False] * 3
