@@ -69,6 +69,9 @@ def test_every_episode_is_listed_with_its_recording_and_replays_as_recorded(api,
         f"/api/v1/submissions/{submission_id}/episodes/9", headers=alice.headers
     )
     assert "has no episode 9" in error(missing, 404)
+    for odd in ("²", "99999999999999999999", "-1", "x"):
+        url = f"/api/v1/submissions/{submission_id}/episodes/{odd}"
+        assert "has no episode" in error(api.client.get(url, headers=alice.headers), 404)
     bob = api.account("bob")
     other = api.client.get(f"/api/v1/submissions/{submission_id}/episodes", headers=bob.headers)
     error(other, 404)

@@ -82,7 +82,9 @@ def list_episodes(submission_id: int) -> Any:
 def episode_recording(submission_id: int, index: str) -> Any:
     with platform().db.session() as session:
         submission, episodes = _visible(session, submission_id)
-        row = recorded(session, submission, int(index)) if index.isdigit() else None
+        # An index is a small number: anything else (², 10**20) names no episode.
+        number = index.isascii() and index.isdigit() and len(index) <= 9
+        row = recorded(session, submission, int(index)) if number else None
         if row is None:
             raise ApiError(
                 404,
