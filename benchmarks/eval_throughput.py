@@ -8,8 +8,8 @@ round trip). Prints steps/s for each and the ratio to in-process, checks that ev
 got the same returns, measures cold start (sandbox start to first action), and writes
 the figures to ``benchmarks/results/eval_throughput.json``. Each evaluator run records
 every episode's actions for replays, as the platform does; at the widths given by
-``--recording-parallel`` the local sandbox also runs without recording, alternating with
-it, and the ratio of the two is the cost of recording.
+``--recording-parallel`` the local sandbox runs with and without recording back to back,
+and the median ratio of those pairs is the cost of recording.
 
     python benchmarks/eval_throughput.py [--episodes 1000] [--parallel 1 16 64]
         [--docker-parallel 64] [--recording-parallel 64] [--repeats 3] [--cold-starts 10]
@@ -126,6 +126,7 @@ def main() -> None:
 
     challenge = make_challenge(args.episodes)
     rates: dict[str, list[float]] = {"in-process": []}
+    pairs: dict[int, list[float]] = {}  # recording's speed over none's, per adjacent pair
     starts: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         package = make_package(Path(tmp) / "agent")
@@ -145,13 +146,15 @@ def main() -> None:
                     )
                     assert all(e.actions for e in result.episodes), "an episode went unrecorded"
             for width in args.recording_parallel:
-                start = time.perf_counter()
-                result = evaluate(package, challenge, parallel=width, record=False)
-                elapsed = time.perf_counter() - start
-                assert result.ok and all(e.actions is None for e in result.episodes)
-                rates.setdefault(f"local sandbox, parallel {width}, no recording", []).append(
-                    result.steps / elapsed
-                )
+                # Back to back, in turns first: a pair sees the same load on the machine.
+                pair = {}
+                for record in (True, False) if repeat % 2 == 0 else (False, True):
+                    start = time.perf_counter()
+                    result = evaluate(package, challenge, parallel=width, record=record)
+                    elapsed = time.perf_counter() - start
+                    assert result.ok and all(bool(e.actions) == record for e in result.episodes)
+                    pair[record] = result.steps / elapsed
+                pairs.setdefault(width, []).append(pair[True] / pair[False])
             print(
                 f"repeat {repeat + 1}/{args.repeats}: "
                 + ", ".join(f"{side} {values[-1]:,.0f}" for side, values in rates.items()),
@@ -178,13 +181,12 @@ def main() -> None:
     for row in rows:
         print(f"{row['side']:<32}{row['steps_per_s_median']:>12,.0f}{row['ratio']:>8.2f}")
     recording = {}
-    for width in args.recording_parallel:
-        with_it = statistics.median(rates[f"local sandbox, parallel {width}"])
-        without = statistics.median(rates[f"local sandbox, parallel {width}, no recording"])
-        recording[str(width)] = {"recording_over_none": with_it / without}
+    for width, ratios in pairs.items():
+        recording[str(width)] = {"median": statistics.median(ratios), "pairs": ratios}
         print(
             f"recording every action, local sandbox, parallel {width}: "
-            f"{with_it / without:.3f} of the speed without"
+            f"{statistics.median(ratios):.3f} of the speed without (median of "
+            f"{len(ratios)} adjacent pairs, range {min(ratios):.3f}-{max(ratios):.3f})"
         )
     print(f"\ncold start (sandbox start -> first action), {args.cold_starts} runs each")
     print(f"{'sandbox':<12}{'median s':>10}{'max s':>10}")
