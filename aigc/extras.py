@@ -26,9 +26,12 @@ MODULES: dict[str, tuple[str, ...]] = {
         "torch",
         "tokenizers",
         "vaderSentiment",
+        "imageio",
+        "imageio_ffmpeg",
     ),
+    "replay": ("imageio", "imageio_ffmpeg"),
 }
-NAMES = {"text": "text", "train": "training", "platform": "platform"}
+NAMES = {"text": "text", "train": "training", "platform": "platform", "replay": "replay"}
 
 
 class MissingExtra(ImportError):

@@ -6,10 +6,13 @@ the evaluator with the agent in the local sandbox (a child process) and in the D
 sandbox (a container), at several batch widths (episodes side by side, answered in one
 round trip). Prints steps/s for each and the ratio to in-process, checks that every side
 got the same returns, measures cold start (sandbox start to first action), and writes
-the figures to ``benchmarks/results/eval_throughput.json``.
+the figures to ``benchmarks/results/eval_throughput.json``. Each evaluator run records
+every episode's actions for replays, as the platform does; at the widths given by
+``--recording-parallel`` the local sandbox runs with and without recording back to back,
+and the median ratio of those pairs is the cost of recording.
 
     python benchmarks/eval_throughput.py [--episodes 1000] [--parallel 1 16 64]
-        [--docker-parallel 64] [--repeats 3] [--cold-starts 10]
+        [--docker-parallel 64] [--recording-parallel 64] [--repeats 3] [--cold-starts 10]
 """
 
 from __future__ import annotations
@@ -102,6 +105,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--parallel", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--docker-parallel", type=int, nargs="*", default=[64])
+    parser.add_argument("--recording-parallel", type=int, nargs="*", default=[64])
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the figures")
     parser.add_argument("--cold-starts", type=int, default=10)
     parser.add_argument(
         "--repeats",
@@ -121,6 +126,7 @@ def main() -> None:
 
     challenge = make_challenge(args.episodes)
     rates: dict[str, list[float]] = {"in-process": []}
+    pairs: dict[int, list[float]] = {}  # recording's speed over none's, per adjacent pair
     starts: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         package = make_package(Path(tmp) / "agent")
@@ -138,6 +144,17 @@ def main() -> None:
                     rates.setdefault(f"{kind} sandbox, parallel {width}", []).append(
                         result.steps / elapsed
                     )
+                    assert all(e.actions for e in result.episodes), "an episode went unrecorded"
+            for width in args.recording_parallel:
+                # Back to back, in turns first: a pair sees the same load on the machine.
+                pair = {}
+                for record in (True, False) if repeat % 2 == 0 else (False, True):
+                    start = time.perf_counter()
+                    result = evaluate(package, challenge, parallel=width, record=record)
+                    elapsed = time.perf_counter() - start
+                    assert result.ok and all(bool(e.actions) == record for e in result.episodes)
+                    pair[record] = result.steps / elapsed
+                pairs.setdefault(width, []).append(pair[True] / pair[False])
             print(
                 f"repeat {repeat + 1}/{args.repeats}: "
                 + ", ".join(f"{side} {values[-1]:,.0f}" for side, values in rates.items()),
@@ -163,11 +180,19 @@ def main() -> None:
     print(f"{'side':<32}{'steps/s':>12}{'ratio':>8}")
     for row in rows:
         print(f"{row['side']:<32}{row['steps_per_s_median']:>12,.0f}{row['ratio']:>8.2f}")
+    recording = {}
+    for width, ratios in pairs.items():
+        recording[str(width)] = {"median": statistics.median(ratios), "pairs": ratios}
+        print(
+            f"recording every action, local sandbox, parallel {width}: "
+            f"{statistics.median(ratios):.3f} of the speed without (median of "
+            f"{len(ratios)} adjacent pairs, range {min(ratios):.3f}-{max(ratios):.3f})"
+        )
     print(f"\ncold start (sandbox start -> first action), {args.cold_starts} runs each")
     print(f"{'sandbox':<12}{'median s':>10}{'max s':>10}")
     for kind, values in starts.items():
         print(f"{kind:<12}{statistics.median(values):>10.3f}{max(values):>10.3f}")
-    RESULTS.parent.mkdir(exist_ok=True)
+    args.results.parent.mkdir(exist_ok=True)
     document = {
         "benchmark": "eval_throughput",
         "episodes": args.episodes,
@@ -175,12 +200,13 @@ def main() -> None:
         "repeats": args.repeats,
         "machine": {"python": platform.python_version(), "cores": os.cpu_count()},
         "rows": rows,
+        "recording_speed_ratio": recording,
         "cold_start_seconds": {
             kind: {"median": statistics.median(v), "max": max(v), "runs": v}
             for kind, v in starts.items()
         },
     }
-    write_results(RESULTS, document)
+    write_results(args.results, document)
 
 
 if __name__ == "__main__":

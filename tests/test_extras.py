@@ -17,7 +17,12 @@ PYPROJECT = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_te
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 # Distribution name -> import name, where they differ; gunicorn serves the WSGI app and is
 # imported by nothing.
-IMPORT_NAMES = {"Flask": "flask", "SQLAlchemy": "sqlalchemy", "markdown-it-py": "markdown_it"}
+IMPORT_NAMES = {
+    "Flask": "flask",
+    "SQLAlchemy": "sqlalchemy",
+    "markdown-it-py": "markdown_it",
+    "imageio-ffmpeg": "imageio_ffmpeg",
+}
 NOT_IMPORTED = {"gunicorn"}
 
 

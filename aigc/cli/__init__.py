@@ -3,6 +3,8 @@
 - :mod:`aigc.cli.develop`: write, check and evaluate an agent on this machine.
 - :mod:`aigc.cli.training`: train agents and build the platform's baselines.
 - :mod:`aigc.cli.operate`: run and administer a platform server.
+- :mod:`aigc.cli.replays`: replays and per-episode results, from a result file or the
+  server.
 - :mod:`aigc.cli.remote`: a participant's or organizer's work on a platform server, through
   the REST client of :mod:`aigc.cli.client`.
 - :mod:`aigc.cli.challenges`: an organizer's check of a challenge or bundle on this machine
@@ -98,6 +100,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "remote",
         "leaderboard",
         "Show a challenge phase's leaderboard (public phases need no sign-in).",
+    ),
+    "replay": (
+        "replays",
+        "replay",
+        "Replay episode K of RESULT.json (aigc evaluate --json) or of SUBMISSION_ID.",
+    ),
+    "samples": (
+        "replays",
+        "samples",
+        "Show a text submission's samples: best, worst, random, and where judges disagree.",
     ),
 }
 

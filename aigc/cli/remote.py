@@ -294,11 +294,16 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
 @click.command()
 @click.argument("submission_id", required=False, type=int)
 @click.option("--challenge", "-c", "challenge_id", help="Only this challenge's submissions.")
-def status(submission_id: int | None, challenge_id: str | None) -> None:
+@click.option("--episodes", is_flag=True, help="With an ID: list every episode too.")
+def status(submission_id: int | None, challenge_id: str | None, episodes: bool) -> None:
     """Show one submission, or list yours."""
     client = _client()
     if submission_id is not None:
         _show(_call(client, "GET", f"/submissions/{submission_id}"))
+        if episodes:
+            from aigc.cli.replays import print_episodes
+
+            print_episodes(submission_id)
         return
     params = {"challenge": challenge_id} if challenge_id else None
     body = _call(client, "GET", "/submissions", params=params)

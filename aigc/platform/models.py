@@ -342,5 +342,10 @@ class EpisodeRow(Base):
     success: Mapped[bool | None] = mapped_column(Boolean)
     # The numbers of the challenge's metrics.info from the last step's info (None: missing).
     values: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    # What a replay needs: the actions as aigc.submissions.recording packs them (None: not
+    # recorded), loaded only when asked for; a text episode's prompt and completion.
+    actions: Mapped[str | None] = mapped_column(StorableText, deferred=True)
+    prompt: Mapped[str | None] = mapped_column(StorableText)
+    completion: Mapped[str | None] = mapped_column(StorableText)
 
     evaluation: Mapped[Evaluation] = relationship(back_populates="episodes")

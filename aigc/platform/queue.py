@@ -24,6 +24,7 @@ from sqlalchemy import update
 
 from aigc.platform.db import Database
 from aigc.platform.models import Submission, SubmissionStatus, now
+from aigc.platform.replay_cache import cache_for, render_replay
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
 from aigc.platform.worker_run import RETRY, Heartbeat, run_submission, stale_submissions
@@ -32,6 +33,7 @@ from aigc.submissions.sandbox import LocalSandbox, Sandbox
 
 log = logging.getLogger("aigc.queue")
 TASK = "aigc.evaluate_submission"
+RENDER_TASK = "aigc.render_replay"
 QUEUE_NAME = "aigc-evaluations"
 
 
@@ -61,6 +63,9 @@ class Queue(Protocol):
     def enqueue(self, submission_id: int) -> None:
         """Ask for an evaluation of the submission (extra requests are harmless)."""
 
+    def render(self, submission_id: int, index: int) -> None:
+        """Ask for the replay of one of the submission's episodes to be rendered."""
+
     def close(self) -> None:
         """Stop taking work and release what the queue holds."""
 
@@ -76,6 +81,16 @@ def send(queue: Queue, submission_id: int) -> None:
         queue.enqueue(submission_id)
     except Exception:
         log.exception("submission %s is stored but not yet sent to the queue", submission_id)
+
+
+def send_render(queue: Queue, submission_id: int, index: int) -> bool:
+    """Hand a replay to render to the queue; False if it could not take it now."""
+    try:
+        queue.render(submission_id, index)
+    except Exception:
+        log.exception("the replay of submission %s episode %s was not sent", submission_id, index)
+        return False
+    return True
 
 
 class InProcessQueue:
@@ -111,6 +126,10 @@ class InProcessQueue:
 
     def enqueue(self, submission_id: int) -> None:
         self.executor.submit(self._run, submission_id, 1)
+
+    def render(self, submission_id: int, index: int) -> None:
+        cache = cache_for(self.settings.storage_dir)
+        self.executor.submit(render_replay, self.db, cache, submission_id, index)
 
     def _run(self, submission_id: int, attempt: int) -> None:
         try:
@@ -151,6 +170,9 @@ class CeleryQueue:
 
     def enqueue(self, submission_id: int) -> None:
         self.app.send_task(TASK, args=[submission_id], queue=QUEUE_NAME)
+
+    def render(self, submission_id: int, index: int) -> None:
+        self.app.send_task(RENDER_TASK, args=[submission_id, index], queue=QUEUE_NAME)
 
     def close(self) -> None:
         self.app.close()
@@ -203,6 +225,11 @@ def register_tasks(app: Celery, settings: Settings) -> None:
             retries = self.request.retries + 1
             self.apply_async(args=[submission_id], countdown=retry_delay(retries), retries=retries)
         return outcome
+
+    @app.task(name=RENDER_TASK)
+    def render_episode(submission_id: int, index: int) -> str:
+        ctx = worker_context()
+        return render_replay(ctx.db, cache_for(settings.storage_dir), submission_id, index)
 
     stop = threading.Event()
 

@@ -88,6 +88,17 @@ def sees_scores(submission: Submission, viewer: User) -> bool:
     return session is not None and revealed(session, submission.challenge, submission.phase)
 
 
+def sees_episodes(submission: Submission, viewer: User) -> bool:
+    """Per-episode results, replays and text samples: organizers see them in every phase;
+    participants only in public phases, never in hidden ones, revealed or not (each
+    episode is something the agent shaped, and hidden seeds stay hidden).
+
+    Who may look at the submission at all (its author or an organizer) is the caller's
+    check.
+    """
+    return sees_everything(submission, viewer)
+
+
 def failure_message(submission: Submission, full: bool) -> str:
     """Why the submission failed, as a viewer may read it: on hidden phases (``full`` false)
     a fixed description replaces the text, which the agent could have filled."""

@@ -380,6 +380,9 @@ def record_result(
                     truncated=e.truncated,
                     success=e.success,
                     values={k: _finite(v) for k, v in e.values.items()},
+                    actions=e.actions,
+                    prompt=e.prompt,
+                    completion=e.completion,
                 )
                 for e in result.episodes
             ],

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import gymnasium as gym
 
 from aigc.safe_text import printable
-from aigc.submissions import agent_output
+from aigc.submissions import agent_output, recording
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
 from aigc.submissions.environment_host import EnvironmentFailed, step_all
@@ -84,6 +84,7 @@ class _Episode:
     started: float
     total_return: float = 0.0
     length: int = 0
+    actions: list[Any] | None = None  # what was passed to env.step, while it is recorded
 
 
 def evaluate(
@@ -99,15 +100,17 @@ def evaluate(
     on_episode: OnEpisode | None = None,
     cancel: threading.Event | None = None,
     make_env: Callable[[], gym.Env] | None = None,
+    record: bool = True,
 ) -> EvaluationResult:
     """Evaluate the agent package in ``package_dir`` on one phase of a challenge.
 
     The episodes play ``seeds`` in their order, by default the phase's own (see
     :meth:`Phase.seeds`); ``episodes`` takes the first N. Setting ``cancel`` stops the
-    evaluation within one round trip and raises EvaluationCancelled. Raises SpecError or
-    PackageError for a problem with the challenge or the package itself; everything the
-    agent does wrong ends up in the result's ``failure``. ``make_env`` builds the
-    environments (by default ``challenge.environment.make``): an
+    evaluation within one round trip and raises EvaluationCancelled. With ``record`` each
+    episode keeps its actions (see :mod:`aigc.submissions.recording`) for replays. Raises
+    SpecError or PackageError for a problem with the challenge or the package itself;
+    everything the agent does wrong ends up in the result's ``failure``. ``make_env`` builds
+    the environments (by default ``challenge.environment.make``): an
     :class:`~aigc.submissions.environment_host.EnvironmentHost`'s ``make`` for an
     organizer's environment in its own sandbox, whose failures end the evaluation with
     ``environment_error``.
@@ -127,7 +130,7 @@ def evaluate(
         episodes_requested=len(seeds),
         primary_metric=challenge.metrics.primary,
     )
-    run = _Run(challenge, result, seeds, max(1, parallel), on_episode, cancel)
+    run = _Run(challenge, result, seeds, max(1, parallel), on_episode, cancel, record)
     run.make_env = make_env or challenge.environment.make
     started = time.monotonic()
     try:
@@ -154,8 +157,13 @@ class _Run:
         parallel: int,
         on_episode: OnEpisode | None,
         cancel: threading.Event | None,
+        record: bool = True,
     ):
         self.challenge, self.limits = challenge, challenge.limits
+        self.record = record
+        self.action_space: gym.Space | None = None
+        self.record_steps = 0  # the longest episode whose actions are kept
+        self.recorded_chars = 0  # what the evaluation's recordings hold so far
         self.result, self.on_episode, self.cancel = result, on_episode, cancel
         self.pending = deque(enumerate(seeds))
         # The agent's seed follows from the episodes' seeds without revealing any of them.
@@ -183,6 +191,8 @@ class _Run:
             raise ValueError(
                 f"{self.challenge.environment.id} has an unsupported action space {action_space}"
             )
+        self.action_space = action_space
+        self.record_steps = recording.max_recorded_steps(action_space) if self.record else 0
         self.workdir = make_temp_folder("eval")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -259,6 +269,8 @@ class _Run:
         index, seed = self.pending.popleft()
         observation, _ = env.reset(seed=seed)
         episode = _Episode(env, index, seed, observation, time.monotonic())
+        if self.record:
+            episode.actions = []
         if self.stateful:
             self._send({"type": "reset"}, *self._limit([episode], 1, sending=True))
         return episode
@@ -289,9 +301,14 @@ class _Run:
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent broke the protocol: {exc}") from None
         refilled = []
         stepped = step_all([e.env for e in group], actions)
-        for episode, (observation, reward, terminated, truncated, info) in zip(
-            group, stepped, strict=True
+        for episode, action, (observation, reward, terminated, truncated, info) in zip(
+            group, actions, stepped, strict=True
         ):
+            if episode.actions is not None:
+                if episode.length < self.record_steps:
+                    episode.actions.append(action)
+                else:  # longer than a recording keeps: this episode is not replayable
+                    episode.actions = None
             episode.observation = observation
             episode.total_return += float(reward)
             episode.length += 1
@@ -307,6 +324,13 @@ class _Run:
 
     def _finish(self, episode: _Episode, terminated: bool, truncated: bool, info: dict) -> None:
         metrics = self.challenge.metrics
+        actions = None
+        if episode.actions is not None and self.action_space is not None:
+            actions = recording.encode_actions(episode.actions, self.action_space)
+            self.recorded_chars += len(actions)
+            if self.recorded_chars > recording.MAX_EVALUATION_CHARS:
+                actions = None  # the evaluation's recordings are full
+        prompt, completion = recording.episode_text(info)
         done = EpisodeResult(
             index=episode.index,
             seed=episode.seed,
@@ -317,6 +341,9 @@ class _Run:
             truncated=bool(truncated),
             success=episode_success(metrics, episode.total_return, terminated, truncated, info),
             values=info_values(metrics, info),
+            actions=actions,
+            prompt=prompt,
+            completion=completion,
         )
         self.result.episodes.append(done)
         if self.on_episode is not None:

@@ -35,6 +35,11 @@ class EpisodeResult:
     # The numbers named in the challenge's metrics.info, from the info of the last step;
     # None where the environment gave no finite number.
     values: dict[str, float | None] = field(default_factory=dict)
+    # What a replay needs (aigc.submissions.recording): the actions played, packed as text
+    # (None where not recorded), and a text environment's prompt and completion.
+    actions: str | None = None
+    prompt: str | None = None
+    completion: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ COMMANDS = {
     # working with a platform server (aigc.cli.remote)
     "login", "logout", "challenges", "challenge", "submit", "status", "logs", "cancel",
     "leaderboard",
+    # replays and samples (aigc.cli.replays)
+    "replay", "samples",
 }  # fmt: skip
 
 

@@ -88,9 +88,13 @@ class RecordingQueue:
 
     def __init__(self) -> None:
         self.enqueued: list[int] = []
+        self.renders: list[tuple[int, int]] = []
 
     def enqueue(self, submission_id: int) -> None:
         self.enqueued.append(submission_id)
+
+    def render(self, submission_id: int, index: int) -> None:
+        self.renders.append((submission_id, index))
 
     def close(self) -> None:
         pass

@@ -196,6 +196,7 @@ class Case:
         concrete = self.rule.replace("<slug>", "cartpole").replace("<phase>", "test")
         # Submission routes target alice's dev submission; cancel targets her running one.
         target = world.ids["running"] if self.rule.endswith("/cancel") else world.ids["dev"]
+        concrete = concrete.replace("<index>", "0")
         return "/api/v1" + concrete.replace("<id:submission_id>", str(target))
 
     def call(self, world: World, caller: str) -> Any:
@@ -230,6 +231,9 @@ CASES = [
     Case("GET",    S,                        401,  404,  200,  200),
     Case("GET",    S + "/logs",              401,  404,  200,  200),
     Case("GET",    S + "/package",           401,  404,  200,  200),
+    Case("GET",    S + "/episodes",          401,  404,  200,  200),
+    Case("GET",    S + "/episodes/<index>",  401,  404,  200,  200),
+    Case("GET",    S + "/samples",           401,  404,  200,  200),
     Case("POST",   S + "/cancel",            401,  404,  200,  200),
     Case("POST",   S + "/rerun",             401,  403,  403,  200),
     Case("POST",   S + "/disqualify",        401,  403,  403,  200, _reason),

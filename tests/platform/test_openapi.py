@@ -194,7 +194,7 @@ def test_path_parameters_declare_what_the_routes_accept(doc: dict[str, Any]) -> 
                     }, path
                 else:
                     assert param["schema"] == {"type": "string", "minLength": 1}, path
-    assert seen == {"submission_id", "slug", "phase"}
+    assert seen == {"submission_id", "slug", "phase", "index"}
 
 
 def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

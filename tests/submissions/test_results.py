@@ -103,6 +103,9 @@ def test_json_has_the_key_names_a_participant_reads():
         "truncated",
         "success",
         "values",
+        "actions",
+        "prompt",
+        "completion",
     }
     assert data["failure"] == {
         "code": "agent_error",

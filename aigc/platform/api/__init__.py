@@ -9,12 +9,20 @@ from __future__ import annotations
 from flask import Flask
 
 from aigc.platform import ids
-from aigc.platform.api import account_routes, challenge_routes, errors, openapi, submission_routes
+from aigc.platform.api import (
+    account_routes,
+    challenge_routes,
+    episode_routes,
+    errors,
+    openapi,
+    submission_routes,
+)
 from aigc.platform.api.routes import RouteDoc, RouteTable, attach_all
 
 TABLES: tuple[RouteTable, ...] = (
     account_routes.routes,
     challenge_routes.routes,
+    episode_routes.routes,
     openapi.routes,
     submission_routes.routes,
 )

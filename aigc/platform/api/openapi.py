@@ -21,7 +21,12 @@ CONVERTER_SCHEMAS: dict[str | None, dict[str, Any]] = {
     "id": ID_SCHEMA,
     None: {"type": "string", "minLength": 1},
 }
-PATH_EXAMPLES: dict[str, Any] = {"slug": "cartpole", "phase": "dev", "submission_id": 1}
+PATH_EXAMPLES: dict[str, Any] = {
+    "slug": "cartpole",
+    "phase": "dev",
+    "submission_id": 1,
+    "index": "0",
+}
 
 STATUS_TEXT = {
     400: "The request is invalid: the message says what to change",
@@ -224,6 +229,79 @@ SCHEMAS: dict[str, Any] = {
     "Logs": {
         "type": "object",
         "properties": {"id": _integer, "logs": _string, "hidden": {"type": "boolean"}},
+    },
+    "Episode": {
+        "type": "object",
+        "required": ["index", "seed", "return", "length", "success", "values"],
+        "properties": {
+            "index": _integer,
+            "seed": {"type": ["integer", "null"]},
+            "return": {"type": ["number", "null"]},
+            "length": _integer,
+            "wall_time": _number,
+            "terminated": {"type": "boolean"},
+            "truncated": {"type": "boolean"},
+            "success": {"type": ["boolean", "null"]},
+            "values": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
+            "text": {"type": "boolean"},
+        },
+    },
+    "EpisodeList": {
+        "type": "object",
+        "required": ["id", "episodes"],
+        "properties": {
+            "id": _integer,
+            "challenge": _string,
+            "phase": _string,
+            "info": {"type": "array", "items": _string},
+            "episodes": {"type": "array", "items": {"$ref": "#/components/schemas/Episode"}},
+            "failure": {"type": ["object", "null"]},
+        },
+    },
+    "EpisodeRecording": {
+        "type": "object",
+        "required": ["environment", "episode"],
+        "properties": {
+            "environment": {
+                "type": "object",
+                "properties": {
+                    "id": _string,
+                    "kwargs": {"type": "object"},
+                    "max_episode_steps": {"type": ["integer", "null"]},
+                },
+            },
+            "episode": {
+                "type": "object",
+                "description": "an Episode with its recorded actions (packed, base64) and, "
+                "for text environments, its prompt and completion",
+            },
+        },
+    },
+    "Samples": {
+        "type": "object",
+        "required": ["id", "titles", "samples"],
+        "properties": {
+            "id": _integer,
+            "titles": {"type": "object", "additionalProperties": _string},
+            "samples": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "index": _integer,
+                            "prompt": _string,
+                            "completion": _string,
+                            "score": {"type": ["number", "null"]},
+                            "gold": {"type": ["number", "null"]},
+                            "nll": {"type": ["number", "null"]},
+                            "gap": {"type": ["number", "null"]},
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 

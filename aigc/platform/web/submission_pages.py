@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -13,8 +13,16 @@ from aigc.platform import challenges, visibility
 from aigc.platform import submission_actions as actions
 from aigc.platform.api.render import submission_json
 from aigc.platform.context import platform
+from aigc.platform.episode_lists import (
+    SAMPLE_TITLES,
+    episode_json,
+    episodes_for,
+    picked,
+    text_samples,
+)
 from aigc.platform.models import ACTIVE, Challenge, Submission, User
-from aigc.platform.queue import send
+from aigc.platform.queue import send, send_render
+from aigc.platform.replay_cache import KINDS, cache_for
 from aigc.platform.web.challenge_pages import size
 from aigc.platform.web.formatting import chart_pair, number, when
 from aigc.platform.web.guards import local_path, signed_in
@@ -201,6 +209,15 @@ def show(submission_id: int) -> Any:
             "Started": when(seen.started_at),
             "Finished": when(seen.finished_at),
         }
+        episodes = episodes_for(session, submission, user)
+        table, replays, samples, info = None, [], None, []
+        if episodes is not None:
+            info = list(episodes.spec.metrics.info)
+            table = [episode_json(r, episodes.show_seeds) for r in episodes.rows]
+            asked = request.args.get("replay", type=int)
+            replays = _replays(submission_id, episodes.rows, asked)
+            if any(r["text"] for r in table):
+                samples = text_samples(episodes.rows, seed=submission_id)
     histogram = None
     result = data["result"]
     headings = {name: shown(name) for name in (result["metrics"] if result else {})}
@@ -219,7 +236,86 @@ def show(submission_id: int) -> Any:
         mine=mine,
         times=times,
         headings=headings,
+        episodes=table,
+        info=info,
+        replays=replays,
+        samples=samples,
+        sample_titles=SAMPLE_TITLES,
     )
+
+
+def _replays(submission_id: int, rows: list[Any], asked: int | None) -> list[dict[str, Any]]:
+    """The replays of the best, median and worst episode, and of the one ``asked`` for;
+    each is sent to be rendered on its first view."""
+    p = platform()
+    cache = cache_for(p.settings.storage_dir)
+    chosen: dict[int, tuple[str, Any]] = {}
+    wanted = list(picked(rows).items())
+    wanted += [(f"episode {r.index}", r) for r in rows if r.index == asked]
+    for label, row in wanted:
+        if row.index in chosen:
+            chosen[row.index] = (f"{chosen[row.index][0]}, {label}", row)
+        else:
+            chosen[row.index] = (label, row)
+    shown: list[dict[str, Any]] = []
+    for index, (label, row) in chosen.items():
+        state = cache.state(submission_id, index)
+        if state == "missing":
+            if cache.mark_pending(submission_id, index):
+                send_render(p.queue, submission_id, index)
+            state = "rendering"
+        path = cache.file(submission_id, index)
+        text = path.read_text(encoding="utf-8") if path and path.suffix == ".txt" else None
+        shown.append(
+            {
+                "label": label,
+                "index": index,
+                "return": row.total_return,
+                "length": row.length,
+                "state": state,
+                "text": text,
+                "error": cache.error(submission_id, index),
+            }
+        )
+    return shown
+
+
+def _visible(session: Session, submission_id: int) -> Submission:
+    """The submission if the viewer may see its episodes, else a 404 page."""
+    user = viewing_user(session)
+    submission = own(session, submission_id, user)
+    if not visibility.sees_episodes(submission, user):
+        abort(404, description="the episodes of a hidden phase are not shown to participants")
+    return submission
+
+
+@bp.get("/my/submissions/<id:submission_id>/replays/<int:index>")
+@signed_in
+def replay_file(submission_id: int, index: int) -> Any:
+    """A rendered replay (GIF, or text for text environments) of one episode."""
+    with platform().db.session() as session:
+        _visible(session, submission_id)
+    path = cache_for(platform().settings.storage_dir).file(submission_id, index)
+    if path is None:
+        abort(404, description=f"the replay of episode {index} is not rendered (yet)")
+    return send_file(path, mimetype=KINDS[path.suffix], max_age=3600)
+
+
+@bp.get("/my/submissions/<id:submission_id>/replays/<int:index>.json")
+@signed_in
+def replay_state(submission_id: int, index: int) -> Any:
+    """Whether a replay is rendered yet, for the page that waits for it."""
+    with platform().db.session() as session:
+        _visible(session, submission_id)
+    cache = cache_for(platform().settings.storage_dir)
+    state = cache.state(submission_id, index)
+    path = cache.file(submission_id, index)
+    return {
+        "state": state,
+        "url": url_for("submissions.replay_file", submission_id=submission_id, index=index),
+        "kind": "text" if path is not None and path.suffix == ".txt" else "image",
+        "error": cache.error(submission_id, index),
+    }
 
 
 @bp.post("/my/submissions/<id:submission_id>/cancel")

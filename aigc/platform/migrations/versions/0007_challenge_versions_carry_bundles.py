@@ -1,7 +1,7 @@
 """challenge versions: the sha256 of a bundle's stored archive
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Created: 2026-12-01 15:12:00.000000
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

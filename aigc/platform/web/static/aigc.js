@@ -134,4 +134,82 @@
     };
     schedule(POLL_MS);
   }
+
+  // Sortable tables: a click on a heading sorts the rows by that column, again to reverse.
+  for (const table of document.querySelectorAll("table[data-sortable]")) {
+    const body = table.tBodies[0];
+    const headings = Array.from(table.tHead ? table.tHead.rows[0].cells : []);
+    headings.forEach((heading, column) => {
+      const kind = heading.dataset.sort;
+      if (!kind || !body) return;
+      heading.classList.add("sortable");
+      heading.tabIndex = 0;
+      const sort = () => {
+        const ascending = heading.getAttribute("aria-sort") !== "ascending";
+        for (const other of headings) other.removeAttribute("aria-sort");
+        heading.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        const key = (row) => {
+          const cell = row.cells[column];
+          const text = cell.dataset.value !== undefined ? cell.dataset.value : cell.textContent;
+          if (kind !== "number") return text.trim();
+          const value = Number.parseFloat(text);
+          return Number.isNaN(value) ? -Infinity : value;
+        };
+        const rows = Array.from(body.rows);
+        rows.sort((a, b) => {
+          const x = key(a);
+          const y = key(b);
+          const order = x < y ? -1 : x > y ? 1 : 0;
+          return ascending ? order : -order;
+        });
+        for (const row of rows) body.appendChild(row);
+      };
+      heading.addEventListener("click", sort);
+      heading.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          sort();
+        }
+      });
+    });
+  }
+
+  // Replays a worker is still rendering: ask every few seconds, show each once it is made.
+  for (const figure of document.querySelectorAll("figure[data-replay-waiting]")) {
+    const wait = figure.querySelector(".replay-wait");
+    const check = async () => {
+      let data = null;
+      try {
+        const response = await fetch(figure.dataset.replayState, {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        if (response.ok) data = await response.json();
+      } catch (error) {
+        data = null;
+      }
+      if (!data || data.state === "rendering" || data.state === "missing") {
+        window.setTimeout(check, POLL_MS);
+        return;
+      }
+      let shown;
+      if (data.state === "failed") {
+        shown = document.createElement("p");
+        shown.className = "error replay-error";
+        shown.textContent = data.error || "the replay could not be made";
+      } else if (data.kind === "text") {
+        shown = document.createElement("pre");
+        shown.className = "replay-text";
+        const response = await fetch(data.url, { credentials: "same-origin" });
+        shown.textContent = await response.text();
+      } else {
+        shown = document.createElement("img");
+        shown.src = data.url;
+        shown.alt = figure.dataset.replayLabel || "replay";
+      }
+      figure.removeAttribute("data-replay-waiting");
+      if (wait) wait.replaceWith(shown);
+    };
+    window.setTimeout(check, POLL_MS / 2);
+  }
 })();

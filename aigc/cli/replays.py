@@ -1,0 +1,206 @@
+"""``aigc replay`` and ``aigc samples``: see what an agent did, episode by episode.
+
+A replay re-runs a recorded episode here, in the trusted environment, with its seed and
+actions (no agent code runs), from a result file written by ``aigc evaluate --json`` or
+from a submission on the server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from aigc.cli.console import fail, out, shown
+from aigc.safe_text import printable
+
+SAMPLE_KINDS = ("best", "worst", "random", "disagreement")
+
+
+def _remote(method: str, path: str) -> Any:
+    from aigc.cli.client import ApiFailure, Client, load_login
+
+    login = load_login()
+    if login is None:
+        raise fail("not signed in: run aigc login --server URL first")
+    try:
+        return Client(login.server, login.token).call(method, path)
+    except ApiFailure as exc:
+        raise fail(str(exc)) from None
+
+
+def _from_file(path: Path, challenge: str | None, index: int) -> tuple[Any, Any]:
+    """The environment and the recorded episode ``index`` of a result file."""
+    from aigc.submissions.challenge import SpecError, get_challenge
+    from aigc.submissions.results import EvaluationResult
+
+    try:
+        result = EvaluationResult.from_json(path.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise fail(f"{path} is not a result of aigc evaluate --json: {exc}") from None
+    try:
+        spec = get_challenge(challenge or result.challenge)
+    except SpecError as exc:
+        raise fail(f"{exc} (pass the challenge's YAML with --challenge FILE)") from None
+    found = [e for e in result.episodes if e.index == index]
+    if not found:
+        raise fail(
+            f"{path} has no episode {index}: it has episodes 0 to {len(result.episodes) - 1}"
+        )
+    return spec.environment, found[0]
+
+
+def _from_server(submission_id: int, index: int) -> tuple[Any, Any]:
+    """The environment and the recorded episode ``index`` of a submission on the server."""
+    from aigc.submissions.challenge import EnvironmentSpec
+    from aigc.submissions.results import EpisodeResult
+
+    body = _remote("GET", f"/submissions/{submission_id}/episodes/{index}")
+    env, e = body["environment"], body["episode"]
+    environment = EnvironmentSpec(env["id"], dict(env["kwargs"] or {}), env["max_episode_steps"])
+    episode = EpisodeResult(
+        index=e["index"],
+        seed=e["seed"],
+        total_return=float("nan") if e["return"] is None else e["return"],
+        length=e["length"],
+        wall_time=e["wall_time"],
+        terminated=e["terminated"],
+        truncated=e["truncated"],
+        success=e["success"],
+        values=e["values"],
+        actions=e["actions"],
+        prompt=e.get("prompt"),
+        completion=e.get("completion"),
+    )
+    return environment, episode
+
+
+@click.command()
+@click.argument("source")
+@click.option("--episode", "-e", "index", type=click.IntRange(min=0), required=True)
+@click.option(
+    "--out",
+    "-o",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The file to write: .gif, .mp4, .webm, or .txt for text environments.",
+)
+@click.option("--challenge", "-c", help="For a result file: the challenge id or YAML file.")
+@click.option(
+    "--max-frames",
+    type=click.IntRange(min=2, max=10_000),
+    default=1000,
+    show_default=True,
+    help="Longer episodes keep every k-th step.",
+)
+@click.option("--max-width", type=click.IntRange(min=16, max=4096), default=640, show_default=True)
+def replay(
+    source: str,
+    index: int,
+    out_path: Path,
+    challenge: str | None,
+    max_frames: int,
+    max_width: int,
+) -> None:
+    """Replay episode K of RESULT.json (aigc evaluate --json) or of SUBMISSION_ID.
+
+    The episode is re-run here with its seed and recorded actions; its return and length
+    must come out as recorded.
+    """
+    from aigc.submissions.replay import RenderLimits, ReplayError, make_render_env, replay_episode
+    from aigc.submissions.replay_files import check_suffix, replay_text, write_replay
+
+    if out_path.suffix.lower() != ".txt":
+        from aigc.extras import MissingExtra, require
+
+        try:
+            require("replay", f"aigc replay to {out_path.suffix or 'a file without a suffix'}")
+        except MissingExtra as exc:
+            raise fail(str(exc)) from None
+    path = Path(source)
+    if path.is_file():
+        environment, episode = _from_file(path, challenge, index)
+    elif source.isdigit():
+        environment, episode = _from_server(int(source), index)
+    else:
+        raise fail(f"{source} is neither a result file nor a submission id: give one of them")
+    try:
+        env = make_render_env(environment)
+        try:
+            check_suffix(out_path, "text" if env.render_mode == "ansi" else "rgb")
+            played = replay_episode(environment, episode, RenderLimits(max_frames, max_width), env)
+        finally:
+            env.close()
+        write_replay(played, out_path)
+    except ReplayError as exc:
+        raise fail(str(exc)) from None
+    out.print(
+        f"episode {index} (seed {episode.seed}): return {played.total_return:.6g} in "
+        f"{played.length} steps, as recorded; {len(played.frames)} frames written to {out_path}"
+    )
+    if played.kind == "text":
+        # The completion is the agent's: its control characters are shown, not obeyed.
+        click.echo(printable(replay_text(played)), nl=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return shown(value)
+
+
+def print_episodes(submission_id: int) -> None:
+    """Print every episode of a submission: seed, return, length, success, info values."""
+    body = _remote("GET", f"/submissions/{submission_id}/episodes")
+    names = list(body.get("info", []))
+    table = Table("episode", "seed", "return", "length", "success", *map(shown, names), "ended")
+    for e in body["episodes"]:
+        ended = "terminated" if e["terminated"] else "truncated" if e["truncated"] else "—"
+        table.add_row(
+            str(e["index"]),
+            _cell(e["seed"]),
+            _cell(e["return"]),
+            str(e["length"]),
+            _cell(e["success"]),
+            *(_cell(e["values"].get(n)) for n in names),
+            ended,
+        )
+    out.print(table)
+    if body.get("failure"):
+        failure = body["failure"]
+        out.print(f"[red]not finished[/]: {shown(failure['code'])}: {shown(failure['message'])}")
+
+
+@click.command()
+@click.argument("submission_id", type=int)
+@click.option(
+    "--kind",
+    "-k",
+    type=click.Choice(SAMPLE_KINDS),
+    multiple=True,
+    help="Only these groups (default: all).",
+)
+def samples(submission_id: int, kind: tuple[str, ...]) -> None:
+    """Show a text submission's samples: best, worst, random, and where judges disagree.
+
+    The last group holds the episodes where the reward model and the gold judge disagree
+    most: the reward-hacking view.
+    """
+    body = _remote("GET", f"/submissions/{submission_id}/samples")
+    for group in kind or SAMPLE_KINDS:
+        title = body["titles"][group]
+        out.print(f"[bold]{shown(title)}[/]")
+        for s in body["samples"][group]:
+            figures = ", ".join(
+                f"{name} {_cell(s[name])}" for name in ("score", "gold", "nll", "gap")
+            )
+            out.print(f"  episode {s['index']}: {figures}")
+            out.print(f"    prompt:     {shown(s['prompt'])}")
+            out.print(f"    completion: {shown(s['completion'])}")
+        if not body["samples"][group]:
+            out.print("  (none)")

@@ -1,0 +1,67 @@
+"""The submission page's replays and episode table in a real browser: the replays appear
+when the worker has rendered them, without a reload, and the table sorts by a column, all
+under the pages' strict Content-Security-Policy (no console error)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import AGENTS
+from .test_browser import ARTIFACTS, Watched, browser, server  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.slow
+
+
+def test_replays_appear_once_rendered_and_the_episode_table_sorts(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    watched = Watched(browser, server)
+    page = watched.page
+    watched.go("/signup")
+    page.fill('input[name="username"]', "replayer")
+    page.fill('input[name="password"]', "replayer-password")
+    page.fill('input[name="confirm"]', "replayer-password")
+    page.click('main form button[type="submit"]')
+    page.wait_for_selector("text=replayer")
+
+    package = tmp_path / "good.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        for path in (AGENTS / "good").iterdir():
+            archive.write(path, path.name)
+    watched.go("/submit?challenge=cartpole")
+    page.set_input_files('input[name="file"]', str(package))
+    page.click('main form[data-upload] button[type="submit"]')
+    page.wait_for_url("**/my/submissions/*")
+    # The page reloads itself once the evaluation is over; then the replays are sent.
+    page.locator("#episodes").wait_for(timeout=180_000)
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    images = page.locator("#replays figure img")
+    images.first.wait_for(timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('figure[data-replay-waiting]').length === 0",
+        timeout=120_000,
+    )
+    assert navigations == [], "the page reloaded instead of showing the replays itself"
+    assert images.count() >= 1
+    assert page.eval_on_selector("#replays img", "i => i.complete && i.naturalWidth > 0")
+
+    returns = "table.episode-table tbody tr td:nth-child(3)"
+    page.click("table.episode-table th:nth-child(3)")
+    ascending = [
+        float(v) for v in page.eval_on_selector_all(returns, "c => c.map(x => x.dataset.value)")
+    ]
+    assert ascending == sorted(ascending) and len(ascending) == 100
+    page.click("table.episode-table th:nth-child(3)")
+    descending = [
+        float(v) for v in page.eval_on_selector_all(returns, "c => c.map(x => x.dataset.value)")
+    ]
+    assert descending == sorted(ascending, reverse=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "submission-replays.png"), full_page=False)
+    watched.close()

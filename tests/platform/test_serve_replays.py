@@ -1,0 +1,121 @@
+"""A real ``aigc serve`` with the Docker sandbox: a participant's submission page shows its
+replays and per-episode table, ``aigc status --episodes`` and ``aigc replay ID`` work
+against it, and a hidden phase shows none of it to the participant."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.servers import ServerProcess, create_user, platform_env, run_aigc, sign_in
+from tests.waiting import wait_for
+
+from .conftest import zip_agent
+
+pytestmark = pytest.mark.slow
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _browser(server: ServerProcess, name: str, password: str) -> requests.Session:
+    browser = requests.Session()
+    page = browser.get(f"{server.url}/login", timeout=30).text
+    found = TOKEN.search(page)
+    assert found, page
+    answer = browser.post(
+        f"{server.url}/login",
+        data={"username": name, "password": password, "csrf_token": found.group(1)},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 302, answer.text
+    return browser
+
+
+def _finished(server: ServerProcess, headers: dict[str, str], submission_id: int) -> dict:
+    def ended() -> dict | None:
+        body = requests.get(
+            server.api(f"/submissions/{submission_id}"), headers=headers, timeout=30
+        )
+        data = body.json()
+        return data if data["status"] in ("finished", "failed", "cancelled") else None
+
+    return wait_for(ended, 300, f"submission {submission_id} to end", every=0.5)
+
+
+def _upload(server: ServerProcess, headers: dict[str, str], phase: str) -> int:
+    answer = requests.post(
+        server.api("/submissions"),
+        data={"challenge": "cartpole", "phase": phase},
+        files={"file": ("agent.zip", zip_agent("good"))},
+        headers=headers,
+        timeout=60,
+    )
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["id"])
+
+
+def test_a_participant_sees_replays_and_episodes_but_none_of_a_hidden_phase(
+    tmp_path: Path, short_tmp: Path, database_url: str, docker_sandbox
+) -> None:
+    env = platform_env(
+        tmp_path / "data", database_url, TMPDIR=str(short_tmp), AIGC_SANDBOX="docker"
+    )
+    create_user(env, "alice", "alice-password")
+    server = ServerProcess(env, tmp_path).wait_ready(180)
+    try:
+        headers = sign_in(server, "alice", "alice-password")
+        public = _upload(server, headers, "dev")
+        hidden = _upload(server, headers, "test")
+        assert _finished(server, headers, public)["status"] == "finished", server.output
+        assert _finished(server, headers, hidden)["status"] == "finished", server.output
+
+        browser = _browser(server, "alice", "alice-password")
+        page = browser.get(f"{server.url}/my/submissions/{public}", timeout=60).text
+        assert page.count('<tr id="episode-') == 100 and "data-sortable" in page
+        figures = re.findall(r'data-replay-state="([^"]+)"', page)
+        assert 1 <= len(figures) <= 3, page
+
+        def rendered(url: str) -> dict | None:
+            state = browser.get(server.url + url, timeout=30).json()
+            return state if state["state"] in ("ready", "failed") else None
+
+        for url in figures:
+            state = wait_for(lambda u=url: rendered(u), 180, "a replay to render", every=0.5)
+            assert state["state"] == "ready", state
+            gif = browser.get(server.url + state["url"], timeout=30)
+            assert gif.status_code == 200 and gif.content[:6] in (b"GIF87a", b"GIF89a")
+        again = browser.get(f"{server.url}/my/submissions/{public}", timeout=60).text
+        assert "rendering…" not in again and "/replays/" in again
+
+        login_env = {
+            **env,
+            "HOME": str(tmp_path / "home"),
+            "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+        }
+        done = run_aigc(
+            "login", "--server", server.url, "-u", "alice", "--password", "alice-password",
+            env=login_env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        listed = run_aigc("status", public, "--episodes", env=login_env)
+        assert listed.returncode == 0, listed.stderr
+        assert "seed" in listed.stdout and listed.stdout.count("truncated") >= 1
+        out = tmp_path / "episode.gif"
+        replayed = run_aigc("replay", public, "--episode", "3", "--out", out, env=login_env)
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        assert "as recorded" in replayed.stdout and out.stat().st_size > 0
+
+        hidden_page = browser.get(f"{server.url}/my/submissions/{hidden}", timeout=60).text
+        assert 'id="episodes"' not in hidden_page and 'id="replays"' not in hidden_page
+        for path in ("episodes", "episodes/0", "samples"):
+            answer = requests.get(
+                server.api(f"/submissions/{hidden}/{path}"), headers=headers, timeout=30
+            )
+            assert answer.status_code == 403, answer.text
+        refused = run_aigc("replay", hidden, "--episode", "0", "--out", out, env=login_env)
+        assert refused.returncode == 1 and "hidden phase" in refused.stderr
+    finally:
+        server.stop()
