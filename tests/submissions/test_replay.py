@@ -143,3 +143,12 @@ def test_aigc_replay_renders_an_episode_of_an_evaluate_json_result(tmp_path):
         main, ["replay", str(result_file), "-e", "0", "-o", str(tmp_path / "x.png")]
     )
     assert wrong.exit_code == 1 and "name it .gif, .mp4, .webm or .txt" in wrong.output
+
+
+def test_an_organizers_environment_is_never_built_in_the_trusted_process_to_draw() -> None:
+    from aigc.submissions.challenge import EnvironmentSpec
+    from aigc.submissions.replay import make_render_env
+
+    spec = EnvironmentSpec(id="corridor:Corridor", entry_point="corridor:Corridor")
+    with pytest.raises(ReplayError, match="runs only in its own sandbox"):
+        make_render_env(spec)
