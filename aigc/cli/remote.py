@@ -27,9 +27,11 @@ from aigc.cli.client import (
     Client,
     Login,
     forget_login,
+    last_server,
     load_login,
     pack_folder,
     save_login,
+    server_url,
 )
 from aigc.cli.console import err, fail, out, shown
 from aigc.submissions.challenge import SpecError, builtin_challenge_ids, parse_challenge_yaml
@@ -43,8 +45,20 @@ def _client(required: bool = True) -> Client:
     if login is None:
         if required:
             raise fail("not signed in: run aigc login --server URL first")
-        return Client(DEFAULT_SERVER)
+        return Client(last_server() or DEFAULT_SERVER)
     return Client(login.server, login.token)
+
+
+def _server_option(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    """``--server HOST:PORT`` as ``http://HOST:PORT``; a one-line error for what is no address."""
+    if value is None:
+        return None
+    try:
+        return server_url(value)
+    except ApiFailure as exc:
+        raise fail(f"--server: {exc}") from None
 
 
 def _call(client: Client, method: str, path: str, **kwargs: Any) -> Any:
@@ -56,14 +70,15 @@ def _call(client: Client, method: str, path: str, **kwargs: Any) -> Any:
 
 @click.command()
 @click.option(
-    "--server", help=f"The platform's address (default: the last one, or {DEFAULT_SERVER})."
+    "--server",
+    callback=_server_option,
+    help=f"The platform, HOST:PORT or a URL (default: the last one, or {DEFAULT_SERVER}).",
 )
 @click.option("--username", "-u", help="Asked for when left out.")
 @click.option("--password", help="Asked for when left out.")
 def login(server: str | None, username: str | None, password: str | None) -> None:
     """Sign in to a platform server and keep the token for the other commands."""
-    previous = load_login()
-    server = server or (previous.server if previous else DEFAULT_SERVER)
+    server = server or last_server() or DEFAULT_SERVER
     username = username or click.prompt("Username")
     password = password if password is not None else getpass.getpass("Password: ")
     body = _call(
@@ -79,7 +94,7 @@ def login(server: str | None, username: str | None, password: str | None) -> Non
 
 @click.command()
 def logout() -> None:
-    """Revoke the kept token on the server and forget it here."""
+    """Revoke the kept token on the server and forget it here (the server is kept)."""
     login = load_login()
     if login is None:
         out.print("not signed in")
@@ -322,7 +337,11 @@ def _figure(value: float | None) -> str:
     default="table",
     show_default=True,
 )
-@click.option("--server", help="Ask this server (default: the one signed in to).")
+@click.option(
+    "--server",
+    callback=_server_option,
+    help="Ask this server, HOST:PORT or a URL (default: the one signed in to).",
+)
 def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) -> None:
     """Show a challenge phase's leaderboard (public phases need no sign-in)."""
     client = Client(server) if server else _client(required=False)
