@@ -1,0 +1,97 @@
+"""An organizer's commands (``aigc organize``, ``aigc challenge archive``) against a real
+``aigc serve``, with the server fixtures of test_remote.py (through conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.cli.test_remote import (
+    Cli,
+    agent_folder,
+    ok,
+    refused,
+    submitted_id,
+    table_rows,
+)
+
+pytestmark = pytest.mark.slow
+
+SPEC = """\
+id: {id}
+title: Organized from the command line
+environment: {{id: CartPole-v1}}
+phases:
+  - {{id: dev, visibility: public, episodes: 3, seeds: {{first: 0}}}}
+  - {{id: final, visibility: hidden, episodes: 3, seeds: {{first: 100}}}}
+quotas: {{per_day: 5, total: 8}}
+"""
+
+
+def make_challenge(server: str, tmp_path: Path, challenge_id: str) -> Cli:
+    """Create a challenge as olga; return olga's signed-in command."""
+    olga = Cli(tmp_path / "olga.json")
+    olga.login(server, "olga")
+    spec = tmp_path / f"{challenge_id}.yaml"
+    spec.write_text(SPEC.format(id=challenge_id))
+    ok(olga("challenge", "create", spec))
+    return olga
+
+
+def test_organizer_lists_reruns_disqualifies_and_reveals(live_server: str, tmp_path: Path) -> None:
+    olga = make_challenge(live_server, tmp_path, "org-cli")
+    alice = Cli(tmp_path / "alice.json")
+    alice.login(live_server, "alice")
+    good = agent_folder(tmp_path, "good")
+    dev = submitted_id(ok(alice("submit", good, "-c", "org-cli", "--wait")))
+    final = submitted_id(ok(alice("submit", good, "-c", "org-cli", "-p", "final", "--wait")))
+
+    listed = ok(olga("organize", "submissions", "org-cli"))
+    rows = table_rows(listed)
+    assert rows[str(dev)][1:5] == ["alice", "dev", "good", "finished"]
+    assert rows[str(final)][1:5] == ["alice", "final", "good", "finished"]
+    assert "2 submissions" in listed
+    only_final = table_rows(ok(olga("organize", "submissions", "org-cli", "--phase", "final")))
+    assert set(only_final) - {"id"} == {str(final)}
+    assert "0 submissions" in ok(olga("organize", "submissions", "org-cli", "-s", "queued"))
+    line = refused(olga("organize", "submissions", "no-such-challenge"))
+    assert line.startswith("Error: there is no challenge 'no-such-challenge'")
+
+    # Hidden until revealed: alice sees no score of the final phase.
+    assert "the score of a hidden phase shows" in ok(alice("status", final))
+    shown = ok(olga("organize", "reveal", "org-cli", "final"))
+    assert shown.strip() == "phase org-cli/final is revealed: its leaderboard is public"
+    assert "mean_return 500" in ok(alice("status", final))
+    assert "revealed already" in refused(olga("organize", "reveal", "org-cli", "final"))
+    assert "is public: there is nothing to reveal" in refused(
+        olga("organize", "reveal", "org-cli", "dev")
+    )
+
+    rerun = ok(olga("organize", "rerun", dev)).strip()
+    assert rerun == f"submission {dev} is queued again (version 1)"
+
+    shown = ok(olga("organize", "disqualify", final, "--reason", "copied a baseline"))
+    assert "disqualified: copied a baseline" in shown
+    assert "disqualified: copied a baseline" in ok(alice("status", final))
+    board = requests.get(
+        f"{live_server}/api/v1/challenges/org-cli/leaderboard",
+        params={"phase": "final"},
+        timeout=30,
+    ).json()
+    assert board["rows"] == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["organize", "submissions", "cartpole"],
+        ["organize", "rerun", "1"],
+        ["organize", "disqualify", "1", "--reason", "x"],
+        ["organize", "reveal", "cartpole", "test"],
+    ],
+)
+def test_participants_cannot_organize(live_server: str, cli: Cli, command: list[str]) -> None:
+    cli.login(live_server, "bob")
+    assert refused(cli(*command)) == "Error: only organizers may do this"
