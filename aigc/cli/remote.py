@@ -38,6 +38,7 @@ from aigc.submissions.challenge import SpecError, builtin_challenge_ids, parse_c
 from aigc.submissions.package import PackageError, open_package, read_manifest
 
 DONE = ("finished", "failed", "cancelled")
+QUOTAS_SHOWN = 5  # challenges whose quotas aigc status shows
 
 
 def _client(required: bool = True) -> Client:
@@ -249,6 +250,27 @@ def _show(submission: dict[str, Any]) -> None:
         out.print(f"  [red]disqualified[/]: {shown(submission['disqualified_reason'])}")
 
 
+def _left(quota: dict[str, Any]) -> str:
+    """What is left of a phase's quotas, in words."""
+    today = "no daily limit" if quota["per_day"] is None else f"{quota['left_today']} left today"
+    if quota["total"] is None:
+        return today
+    line = f"{today}, {quota['left_total']} of {quota['total']} in total"
+    if quota["next_at"]:
+        line += f" (next possible at {quota['next_at'][:16].replace('T', ' ')} UTC)"
+    return line
+
+
+def _check_size(archive: Path, quota: dict[str, Any]) -> None:
+    """Refuse an archive the server would refuse, before sending it."""
+    size, limit = archive.stat().st_size, quota["max_upload_bytes"]
+    if size > limit:
+        raise fail(
+            f"the package archive has {size} bytes, more than the {limit} the server allows "
+            f"({limit / 2**20:.1f} MiB): leave out data and checkpoints it does not need"
+        )
+
+
 @click.command()
 @click.argument("package", type=click.Path(exists=True, path_type=Path))
 @click.option("--challenge", "-c", "challenge_id", help="Default: the one in aigc.toml.")
@@ -262,11 +284,17 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
     if challenge_id is None:
         raise fail('no challenge given: pass --challenge ID or add challenge = "ID" to aigc.toml')
     try:
+        quota = _call(client, "GET", f"/challenges/{challenge_id}/quota")
+        _check_size(archive, quota)
         submission = _upload(client, archive, challenge_id, phase)
     finally:
         if made_here:
             shutil.rmtree(archive.parent, ignore_errors=True)
     out.print(f"submitted as {submission['id']} to {challenge_id}/{phase}: {submission['status']}")
+    after = _call(client, "GET", f"/challenges/{challenge_id}/quota")
+    for left in after["phases"]:
+        if left["phase"] == phase:
+            out.print(f"quota of {shown(challenge_id)}/{shown(phase)}: {_left(left)}")
     if wait:
         submission = _wait(client, submission)
         _show(submission)
@@ -280,7 +308,7 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
 @click.argument("submission_id", required=False, type=int)
 @click.option("--challenge", "-c", "challenge_id", help="Only this challenge's submissions.")
 def status(submission_id: int | None, challenge_id: str | None) -> None:
-    """Show one submission, or list yours."""
+    """Show one submission, or list yours and what is left of your quotas."""
     client = _client()
     if submission_id is not None:
         _show(_call(client, "GET", f"/submissions/{submission_id}"))
@@ -299,6 +327,13 @@ def status(submission_id: int | None, challenge_id: str | None) -> None:
             (s["created_at"] or "")[:16].replace("T", " "),
         )
     out.print(table)
+    # What is left to submit: to the challenge asked about, or to those listed.
+    listed = [challenge_id] if challenge_id else []
+    listed += [s["challenge"] for s in body["submissions"] if s["challenge"] not in listed]
+    for slug in listed[:QUOTAS_SHOWN]:
+        quota = _call(client, "GET", f"/challenges/{slug}/quota")
+        for left in quota["phases"]:
+            out.print(f"quota of {shown(slug)}/{shown(left['phase'])}: {_left(left)}")
 
 
 @click.command()

@@ -23,6 +23,9 @@ from aigc.submissions.package import (
     read_manifest,
 )
 
+# Room for the multipart envelope around the largest accepted package.
+FORM_OVERHEAD = 64 * 1024
+
 
 class Refused(Exception):
     """A request the platform will not carry out; ``status`` is its HTTP status."""
@@ -30,6 +33,14 @@ class Refused(Exception):
     def __init__(self, status: int, message: str, retry_at: datetime | None = None):
         super().__init__(message)
         self.status, self.message, self.retry_at = status, message, retry_at
+
+
+def too_large(size: int, max_bytes: int) -> str:
+    """The one line refusing an upload of ``size`` bytes."""
+    return (
+        f"the upload has {size} bytes, more than the {max_bytes} allowed "
+        f"({max_bytes / 2**20:.1f} MiB): shrink the package"
+    )
 
 
 def check_archive(data: bytes, filename: str, limits: ArchiveLimits) -> str:
@@ -63,9 +74,7 @@ def accept_upload(
 ) -> Submission:
     """Check an upload and queue it as a submission; raise Refused with the reason."""
     if len(data) > max_bytes:
-        raise Refused(
-            413, f"the upload has {len(data)} bytes, more than the {max_bytes} allowed: shrink it"
-        )
+        raise Refused(413, too_large(len(data), max_bytes))
     challenge = challenges.find(session, challenge_slug)
     if challenge is None:
         raise Refused(

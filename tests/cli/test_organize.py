@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,38 @@ def test_organizer_lists_reruns_disqualifies_and_reveals(live_server: str, tmp_p
 def test_participants_cannot_organize(live_server: str, cli: Cli, command: list[str]) -> None:
     cli.login(live_server, "bob")
     assert refused(cli(*command)) == "Error: only organizers may do this"
+
+
+# --- what a participant may still submit -----------------------------------------------------
+
+
+def test_submit_and_status_say_what_is_left_of_the_quotas(live_server: str, tmp_path: Path) -> None:
+    make_challenge(live_server, tmp_path, "org-quota")
+    sam = Cli(tmp_path / "sam.json")
+    sam.login(live_server, "sam")
+    output = ok(sam("submit", agent_folder(tmp_path, "good"), "-c", "org-quota"))
+    assert "quota of org-quota/dev: 4 left today, 7 of 8 in total" in output
+    shown = ok(sam("status", "--challenge", "org-quota"))
+    assert "quota of org-quota/dev: 4 left today, 7 of 8 in total" in shown
+    assert "quota of org-quota/final: 5 left today, 8 of 8 in total" in shown
+
+
+def test_an_oversized_package_is_refused_before_it_is_sent(
+    live_server: str, cli: Cli, tmp_path: Path
+) -> None:
+    cli.login(live_server, "sam")
+    folder = agent_folder(tmp_path, "good", challenge="cartpole")
+    (folder / "weights.bin").write_bytes(os.urandom(64 * 2**20 + 1))  # does not compress
+    line = refused(cli("submit", folder))
+    assert re.fullmatch(
+        r"Error: the package archive has \d+ bytes, more than the 67108864 the server allows "
+        r"\(64\.0 MiB\): leave out data and checkpoints it does not need",
+        line,
+    ), line
+    mine = requests.get(
+        f"{live_server}/api/v1/submissions",
+        headers={"Authorization": f"Bearer {cli.token}"},
+        params={"challenge": "cartpole"},
+        timeout=30,
+    ).json()["submissions"]
+    assert all(s["package"]["size_bytes"] < 2**20 for s in mine)

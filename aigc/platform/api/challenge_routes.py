@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aigc.leaderboard.export import row_dict, to_csv
-from aigc.platform import board_cache, challenges, visibility
+from aigc.platform import board_cache, challenges, quotas, visibility
 from aigc.platform.api.errors import ApiError
-from aigc.platform.api.render import challenge_json
+from aigc.platform.api.render import challenge_json, remaining_json
 from aigc.platform.api.routes import RouteTable, require_user, viewer
 from aigc.platform.context import platform
-from aigc.platform.models import Challenge, Submission
+from aigc.platform.models import Challenge, Submission, now
 from aigc.submissions.challenge import SpecError
 
 routes = RouteTable()
@@ -220,3 +220,29 @@ def reveal_phase(slug: str, phase: str) -> Any:
             raise ApiError(409, f"phase {phase!r} is revealed already")
         session.flush()
         return challenge_json(challenge, True, _participants(session).get(challenge.id, 0))
+
+
+@routes.route(
+    "/challenges/<slug>/quota",
+    "GET",
+    "What you (or your team) may still submit to each phase, and the largest upload",
+    "user",
+    response="Quota",
+    errors=(401, 404),
+)
+def challenge_quota(slug: str) -> Any:
+    p = platform()
+    with p.db.session() as session:
+        user = require_user(session)
+        challenge = _load(session, slug)
+        spec, at = challenges.spec_of(challenge), now()
+        return {
+            "challenge": challenge.slug,
+            "max_upload_bytes": p.settings.max_upload_bytes,
+            "phases": [
+                remaining_json(
+                    quotas.remaining(session, user, challenge.id, ph.id, spec.quotas, at)
+                )
+                for ph in spec.phases
+            ],
+        }

@@ -216,6 +216,51 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Quota": {
+        "type": "object",
+        "required": ["challenge", "max_upload_bytes", "phases"],
+        "properties": {
+            "challenge": _string,
+            "max_upload_bytes": {
+                "type": "integer",
+                "description": "the largest package archive the server accepts, in bytes",
+            },
+            "phases": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "phase",
+                        "per_day",
+                        "total",
+                        "used_today",
+                        "used_total",
+                        "left_today",
+                        "left_total",
+                        "next_at",
+                    ],
+                    "properties": {
+                        "phase": _string,
+                        "per_day": {"type": ["integer", "null"], "description": "null: no limit"},
+                        "total": {"type": ["integer", "null"], "description": "null: no limit"},
+                        "used_today": {"type": "integer", "description": "in the last 24 hours"},
+                        "used_total": _integer,
+                        "left_today": {
+                            "type": ["integer", "null"],
+                            "description": "submissions possible now, within both quotas "
+                            "(null: no limit)",
+                        },
+                        "left_total": {"type": ["integer", "null"]},
+                        "next_at": {
+                            **_time,
+                            "description": "while the daily quota is used up: when it frees a "
+                            "place",
+                        },
+                    },
+                },
+            },
+        },
+    },
     "Logs": {
         "type": "object",
         "properties": {"id": _integer, "logs": _string, "hidden": {"type": "boolean"}},

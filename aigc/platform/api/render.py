@@ -11,6 +11,7 @@ from typing import Any
 
 from aigc.platform import challenges
 from aigc.platform.models import Challenge, Submission, Team, User
+from aigc.platform.quotas import Remaining
 from aigc.platform.visibility import (
     episode_seed,
     failure_message,
@@ -44,6 +45,19 @@ def team_json(team: Team, with_code: bool) -> dict[str, Any]:
     if with_code:
         data["join_code"] = team.join_code
     return data
+
+
+def remaining_json(left: Remaining) -> dict[str, Any]:
+    return {
+        "phase": left.phase,
+        "per_day": left.per_day,
+        "total": left.total,
+        "used_today": left.used_today,
+        "used_total": left.used_total,
+        "left_today": left.left_today,
+        "left_total": left.left_total,
+        "next_at": when(left.next_at),
+    }
 
 
 def phase_json(spec: ChallengeSpec, phase_id: str) -> dict[str, Any]:

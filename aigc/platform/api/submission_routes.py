@@ -65,13 +65,21 @@ def _refused(exc: actions.Refused) -> ApiError:
     success=201,
 )
 def upload() -> Any:
+    p = platform()
+    limit = p.settings.max_upload_bytes
+    # Refused on the declared length, before the body is read: the form's fields and
+    # boundaries add at most FORM_OVERHEAD to the package.
+    if (
+        request.content_length is not None
+        and request.content_length > limit + actions.FORM_OVERHEAD
+    ):
+        raise ApiError(413, actions.too_large(request.content_length, limit))
     challenge = request.form.get("challenge", "")
     phase = request.form.get("phase", "dev") or "dev"
     file = request.files.get("file")
     if not challenge or file is None:
         raise ApiError(400, "send multipart form fields 'challenge' and 'file' (and 'phase')")
     data = file.read()
-    p = platform()
     with p.db.session() as session:
         user = require_user(session)
         try:
