@@ -85,3 +85,16 @@ def organize_reveal(challenge_id: str, phase: str) -> None:
     """Reveal a hidden phase: its leaderboard and scores become public."""
     _call(_client(), "POST", f"/challenges/{challenge_id}/phases/{phase}/reveal")
     out.print(f"phase {shown(challenge_id)}/{shown(phase)} is revealed: its leaderboard is public")
+
+
+@organize.command("rerun-phase")
+@click.argument("challenge_id")
+@click.argument("phase")
+def organize_rerun_phase(challenge_id: str, phase: str) -> None:
+    """Evaluate every finished or failed submission of a phase again, on the current
+    version of the challenge (no quota used)."""
+    body = _call(_client(), "POST", f"/challenges/{challenge_id}/phases/{phase}/rerun")
+    out.print(
+        f"{len(body['queued'])} submissions of {shown(challenge_id)}/{shown(phase)} are "
+        f"queued again, on version {body['version']}"
+    )

@@ -412,6 +412,8 @@ def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) ->
             interval = f"{row['ci_low']:.4g} – {row['ci_high']:.4g}"
             interval += " ≈" if row["overlaps_next"] else ""
         name = shown(row["name"]) + (" (baseline)" if row["baseline"] else "")
+        if row.get("outdated"):
+            name += f" (v{row['challenge_version']})"
         table.add_row(
             "—" if row["rank"] is None else str(row["rank"]),
             name,
@@ -423,3 +425,8 @@ def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) ->
         )
     out.print(table)
     out.print("≈: its interval overlaps the next row's, so their order could be chance")
+    if any(row.get("outdated") for row in board["rows"]):
+        out.print(
+            f"(vN): scored under version N of the challenge, before its current version "
+            f"{board['challenge_version']}"
+        )

@@ -6,6 +6,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from aigc.platform import challenges
@@ -168,6 +169,33 @@ def rerun(submission: Submission) -> None:
     submission.logs = ""
     submission.started_at = submission.finished_at = None
     _bump(submission)
+
+
+def rerun_phase(session: Session, challenge: Challenge, phase: str) -> list[int]:
+    """Queue every finished or failed submission of a phase again, on the current spec.
+
+    Reruns keep their submissions: no quota is used. Disqualified submissions stay as they
+    are; so do the platform's failures, which its sweep retries.
+    """
+    try:
+        challenges.spec_of(challenge).phase(phase)
+    except SpecError as exc:
+        raise Refused(404, str(exc)) from None
+    found = session.scalars(
+        select(Submission)
+        .where(
+            Submission.challenge_id == challenge.id,
+            Submission.phase == phase,
+            Submission.status.in_((SubmissionStatus.FINISHED, SubmissionStatus.FAILED)),
+            Submission.disqualified.is_(False),
+            Submission.platform_failure.is_(False),
+        )
+        .order_by(Submission.id)
+    ).all()
+    for submission in found:
+        rerun(submission)
+    session.flush()
+    return [submission.id for submission in found]
 
 
 def disqualify(submission: Submission, reason: str) -> None:

@@ -132,3 +132,34 @@ def test_an_oversized_package_is_refused_before_it_is_sent(
         timeout=30,
     ).json()["submissions"]
     assert all(s["package"]["size_bytes"] < 2**20 for s in mine)
+
+
+def test_rows_of_an_earlier_version_are_marked_and_a_phase_reruns_at_once(
+    live_server: str, tmp_path: Path
+) -> None:
+    olga = make_challenge(live_server, tmp_path, "org-versions")
+    alice = Cli(tmp_path / "alice.json")
+    alice.login(live_server, "alice")
+    ok(alice("submit", agent_folder(tmp_path, "good"), "-c", "org-versions", "--wait"))
+    spec = tmp_path / "org-versions.yaml"
+    spec.write_text(
+        SPEC.format(id="org-versions").replace(
+            "episodes: 3, seeds: {first: 0}", "episodes: 4, seeds: {first: 0}"
+        )
+    )
+    assert "to version 2" in ok(olga("challenge", "update", spec))
+
+    board = ok(alice("leaderboard", "org-versions"))
+    assert table_rows(board)["1"][1] == "alice (v1)"
+    assert "(vN): scored under version N of the challenge, before its current version 2" in board
+
+    before = ok(alice("status", "--challenge", "org-versions"))
+    line = ok(olga("organize", "rerun-phase", "org-versions", "dev")).strip()
+    assert line == "1 submissions of org-versions/dev are queued again, on version 2"
+    assert "quota of org-versions/dev: 4 left today, 7 of 8 in total" in before
+    assert "quota of org-versions/dev: 4 left today, 7 of 8 in total" in ok(
+        alice("status", "--challenge", "org-versions")
+    )
+    assert "only organizers may do this" in refused(
+        alice("organize", "rerun-phase", "org-versions", "dev")
+    )

@@ -226,6 +226,7 @@ CASES = [
     Case("GET",    "/challenges/<slug>/leaderboard", 200, 200, 200, 200),
     Case("POST",   "/challenges/<slug>/phases/<phase>/reveal", 401, 403, 403, 200),
     Case("GET",    "/challenges/<slug>/quota", 401, 200, 200, 200),
+    Case("POST",   "/challenges/<slug>/phases/<phase>/rerun", 401, 403, 403, 200),
     Case("POST",   "/submissions",           401,  201,  201,  201, _upload),
     Case("GET",    "/submissions",           401,  200,  200,  200),
     Case("GET",    S,                        401,  404,  200,  200),

@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aigc.leaderboard.export import row_dict, to_csv
-from aigc.platform import board_cache, challenges, quotas, visibility
+from aigc.platform import board_cache, challenges, quotas, submission_actions, visibility
 from aigc.platform.api.errors import ApiError
 from aigc.platform.api.render import challenge_json, remaining_json
 from aigc.platform.api.routes import RouteTable, require_user, viewer
 from aigc.platform.context import platform
 from aigc.platform.models import Challenge, Submission, now
+from aigc.platform.queue import send
 from aigc.submissions.challenge import SpecError
 
 routes = RouteTable()
@@ -193,6 +194,7 @@ def _board_json(board: board_cache.Board) -> str:
             "higher_is_better": board.higher_is_better,
             "columns": list(board.columns),
             "version": board.version,
+            "challenge_version": board.challenge_version,
             "rows": [row_dict(row) for row in board.rows],
         }
     )
@@ -246,3 +248,26 @@ def challenge_quota(slug: str) -> Any:
                 for ph in spec.phases
             ],
         }
+
+
+@routes.route(
+    "/challenges/<slug>/phases/<phase>/rerun",
+    "POST",
+    "Evaluate every finished or failed submission of a phase again, on the current version",
+    "organizer",
+    response="Rerun",
+    errors=(401, 403, 404),
+)
+def rerun_phase(slug: str, phase: str) -> Any:
+    p = platform()
+    with p.db.session() as session:
+        require_user(session, organizer=True)
+        challenge = _load(session, slug)
+        try:
+            queued = submission_actions.rerun_phase(session, challenge, phase)
+        except submission_actions.Refused as exc:
+            raise ApiError(exc.status, exc.message) from None
+        version = challenge.current_version
+    for submission_id in queued:  # after the commit: a worker must find the rows
+        send(p.queue, submission_id)
+    return {"challenge": slug, "phase": phase, "version": version, "queued": queued}

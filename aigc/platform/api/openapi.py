@@ -191,6 +191,10 @@ SCHEMAS: dict[str, Any] = {
                 "description": "the challenge's other reported metrics, in each row's metrics",
             },
             "version": _integer,
+            "challenge_version": {
+                "type": "integer",
+                "description": "the challenge's current version",
+            },
             "rows": {
                 "type": "array",
                 "items": {
@@ -211,6 +215,14 @@ SCHEMAS: dict[str, Any] = {
                         "episodes": _integer,
                         "submission_id": _integer,
                         "submitted_at": _time,
+                        "challenge_version": {
+                            "type": ["integer", "null"],
+                            "description": "the challenge version the row was scored under",
+                        },
+                        "outdated": {
+                            "type": "boolean",
+                            "description": "scored under an earlier challenge version",
+                        },
                     },
                 },
             },
@@ -258,6 +270,20 @@ SCHEMAS: dict[str, Any] = {
                         },
                     },
                 },
+            },
+        },
+    },
+    "Rerun": {
+        "type": "object",
+        "required": ["challenge", "phase", "version", "queued"],
+        "properties": {
+            "challenge": _string,
+            "phase": _string,
+            "version": {"type": "integer", "description": "the version they are evaluated on"},
+            "queued": {
+                "type": "array",
+                "items": _integer,
+                "description": "the submissions queued again",
             },
         },
     },
