@@ -5,6 +5,7 @@
 - :mod:`aigc.cli.operate`: run and administer a platform server.
 - :mod:`aigc.cli.remote`: a participant's or organizer's work on a platform server, through
   the REST client of :mod:`aigc.cli.client`.
+- :mod:`aigc.cli.teams`: a participant's team on a platform server.
 - :mod:`aigc.cli.organize`: an organizer's work on everyone's submissions and on phases.
 
 :mod:`aigc.cli.console` holds what they all print with. Each command imports the heavy
@@ -16,7 +17,7 @@ from __future__ import annotations
 import click
 
 from aigc import __version__
-from aigc.cli import develop, operate, organize, remote, training
+from aigc.cli import develop, operate, organize, remote, teams, training
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,5 +47,6 @@ main.add_command(remote.status)
 main.add_command(remote.logs)
 main.add_command(remote.cancel)
 main.add_command(remote.leaderboard)
+main.add_command(teams.team)
 
 main.add_command(organize.organize)

@@ -18,6 +18,8 @@ COMMANDS = {
     # working with a platform server (aigc.cli.remote)
     "login", "logout", "challenges", "challenge", "submit", "status", "logs", "cancel",
     "leaderboard",
+    # a participant's team (aigc.cli.teams)
+    "team",
     # an organizer's work on a platform server (aigc.cli.organize)
     "organize",
 }  # fmt: skip
