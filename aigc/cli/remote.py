@@ -141,7 +141,7 @@ def list_challenges() -> None:
 
 @click.group()
 def challenge() -> None:
-    """Create or update a challenge on the server from its YAML spec (organizers)."""
+    """Create, update or archive a challenge on the server (organizers)."""
 
 
 def _send_spec(method: str, file: Path) -> dict[str, Any]:
@@ -173,6 +173,25 @@ def challenge_update(file: Path) -> None:
         out.print(f"updated challenge {body['id']} to version {body['version']}")
     else:
         out.print(f"challenge {body['id']} is unchanged (version {body['version']})")
+
+
+@challenge.command("archive")
+@click.argument("challenge_id")
+def challenge_archive(challenge_id: str) -> None:
+    """Archive a challenge: off the lists, no new submissions; results and pages kept."""
+    _call(_client(), "POST", f"/challenges/{challenge_id}/archive")
+    out.print(
+        f"archived challenge {shown(challenge_id)}: it takes no more submissions "
+        f"(aigc challenge unarchive {shown(challenge_id)} brings it back)"
+    )
+
+
+@challenge.command("unarchive")
+@click.argument("challenge_id")
+def challenge_unarchive(challenge_id: str) -> None:
+    """Bring an archived challenge back to the lists and open it to submissions again."""
+    _call(_client(), "POST", f"/challenges/{challenge_id}/unarchive")
+    out.print(f"challenge {shown(challenge_id)} is back: listed and open to submissions")
 
 
 def _archive_for(package: Path) -> tuple[Path, bool, str | None]:
@@ -284,15 +303,17 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
     if challenge_id is None:
         raise fail('no challenge given: pass --challenge ID or add challenge = "ID" to aigc.toml')
     try:
-        quota = _call(client, "GET", f"/challenges/{challenge_id}/quota")
-        _check_size(archive, quota)
+        try:
+            _check_size(archive, client.call("GET", f"/challenges/{challenge_id}/quota"))
+        except ApiFailure as exc:
+            if exc.status != 404:  # an unknown or archived challenge: the upload says which
+                raise fail(str(exc)) from None
         submission = _upload(client, archive, challenge_id, phase)
     finally:
         if made_here:
             shutil.rmtree(archive.parent, ignore_errors=True)
     out.print(f"submitted as {submission['id']} to {challenge_id}/{phase}: {submission['status']}")
-    after = _call(client, "GET", f"/challenges/{challenge_id}/quota")
-    for left in after["phases"]:
+    for left in _call(client, "GET", f"/challenges/{challenge_id}/quota")["phases"]:
         if left["phase"] == phase:
             out.print(f"quota of {shown(challenge_id)}/{shown(phase)}: {_left(left)}")
     if wait:

@@ -83,6 +83,10 @@ def accept_upload(
             f"there is no challenge {challenge_slug!r}: "
             "aigc challenges (GET /api/v1/challenges) lists them",
         )
+    if challenge.archived_at is not None:
+        raise Refused(
+            409, f"challenge {challenge_slug!r} is archived: it takes no more submissions"
+        )
     spec = challenges.spec_of(challenge)
     try:
         phase = spec.phase(phase_id)

@@ -163,3 +163,31 @@ def test_rows_of_an_earlier_version_are_marked_and_a_phase_reruns_at_once(
     assert "only organizers may do this" in refused(
         alice("organize", "rerun-phase", "org-versions", "dev")
     )
+
+
+def test_organizer_archives_and_unarchives_a_challenge(live_server: str, tmp_path: Path) -> None:
+    olga = make_challenge(live_server, tmp_path, "org-archive")
+    alice = Cli(tmp_path / "alice.json")
+    alice.login(live_server, "alice")
+    good = agent_folder(tmp_path, "good")
+    ok(alice("submit", good, "-c", "org-archive", "--wait"))
+    line = ok(olga("challenge", "archive", "org-archive")).strip()
+    assert line == (
+        "archived challenge org-archive: it takes no more submissions "
+        "(aigc challenge unarchive org-archive brings it back)"
+    )
+    assert "org-archive" not in table_rows(ok(alice("challenges")))
+    assert refused(alice("submit", good, "-c", "org-archive")) == (
+        "Error: challenge 'org-archive' is archived: it takes no more submissions"
+    )
+    bob = Cli(tmp_path / "bob.json")  # never submitted to it
+    bob.login(live_server, "bob")
+    assert refused(bob("submit", good, "-c", "org-archive")) == (
+        "Error: challenge 'org-archive' is archived: it takes no more submissions"
+    )
+    assert table_rows(ok(alice("leaderboard", "org-archive")))["1"][1] == "alice"  # kept
+    assert "archived already" in refused(olga("challenge", "archive", "org-archive"))
+    assert "only organizers may do this" in refused(alice("challenge", "unarchive", "org-archive"))
+    back = ok(olga("challenge", "unarchive", "org-archive")).strip()
+    assert back == "challenge org-archive is back: listed and open to submissions"
+    assert "org-archive" in table_rows(ok(alice("challenges")))

@@ -60,7 +60,7 @@ def _spec_yaml() -> str:
 
 def _load(session: Session, slug: str) -> Challenge:
     challenge = challenges.find(session, slug)
-    if challenge is None:
+    if challenge is None or not challenges.reachable(session, challenge, viewer(session)):
         raise ApiError(
             404,
             f"there is no challenge {slug!r}: aigc challenges (GET /api/v1/challenges) lists them",
@@ -68,11 +68,22 @@ def _load(session: Session, slug: str) -> Challenge:
     return challenge
 
 
-@routes.route("/challenges", "GET", "List the challenges", "anyone", response="ChallengeList")
+@routes.route(
+    "/challenges",
+    "GET",
+    "List the challenges (organizers: ?archived=1 for the archived ones too)",
+    "anyone",
+    response="ChallengeList",
+    parameters=[{"name": "archived", "in": "query", "schema": {"type": "integer", "enum": [0, 1]}}],
+)
 def list_challenges() -> Any:
     with platform().db.session() as session:
         counts = _participants(session)
-        rows = session.scalars(select(Challenge).order_by(Challenge.slug))
+        query = select(Challenge).order_by(Challenge.slug)
+        user = viewer(session)
+        if not (user is not None and user.is_organizer and request.args.get("archived") == "1"):
+            query = query.where(Challenge.archived_at.is_(None))
+        rows = session.scalars(query)
         return {"challenges": [challenge_json(c, False, counts.get(c.id, 0)) for c in rows]}
 
 
@@ -271,3 +282,38 @@ def rerun_phase(slug: str, phase: str) -> Any:
     for submission_id in queued:  # after the commit: a worker must find the rows
         send(p.queue, submission_id)
     return {"challenge": slug, "phase": phase, "version": version, "queued": queued}
+
+
+def _set_archived(slug: str, archived: bool) -> Any:
+    with platform().db.session() as session:
+        require_user(session, organizer=True)
+        challenge = _load(session, slug)
+        if not challenges.set_archived(challenge, archived):
+            state = "archived" if archived else "not archived"
+            raise ApiError(409, f"challenge {slug!r} is {state} already")
+        session.flush()
+        return challenge_json(challenge, True, _participants(session).get(challenge.id, 0))
+
+
+@routes.route(
+    "/challenges/<slug>/archive",
+    "POST",
+    "Archive a challenge: off the lists, no new submissions, results and pages kept",
+    "organizer",
+    response="Challenge",
+    errors=(401, 403, 404, 409),
+)
+def archive_challenge(slug: str) -> Any:
+    return _set_archived(slug, True)
+
+
+@routes.route(
+    "/challenges/<slug>/unarchive",
+    "POST",
+    "Bring an archived challenge back",
+    "organizer",
+    response="Challenge",
+    errors=(401, 403, 404, 409),
+)
+def unarchive_challenge(slug: str) -> Any:
+    return _set_archived(slug, False)

@@ -123,6 +123,10 @@ SCHEMAS: dict[str, Any] = {
             "environment": _string,
             "version": _integer,
             "builtin": {"type": "boolean"},
+            "archived": {
+                "type": "boolean",
+                "description": "archived: off the lists, closed to submissions",
+            },
             "participants": _integer,
             "phases": {"type": "array", "items": {"$ref": "#/components/schemas/Phase"}},
             "description": _string,

@@ -84,6 +84,7 @@ def challenge_json(challenge: Challenge, detail: bool, participants: int) -> dic
         "environment": spec.environment.id,
         "version": challenge.current_version,
         "builtin": challenge.builtin,
+        "archived": challenge.archived_at is not None,
         "participants": participants,
         "phases": [phase_json(spec, p.id) for p in spec.phases],
         "updated_at": when(challenge.updated_at),

@@ -97,7 +97,12 @@ def quota_text(left: quotas.Remaining) -> str:
 
 
 def _choices(session: Session, user: User) -> list[dict[str, Any]]:
-    query = select(Challenge).options(selectinload(Challenge.versions)).order_by(Challenge.slug)
+    query = (
+        select(Challenge)
+        .where(Challenge.archived_at.is_(None))
+        .options(selectinload(Challenge.versions))
+        .order_by(Challenge.slug)
+    )
     found, at = [], now()
     for challenge in session.scalars(query):
         spec = challenges.spec_of(challenge)
