@@ -9,6 +9,8 @@
   the REST client of :mod:`aigc.cli.client`.
 - :mod:`aigc.cli.challenges`: an organizer's check of a challenge or bundle on this machine
   (``aigc challenge check``).
+- :mod:`aigc.cli.teams`: a participant's team on a platform server.
+- :mod:`aigc.cli.organize`: an organizer's work on everyone's submissions and on phases.
 
 :mod:`aigc.cli.console` holds what they all print with. A command's module is imported
 only when that command runs (or its own ``--help`` is asked for), and each command imports
@@ -82,14 +84,18 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "challenge": (
         "remote",
         "challenge",
-        "Check, create or update a challenge from its YAML spec or bundle (organizers).",
+        "Check, create, update or archive a challenge: YAML spec or bundle (organizers).",
     ),
     "submit": (
         "remote",
         "submit",
         "Submit an agent folder or archive to a challenge phase on the server.",
     ),
-    "status": ("remote", "status", "Show one submission, or list yours."),
+    "status": (
+        "remote",
+        "status",
+        "Show one submission, or list yours and what is left of your quotas.",
+    ),
     "logs": (
         "remote",
         "logs",
@@ -100,6 +106,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "remote",
         "leaderboard",
         "Show a challenge phase's leaderboard (public phases need no sign-in).",
+    ),
+    "team": (
+        "teams",
+        "team",
+        "Your team on the server: a team shares its quotas and its place on the boards.",
+    ),
+    "organize": (
+        "organize",
+        "organize",
+        "See everyone's submissions; rerun, disqualify, reveal (organizers).",
     ),
     "replay": (
         "replays",

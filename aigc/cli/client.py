@@ -44,27 +44,66 @@ def config_path() -> Path:
     )
 
 
-def load_login() -> Login | None:
+def server_url(address: str) -> str:
+    """A server's address as a URL: ``127.0.0.1:8311`` means ``http://127.0.0.1:8311``."""
+    address = address.strip()
+    scheme, separator, rest = address.partition("://")
+    if not separator:
+        scheme, rest = "http", address
+    rest = rest.rstrip("/")
+    if scheme.lower() not in ("http", "https") or not rest or "/" in rest:
+        raise ApiFailure(
+            f"{printable(address, one_line=True)!r} is not a server address: "
+            "give HOST:PORT or http(s)://HOST:PORT, e.g. http://127.0.0.1:8000"
+        )
+    return f"{scheme.lower()}://{rest}"
+
+
+def _kept() -> dict[str, Any]:
     try:
-        return Login(**json.loads(config_path().read_text()))
-    except (OSError, ValueError, TypeError):
+        kept = json.loads(config_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def load_login() -> Login | None:
+    """The kept sign-in, or None when signed out (or never signed in)."""
+    try:
+        return Login(**_kept())
+    except TypeError:  # signed out: only the server is kept
         return None
+
+
+def last_server() -> str | None:
+    """The server of the last sign-in, kept after signing out."""
+    server = _kept().get("server")
+    return server if isinstance(server, str) and server else None
 
 
 def save_login(login: Login) -> Path:
     """Write the sign-in readable by the user only: it holds a token."""
+    return _write(asdict(login))
+
+
+def _write(kept: dict[str, Any]) -> Path:
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(asdict(login), handle)
+        json.dump(kept, handle)
     os.replace(temporary, path)
     return path
 
 
 def forget_login() -> None:
-    config_path().unlink(missing_ok=True)
+    """Forget the token, keep the server: the next ``aigc login`` goes to it again."""
+    server = last_server()
+    if server is None:
+        config_path().unlink(missing_ok=True)
+    else:
+        _write({"server": server})
 
 
 class _ProgressReader:
@@ -125,7 +164,7 @@ class Client:
     """Calls the REST API; errors become ApiFailure with the server's one-line message."""
 
     def __init__(self, server: str, token: str | None = None, timeout: float = 60.0):
-        self.server = server.rstrip("/")
+        self.server = server_url(server)
         self.token = token
         self.timeout = timeout
         self.http = requests.Session()
@@ -162,6 +201,11 @@ class Client:
             ) from None
         except requests.Timeout:
             raise ApiFailure(f"{self.server} did not answer within {self.timeout:g} s") from None
+        except requests.RequestException as exc:
+            reason = printable(str(exc), one_line=True)
+            raise ApiFailure(
+                f"cannot send to {self.server} ({reason}): check the address"
+            ) from None
         if response.status_code >= 400:
             try:
                 error = response.json().get("error", {})

@@ -76,7 +76,7 @@ def serve(host: str, port: int, threads: int) -> None:
     except StartupError as exc:
         raise fail(str(exc)) from None
     queue = started.platform.queue
-    out.print(f"AIGC on http://{host}:{port}/ — database {settings.database_url}, {started.mode}")
+    out.print(f"AIGC on http://{host}:{port}/ — database {settings.database_shown}, {started.mode}")
     if not started.has_organizer:
         out.print(
             "No organizer account yet: create one with "
@@ -132,10 +132,20 @@ def admin() -> None:
     """Administer the platform's database directly (uses the AIGC_* settings)."""
 
 
+def _admin_database() -> Database:
+    """The database of the AIGC_* settings, migrated; say which it is before anything else."""
+    import os
+
+    settings = _settings()
+    where = "" if os.environ.get("AIGC_DATABASE_URL") else " (AIGC_DATABASE_URL is not set)"
+    out.print(f"database {shown(settings.database_shown)}{where}")
+    return _prepare(settings)
+
+
 @admin.command("migrate")
 def admin_migrate() -> None:
     """Bring the database schema up to date and load the built-in challenges."""
-    _prepare(_settings())
+    _admin_database()
     out.print("the database is up to date")
 
 
@@ -145,7 +155,7 @@ def admin_migrate() -> None:
 @click.option("--password", help="The password (asked for when left out).")
 def admin_create_user(username: str, organizer: bool, password: str | None) -> None:
     """Create an account (participant by default)."""
-    db = _prepare(_settings())
+    db = _admin_database()
     from aigc.platform import auth
     from aigc.platform.models import ORGANIZER, PARTICIPANT
 
@@ -160,3 +170,39 @@ def admin_create_user(username: str, organizer: bool, password: str | None) -> N
         except auth.AuthError as exc:
             raise fail(str(exc)) from None
     out.print(f"created {role} {username}: sign in with aigc login")
+
+
+def _set_role(username: str, organizer: bool) -> None:
+    from sqlalchemy import select
+
+    from aigc.platform.models import BASELINE_USER, ORGANIZER, PARTICIPANT, User
+
+    db = _admin_database()
+    role = ORGANIZER if organizer else PARTICIPANT
+    with db.session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None or username == BASELINE_USER:
+            raise fail(
+                f"there is no account {username!r} here: "
+                f"aigc admin create-user {username} creates one"
+            )
+        if user.role == role:
+            out.print(f"{shown(username)} is {'an' if organizer else 'a'} {role} already")
+            return
+        user.role = role
+    out.print(f"{shown(username)} is {'an' if organizer else 'a'} {role} now")
+
+
+@admin.command("promote")
+@click.argument("username")
+@click.option("--demote", is_flag=True, help="Make an organizer a participant instead.")
+def admin_promote(username: str, demote: bool) -> None:
+    """Make an existing account an organizer (or, with --demote, a participant)."""
+    _set_role(username, organizer=not demote)
+
+
+@admin.command("demote")
+@click.argument("username")
+def admin_demote(username: str) -> None:
+    """Make an organizer's account a participant's."""
+    _set_role(username, organizer=False)

@@ -27,14 +27,17 @@ from aigc.cli.client import (
     Client,
     Login,
     forget_login,
+    last_server,
     load_login,
     pack_folder,
     save_login,
+    server_url,
 )
 from aigc.cli.console import err, fail, out, shown
 from aigc.submissions.package import PackageError, open_package, read_manifest
 
 DONE = ("finished", "failed", "cancelled")
+QUOTAS_SHOWN = 5  # challenges whose quotas aigc status shows
 
 
 def _client(required: bool = True) -> Client:
@@ -42,8 +45,20 @@ def _client(required: bool = True) -> Client:
     if login is None:
         if required:
             raise fail("not signed in: run aigc login --server URL first")
-        return Client(DEFAULT_SERVER)
+        return Client(last_server() or DEFAULT_SERVER)
     return Client(login.server, login.token)
+
+
+def _server_option(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    """``--server HOST:PORT`` as ``http://HOST:PORT``; a one-line error for what is no address."""
+    if value is None:
+        return None
+    try:
+        return server_url(value)
+    except ApiFailure as exc:
+        raise fail(f"--server: {exc}") from None
 
 
 def _call(client: Client, method: str, path: str, **kwargs: Any) -> Any:
@@ -55,14 +70,15 @@ def _call(client: Client, method: str, path: str, **kwargs: Any) -> Any:
 
 @click.command()
 @click.option(
-    "--server", help=f"The platform's address (default: the last one, or {DEFAULT_SERVER})."
+    "--server",
+    callback=_server_option,
+    help=f"The platform, HOST:PORT or a URL (default: the last one, or {DEFAULT_SERVER}).",
 )
 @click.option("--username", "-u", help="Asked for when left out.")
 @click.option("--password", help="Asked for when left out.")
 def login(server: str | None, username: str | None, password: str | None) -> None:
     """Sign in to a platform server and keep the token for the other commands."""
-    previous = load_login()
-    server = server or (previous.server if previous else DEFAULT_SERVER)
+    server = server or last_server() or DEFAULT_SERVER
     username = username or click.prompt("Username")
     password = password if password is not None else getpass.getpass("Password: ")
     body = _call(
@@ -78,7 +94,7 @@ def login(server: str | None, username: str | None, password: str | None) -> Non
 
 @click.command()
 def logout() -> None:
-    """Revoke the kept token on the server and forget it here."""
+    """Revoke the kept token on the server and forget it here (the server is kept)."""
     login = load_login()
     if login is None:
         out.print("not signed in")
@@ -140,7 +156,7 @@ class _ChallengeGroup(click.Group):
 
 @click.group(cls=_ChallengeGroup)
 def challenge() -> None:
-    """Check, create or update a challenge from its YAML spec or bundle (organizers)."""
+    """Check, create, update or archive a challenge: YAML spec or bundle (organizers)."""
 
 
 def _send_spec(method: str, file: Path) -> dict[str, Any]:
@@ -187,6 +203,25 @@ def challenge_update(file: Path) -> None:
         out.print(f"updated challenge {body['id']} to version {body['version']}")
     else:
         out.print(f"challenge {body['id']} is unchanged (version {body['version']})")
+
+
+@challenge.command("archive")
+@click.argument("challenge_id")
+def challenge_archive(challenge_id: str) -> None:
+    """Archive a challenge: off the lists, no new submissions; results and pages kept."""
+    _call(_client(), "POST", f"/challenges/{challenge_id}/archive")
+    out.print(
+        f"archived challenge {shown(challenge_id)}: it takes no more submissions "
+        f"(aigc challenge unarchive {shown(challenge_id)} brings it back)"
+    )
+
+
+@challenge.command("unarchive")
+@click.argument("challenge_id")
+def challenge_unarchive(challenge_id: str) -> None:
+    """Bring an archived challenge back to the lists and open it to submissions again."""
+    _call(_client(), "POST", f"/challenges/{challenge_id}/unarchive")
+    out.print(f"challenge {shown(challenge_id)} is back: listed and open to submissions")
 
 
 def _archive_for(package: Path) -> tuple[Path, bool, str | None]:
@@ -264,6 +299,27 @@ def _show(submission: dict[str, Any]) -> None:
         out.print(f"  [red]disqualified[/]: {shown(submission['disqualified_reason'])}")
 
 
+def _left(quota: dict[str, Any]) -> str:
+    """What is left of a phase's quotas, in words."""
+    today = "no daily limit" if quota["per_day"] is None else f"{quota['left_today']} left today"
+    if quota["total"] is None:
+        return today
+    line = f"{today}, {quota['left_total']} of {quota['total']} in total"
+    if quota["next_at"]:
+        line += f" (next possible at {quota['next_at'][:16].replace('T', ' ')} UTC)"
+    return line
+
+
+def _check_size(archive: Path, quota: dict[str, Any]) -> None:
+    """Refuse an archive the server would refuse, before sending it."""
+    size, limit = archive.stat().st_size, quota["max_upload_bytes"]
+    if size > limit:
+        raise fail(
+            f"the package archive has {size} bytes, more than the {limit} the server allows "
+            f"({limit / 2**20:.1f} MiB): leave out data and checkpoints it does not need"
+        )
+
+
 @click.command()
 @click.argument("package", type=click.Path(exists=True, path_type=Path))
 @click.option("--challenge", "-c", "challenge_id", help="Default: the one in aigc.toml.")
@@ -277,11 +333,19 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
     if challenge_id is None:
         raise fail('no challenge given: pass --challenge ID or add challenge = "ID" to aigc.toml')
     try:
+        try:
+            _check_size(archive, client.call("GET", f"/challenges/{challenge_id}/quota"))
+        except ApiFailure as exc:
+            if exc.status != 404:  # an unknown or archived challenge: the upload says which
+                raise fail(str(exc)) from None
         submission = _upload(client, archive, challenge_id, phase)
     finally:
         if made_here:
             shutil.rmtree(archive.parent, ignore_errors=True)
     out.print(f"submitted as {submission['id']} to {challenge_id}/{phase}: {submission['status']}")
+    for left in _call(client, "GET", f"/challenges/{challenge_id}/quota")["phases"]:
+        if left["phase"] == phase:
+            out.print(f"quota of {shown(challenge_id)}/{shown(phase)}: {_left(left)}")
     if wait:
         submission = _wait(client, submission)
         _show(submission)
@@ -296,7 +360,7 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
 @click.option("--challenge", "-c", "challenge_id", help="Only this challenge's submissions.")
 @click.option("--episodes", is_flag=True, help="With an ID: list every episode too.")
 def status(submission_id: int | None, challenge_id: str | None, episodes: bool) -> None:
-    """Show one submission, or list yours."""
+    """Show one submission, or list yours and what is left of your quotas."""
     client = _client()
     if submission_id is not None:
         _show(_call(client, "GET", f"/submissions/{submission_id}"))
@@ -319,6 +383,13 @@ def status(submission_id: int | None, challenge_id: str | None, episodes: bool) 
             (s["created_at"] or "")[:16].replace("T", " "),
         )
     out.print(table)
+    # What is left to submit: to the challenge asked about, or to those listed.
+    listed = [challenge_id] if challenge_id else []
+    listed += [s["challenge"] for s in body["submissions"] if s["challenge"] not in listed]
+    for slug in listed[:QUOTAS_SHOWN]:
+        quota = _call(client, "GET", f"/challenges/{slug}/quota")
+        for left in quota["phases"]:
+            out.print(f"quota of {shown(slug)}/{shown(left['phase'])}: {_left(left)}")
 
 
 @click.command()
@@ -359,7 +430,11 @@ def _figure(value: float | None) -> str:
     default="table",
     show_default=True,
 )
-@click.option("--server", help="Ask this server (default: the one signed in to).")
+@click.option(
+    "--server",
+    callback=_server_option,
+    help="Ask this server, HOST:PORT or a URL (default: the one signed in to).",
+)
 def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) -> None:
     """Show a challenge phase's leaderboard (public phases need no sign-in)."""
     client = Client(server) if server else _client(required=False)
@@ -395,6 +470,8 @@ def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) ->
             interval = f"{row['ci_low']:.4g} – {row['ci_high']:.4g}"
             interval += " ≈" if row["overlaps_next"] else ""
         name = shown(row["name"]) + (" (baseline)" if row["baseline"] else "")
+        if row.get("outdated"):
+            name += f" (v{row['challenge_version']})"
         table.add_row(
             "—" if row["rank"] is None else str(row["rank"]),
             name,
@@ -406,3 +483,8 @@ def leaderboard(challenge_id: str, phase: str, form: str, server: str | None) ->
         )
     out.print(table)
     out.print("≈: its interval overlaps the next row's, so their order could be chance")
+    if any(row.get("outdated") for row in board["rows"]):
+        out.print(
+            f"(vN): scored under version N of the challenge, before its current version "
+            f"{board['challenge_version']}"
+        )

@@ -11,7 +11,7 @@ from aigc.leaderboard.ranking import LeaderboardRow
 
 COLUMNS = (
     "rank", "name", "team", "baseline", "score", "ci_low", "ci_high", "overlaps_next",
-    "episodes", "submission_id", "submitted_at",
+    "episodes", "submission_id", "submitted_at", "challenge_version", "outdated",
 )  # fmt: skip
 
 
@@ -29,6 +29,8 @@ def row_dict(row: LeaderboardRow) -> dict[str, Any]:
         "episodes": row.episodes,
         "submission_id": row.submission_id,
         "submitted_at": row.submitted_at.isoformat().replace("+00:00", "Z"),
+        "challenge_version": row.challenge_version,
+        "outdated": row.outdated,
         "metrics": dict(row.metrics),
     }
 

@@ -12,6 +12,9 @@ Rules:
 - A submission without a score (its evaluation failed, or the metric is undefined: see
   :mod:`aigc.submissions.metrics`) never ranks above one with a score.
 - Baseline rows are ordered among the others but take no rank: ranks count entrants.
+- Each row carries the challenge version its submission was scored under; with the
+  current version given, rows scored under an earlier one are marked ``outdated`` (an
+  organizer may rerun them), but still ranked.
 - Each row carries a 95% bootstrap confidence interval of its primary metric over its
   episodes, and a mark where its interval overlaps the next row's: the order of two such
   rows could be chance.
@@ -53,6 +56,7 @@ class Candidate:
     team: bool = False
     # The challenge's other reported metrics of this submission, shown beside the score.
     metrics: Mapping[str, float | None] = field(default_factory=dict)
+    challenge_version: int | None = None  # the version it was scored under
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class LeaderboardRow:
     team: bool
     overlaps_next: bool = False  # the interval overlaps the next row's
     metrics: Mapping[str, float | None] = field(default_factory=dict)
+    challenge_version: int | None = None
+    outdated: bool = False  # scored under an earlier version than the current one
 
 
 def _present(value: float | None) -> bool:
@@ -95,6 +101,7 @@ def rank(
     candidates: Iterable[Candidate],
     higher_is_better: bool = True,
     tie_breaker_higher_is_better: bool = False,
+    current_version: int | None = None,
 ) -> list[LeaderboardRow]:
     """Keep each entrant's best candidate and order them; see the module's rules."""
     order = lambda c: _sort_key(c, higher_is_better, tie_breaker_higher_is_better)  # noqa: E731
@@ -123,6 +130,10 @@ def rank(
                 baseline=candidate.baseline,
                 team=candidate.team,
                 metrics=candidate.metrics,
+                challenge_version=candidate.challenge_version,
+                outdated=current_version is not None
+                and candidate.challenge_version is not None
+                and candidate.challenge_version < current_version,
             )
         )
     return [

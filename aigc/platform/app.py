@@ -9,21 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aigc.platform import api, web
 from aigc.platform.api import errors as api_errors
 from aigc.platform.api.routes import API_PREFIX
-from aigc.platform.context import Platform
+from aigc.platform.context import Platform, platform
 from aigc.platform.db import Database
 from aigc.platform.queue import CeleryQueue, InProcessQueue, Queue, make_celery
 from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
+from aigc.platform.submission_actions import FORM_OVERHEAD, too_large
 from aigc.platform.web import responses
-
-# Room for the multipart envelope around the largest accepted package.
-FORM_OVERHEAD = 64 * 1024
 
 
 def make_queue(settings: Settings, db: Database, store: PackageStore) -> Queue:
@@ -35,6 +33,9 @@ def make_queue(settings: Settings, db: Database, store: PackageStore) -> Queue:
 
 def http_error(error: HTTPException) -> Any:
     """An HTTP error in the words of the part that was asked: JSON for the API, else a page."""
+    if error.code == 413 and request.content_length is not None:
+        limit = platform().settings.max_upload_bytes
+        error = RequestEntityTooLarge(too_large(request.content_length, limit))
     if request.path.startswith(API_PREFIX):
         return api_errors.http_error(error)
     return responses.error_page(error)

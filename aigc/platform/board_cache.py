@@ -52,6 +52,7 @@ class Board:
     series: dict[str, list[tuple[datetime, float]]]
     version: int
     built_at: datetime
+    challenge_version: int = 0  # the current one; rows scored under earlier ones are outdated
 
 
 def bump_board(
@@ -84,6 +85,7 @@ def candidates(
             Submission.status,
             Submission.baseline,
             Submission.package_name,
+            Submission.challenge_version,
             User.username,
             Team.name,
             Evaluation.score,
@@ -113,6 +115,7 @@ def candidates(
         status,
         baseline,
         package,
+        version,
         username,
         team,
         score,
@@ -142,6 +145,7 @@ def candidates(
                 baseline=baseline,
                 team=team_id is not None and not baseline,
                 metrics={k: v for k, v in (measured or {}).items() if k in columns},
+                challenge_version=version,
             )
         )
     return found
@@ -151,7 +155,12 @@ def build(session: Session, challenge: Challenge, spec: ChallengeSpec, phase: st
     metrics = spec.metrics
     columns = tuple(m for m in metrics.report if m != metrics.primary)
     found = candidates(session, challenge, phase, columns)
-    rows = rank(found, metrics.higher_is_better, metrics.tie_breaker_higher_is_better)
+    rows = rank(
+        found,
+        metrics.higher_is_better,
+        metrics.tie_breaker_higher_is_better,
+        current_version=challenge.current_version,
+    )
     top = [row.entrant for row in rows[:TOP_SERIES]]
     series: dict[str, list[tuple[datetime, float]]] = {}
     names = {row.entrant: row.name + (" (baseline)" if row.baseline else "") for row in rows}
@@ -172,6 +181,7 @@ def build(session: Session, challenge: Challenge, spec: ChallengeSpec, phase: st
         series=ordered,
         version=challenge.board_version,
         built_at=now(),
+        challenge_version=challenge.current_version,
     )
 
 

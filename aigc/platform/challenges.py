@@ -224,3 +224,26 @@ def phase_state(phase: Phase, at: datetime | None = None) -> str:
     if phase.end is not None and at >= phase.end:
         return "closed"
     return "open"
+
+
+def set_archived(challenge: Challenge, archived: bool) -> bool:
+    """Archive or unarchive a challenge; return False if it was so already."""
+    if (challenge.archived_at is not None) == archived:
+        return False
+    challenge.archived_at = now() if archived else None
+    return True
+
+
+def reachable(session: Session, challenge: Challenge, user: User | None) -> bool:
+    """Whether a viewer may open a challenge's pages: anyone, unless it is archived; then
+    organizers and those who submitted to it."""
+    if challenge.archived_at is None:
+        return True
+    if user is None:
+        return False
+    if user.is_organizer:
+        return True
+    mine = select(Submission.id).where(
+        Submission.challenge_id == challenge.id, Submission.user_id == user.id
+    )
+    return session.scalar(mine.limit(1)) is not None

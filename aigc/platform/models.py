@@ -215,6 +215,8 @@ class Challenge(Base):
     board_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now)
+    # Archived: off the lists, closed to submissions; its pages stay for those involved.
+    archived_at: Mapped[datetime | None] = mapped_column()
 
     versions: Mapped[list[ChallengeVersion]] = relationship(
         back_populates="challenge", order_by="ChallengeVersion.version"

@@ -73,3 +73,43 @@ def check_quota(
                 f"(in {hours} h {minutes} min)",
                 retry_at,
             )
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """What is left of a phase's quotas for a user (or their team); None: no such quota."""
+
+    phase: str
+    per_day: int | None
+    total: int | None
+    used_today: int  # in the last 24 hours
+    used_total: int
+    next_at: datetime | None  # when the daily quota frees a place, while it is used up
+
+    @property
+    def left_today(self) -> int | None:
+        if self.per_day is None:
+            return None if self.total is None else self.left_total
+        today = max(0, self.per_day - self.used_today)
+        return today if self.left_total is None else min(today, self.left_total)
+
+    @property
+    def left_total(self) -> int | None:
+        return None if self.total is None else max(0, self.total - self.used_total)
+
+
+def remaining(
+    session: Session, user: User, challenge_id: int, phase: str, quotas: Quotas, at: datetime
+) -> Remaining:
+    """Count what the user (or their team) has used of a phase's quotas, as check_quota does."""
+    where = _counted(user, challenge_id, phase)
+    total = session.scalar(select(func.count()).select_from(Submission).where(*where)) or 0
+    recent = session.scalars(
+        select(Submission.created_at)
+        .where(*where, Submission.created_at > at - DAY)
+        .order_by(Submission.created_at)
+    ).all()
+    next_at = None
+    if quotas.per_day is not None and len(recent) >= quotas.per_day:
+        next_at = recent[len(recent) - quotas.per_day] + DAY
+    return Remaining(phase, quotas.per_day, quotas.total, len(recent), total, next_at)

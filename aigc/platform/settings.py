@@ -114,6 +114,17 @@ class Settings:
     signups_per_hour: int = 20
     trusted_proxies: int = 0
 
+    @property
+    def database_shown(self) -> str:
+        """The database URL with its password replaced by ``***``, fit to print."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            return make_url(self.database_url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "(an AIGC_DATABASE_URL that is not a database URL)"
+
     @classmethod
     def from_env(cls) -> Settings:
         """Read the settings from the environment; create the data folder if needed."""

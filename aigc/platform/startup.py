@@ -54,7 +54,7 @@ def prepare_database(settings: Settings, say: Say = log.info) -> Database:
             db.migrate()
         except Exception as exc:
             raise StartupError(
-                f"cannot migrate the database at {settings.database_url} ({exc}): "
+                f"cannot migrate the database at {settings.database_shown} ({exc}): "
                 "check AIGC_DATABASE_URL"
             ) from None
         with db.session() as session:

@@ -6,6 +6,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from aigc.platform import challenges
@@ -23,6 +24,9 @@ from aigc.submissions.package import (
     read_manifest,
 )
 
+# Room for the multipart envelope around the largest accepted package.
+FORM_OVERHEAD = 64 * 1024
+
 
 class Refused(Exception):
     """A request the platform will not carry out; ``status`` is its HTTP status."""
@@ -30,6 +34,14 @@ class Refused(Exception):
     def __init__(self, status: int, message: str, retry_at: datetime | None = None):
         super().__init__(message)
         self.status, self.message, self.retry_at = status, message, retry_at
+
+
+def too_large(size: int, max_bytes: int) -> str:
+    """The one line refusing an upload of ``size`` bytes."""
+    return (
+        f"the upload has {size} bytes, more than the {max_bytes} allowed "
+        f"({max_bytes / 2**20:.1f} MiB): shrink the package"
+    )
 
 
 def check_archive(data: bytes, filename: str, limits: ArchiveLimits) -> str:
@@ -63,15 +75,17 @@ def accept_upload(
 ) -> Submission:
     """Check an upload and queue it as a submission; raise Refused with the reason."""
     if len(data) > max_bytes:
-        raise Refused(
-            413, f"the upload has {len(data)} bytes, more than the {max_bytes} allowed: shrink it"
-        )
+        raise Refused(413, too_large(len(data), max_bytes))
     challenge = challenges.find(session, challenge_slug)
     if challenge is None:
         raise Refused(
             404,
             f"there is no challenge {challenge_slug!r}: "
             "aigc challenges (GET /api/v1/challenges) lists them",
+        )
+    if challenge.archived_at is not None:
+        raise Refused(
+            409, f"challenge {challenge_slug!r} is archived: it takes no more submissions"
         )
     spec = challenges.spec_of(challenge)
     reason = challenges.unavailable_reason(spec)
@@ -165,6 +179,33 @@ def rerun(submission: Submission) -> None:
     submission.logs = ""
     submission.started_at = submission.finished_at = None
     _bump(submission)
+
+
+def rerun_phase(session: Session, challenge: Challenge, phase: str) -> list[int]:
+    """Queue every finished or failed submission of a phase again, on the current spec.
+
+    Reruns keep their submissions: no quota is used. Disqualified submissions stay as they
+    are; so do the platform's failures, which its sweep retries.
+    """
+    try:
+        challenges.spec_of(challenge).phase(phase)
+    except SpecError as exc:
+        raise Refused(404, str(exc)) from None
+    found = session.scalars(
+        select(Submission)
+        .where(
+            Submission.challenge_id == challenge.id,
+            Submission.phase == phase,
+            Submission.status.in_((SubmissionStatus.FINISHED, SubmissionStatus.FAILED)),
+            Submission.disqualified.is_(False),
+            Submission.platform_failure.is_(False),
+        )
+        .order_by(Submission.id)
+    ).all()
+    for submission in found:
+        rerun(submission)
+    session.flush()
+    return [submission.id for submission in found]
 
 
 def disqualify(submission: Submission, reason: str) -> None:

@@ -25,6 +25,10 @@ COMMANDS = {
     "leaderboard",
     # replays and samples (aigc.cli.replays)
     "replay", "samples",
+    # a participant's team (aigc.cli.teams)
+    "team",
+    # an organizer's work on a platform server (aigc.cli.organize)
+    "organize",
 }  # fmt: skip
 
 

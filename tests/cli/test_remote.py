@@ -188,6 +188,11 @@ def table_rows(output: str) -> dict[str, list[str]]:
     return rows
 
 
+def assert_signed_out(cli: Cli) -> None:
+    """No token is kept, only the server of the last sign-in."""
+    assert set(json.loads(cli.config.read_text())) == {"server"}
+
+
 def submitted_id(output: str) -> int:
     """N of the "submitted as N to ..." line."""
     line = next(line for line in output.splitlines() if line.startswith("submitted as "))
@@ -272,7 +277,7 @@ def test_logout_revokes_the_token(live_server: str, cli: Cli, tmp_path: Path) ->
     shutil.copy(cli.config, elsewhere.config)
 
     assert ok(cli("logout")).strip() == f"signed out of {live_server}"
-    assert not cli.config.exists()
+    assert_signed_out(cli)
     assert "not signed in" in refused(cli("status"))
     assert ok(cli("logout")).strip() == "not signed in"
 
@@ -303,7 +308,7 @@ def test_logout_after_the_token_was_revoked_elsewhere_just_signs_out(
     )
     assert revoked.status_code == 204
     assert ok(cli("logout")).strip() == f"signed out of {live_server}"
-    assert not cli.config.exists()
+    assert_signed_out(cli)
 
 
 def test_logout_from_a_server_that_does_not_answer_forgets_the_token_and_says_so(
@@ -325,8 +330,33 @@ def test_logout_from_a_server_that_does_not_answer_forgets_the_token_and_says_so
         f"signed out here only: {dead} did not answer, so the token stays valid there "
         "until 2027-01-31"
     ]
-    assert not cli.config.exists()
+    assert_signed_out(cli)
     assert ok(cli("logout")).strip() == "not signed in"
+
+
+def test_a_server_without_a_scheme_is_http(live_server: str, cli: Cli, tmp_path: Path) -> None:
+    bare = live_server.removeprefix("http://")
+    output = ok(cli("login", "--server", bare, "-u", "alice", "--password", "alice-password"))
+    assert output.startswith(f"signed in to {live_server} as alice")
+    assert json.loads(cli.config.read_text())["server"] == live_server
+    anonymous = Cli(tmp_path / "nobody.json")
+    board = ok(anonymous("leaderboard", "cartpole", "--server", bare + "/"))
+    assert board.startswith("cartpole/dev: mean_return")
+
+
+@pytest.mark.parametrize("address", ["ftp://127.0.0.1:21", "http://", "127.0.0.1:8000/api"])
+def test_what_is_no_server_address_is_refused_in_one_line(cli: Cli, address: str) -> None:
+    for command in (["login", "-u", "alice", "--password", "x"], ["leaderboard", "cartpole"]):
+        line = refused(cli(*command, "--server", address))
+        assert "is not a server address: give HOST:PORT or http(s)://HOST:PORT" in line
+
+
+def test_logout_keeps_the_server_for_the_next_login(live_server: str, cli: Cli) -> None:
+    cli.login(live_server, "bob")
+    assert ok(cli("logout")).strip() == f"signed out of {live_server}"
+    assert_signed_out(cli)
+    again = ok(cli("login", "-u", "alice", "--password", "alice-password"))
+    assert again.startswith(f"signed in to {live_server} as alice")
 
 
 # --- submitting ------------------------------------------------------------------------------

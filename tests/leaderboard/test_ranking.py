@@ -205,6 +205,28 @@ def test_the_other_reported_metrics_travel_with_each_row():
     assert document["rows"][1]["metrics"] == {"mean_gold": 0.31}
 
 
+def test_rows_scored_under_an_earlier_version_are_marked_but_ranked():
+    found = [
+        candidate("alice", 300, challenge_version=1),
+        candidate("bob", 200, challenge_version=2),
+        candidate("carol", 100),  # no version known
+    ]
+    rows = rank(found, current_version=2)
+    assert names(rows) == ["alice", "bob", "carol"] and [r.rank for r in rows] == [1, 2, 3]
+    assert [(r.challenge_version, r.outdated) for r in rows] == [
+        (1, True),
+        (2, False),
+        (None, False),
+    ]
+    assert not any(r.outdated for r in rank(found))  # without the current version: no marks
+    table = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert [(r["challenge_version"], r["outdated"]) for r in table] == [
+        ("1", "True"), ("2", "False"), ("", "False"),
+    ]  # fmt: skip
+    document = json.loads(to_json(rows))
+    assert [r["outdated"] for r in document["rows"]] == [True, False, False]
+
+
 def test_plots_are_valid_standalone_svg():
     series = {
         "alice": [(T0, 1.0), (T0 + timedelta(hours=1), 3.0)],

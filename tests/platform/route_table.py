@@ -174,6 +174,14 @@ def _carol_team(world: World) -> None:
     world.join_code = response.get_json()["join_code"]
 
 
+def _cartpole_archived(world: World) -> None:
+    """Archived by the archive case before, or now (the organizer's unarchive restores it)."""
+    response = world.api.client.post(
+        "/api/v1/challenges/cartpole/archive", headers=world.orga.headers
+    )
+    assert response.status_code in (200, 409), response.get_json()
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -226,6 +234,10 @@ CASES = [
     Case("PUT",    "/challenges/<slug>",     401,  403,  403,  200, _cartpole_unchanged),
     Case("GET",    "/challenges/<slug>/leaderboard", 200, 200, 200, 200),
     Case("POST",   "/challenges/<slug>/phases/<phase>/reveal", 401, 403, 403, 200),
+    Case("GET",    "/challenges/<slug>/quota", 401, 200, 200, 200),
+    Case("POST",   "/challenges/<slug>/phases/<phase>/rerun", 401, 403, 403, 200),
+    Case("POST",   "/challenges/<slug>/archive", 401, 403, 403, 200),
+    Case("POST",   "/challenges/<slug>/unarchive", 401, 403, 403, 200, _none, _cartpole_archived),
     Case("POST",   "/submissions",           401,  201,  201,  201, _upload),
     Case("GET",    "/submissions",           401,  200,  200,  200),
     Case("GET",    S,                        401,  404,  200,  200),

@@ -8,6 +8,7 @@ import io
 import pytest
 from sqlalchemy import func, select, update
 
+from aigc.platform import challenges
 from aigc.platform import worker_run as ev
 from aigc.platform.models import Submission
 from aigc.submissions.metrics import compute_metrics
@@ -20,6 +21,7 @@ from aigc.submissions.results import (
 
 from ..submissions.conftest import InfoEnv  # noqa: F401  (registers aigc-test/Info-v0)
 from .conftest import error, scored, zip_agent
+from .forms import post, signed_in, text
 
 
 def board(api, who=None, phase: str = "dev"):
@@ -259,3 +261,61 @@ def test_a_challenge_ranks_by_an_info_metric_with_intervals_and_tie_breaker(api)
         '<span class="arrow" aria-label="lower is better">↓</span></th>'
     ) in board_page
     assert "<td>4.17</td><td>0.400</td>" in board_page  # alice's, beside her score
+
+
+OUTDATED_SPEC = """\
+id: cartpole
+title: CartPole, second edition
+environment: {id: CartPole-v1}
+phases:
+  - {id: dev, visibility: public, episodes: 2, seeds: {first: 0}}
+  - {id: test, visibility: hidden, episodes: 2, seeds: secret}
+quotas: {per_day: 10}
+"""
+
+
+def test_boards_mark_rows_of_an_earlier_version_and_a_phase_reruns_in_one_action(api):
+    alice, bob, orga = api.account("alice"), api.account("bob"), api.organizer()
+    first = scored(api, alice, [100.0, 120.0])
+    with api.db.session() as session:
+        challenges.update(session, challenges.find(session, "cartpole"), OUTDATED_SPEC, by=None)
+    second = scored(api, bob, [50.0, 60.0])
+    board = api.client.get("/api/v1/challenges/cartpole/leaderboard").json
+    assert board["challenge_version"] == 2
+    marks = {r["submission_id"]: (r["challenge_version"], r["outdated"]) for r in board["rows"]}
+    assert marks == {first: (1, True), second: (2, False)}
+    csv_text = api.client.get("/api/v1/challenges/cartpole/leaderboard?format=csv").text
+    assert ",submitted_at,challenge_version,outdated," in csv_text.splitlines()[0]
+    page = text(api.client.get("/challenges/cartpole/leaderboard"))
+    assert page.count('<span class="badge outdated"') == 2  # alice's row and the note
+    assert "scored under version 1 of the challenge" in page
+    assert "Rerun all on the current version" not in page  # organizers only
+
+    quota_before = api.client.get("/api/v1/challenges/cartpole/quota", headers=alice.headers).json
+    refused = api.client.post("/api/v1/challenges/cartpole/phases/dev/rerun", headers=alice.headers)
+    assert refused.status_code == 403
+    missing = api.client.post("/api/v1/challenges/cartpole/phases/nope/rerun", headers=orga.headers)
+    assert missing.status_code == 404
+    api.queue.enqueued.clear()
+    answer = api.client.post("/api/v1/challenges/cartpole/phases/dev/rerun", headers=orga.headers)
+    assert answer.status_code == 200
+    assert answer.json == {"challenge": "cartpole", "phase": "dev", "version": 2,
+                           "queued": [first, second]}  # fmt: skip
+    assert api.queue.enqueued == [first, second]
+    with api.db.session() as session:
+        rows = session.scalars(select(Submission).where(Submission.id.in_([first, second])))
+        assert {(s.status, s.challenge_version) for s in rows} == {("queued", 2)}
+    assert api.client.get("/api/v1/challenges/cartpole/leaderboard").json["rows"] == []
+    quota_after = api.client.get("/api/v1/challenges/cartpole/quota", headers=alice.headers).json
+    assert quota_after == quota_before  # reruns use no quota
+
+    # The organizer's button does the same.
+    client = signed_in(api, orga)
+    assert "Rerun all on the current version" in text(
+        client.get("/challenges/cartpole/leaderboard")
+    )
+    done = post(client, "/organize/challenges/cartpole/phases/dev/rerun")
+    assert done.status_code == 302  # nothing is finished now: none queued
+    assert "0 submissions of phase &#39;dev&#39; are queued again" in text(
+        client.get(done.headers["Location"])
+    )

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from aigc.platform import challenges
 from aigc.platform.models import Submission, Team, User
-from aigc.platform.quotas import QuotaExceeded, check_quota
+from aigc.platform.quotas import QuotaExceeded, check_quota, remaining
 from aigc.submissions.challenge import Quotas
 
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -132,3 +132,65 @@ quotas: {per_day: 1}
     assert refused.status_code == 429
     error = refused.json["error"]
     assert "daily quota" in error["message"] and error["retry_at"].endswith("Z")
+
+
+def left(db, username: str, challenge_id: int, quotas: Quotas, at: datetime = NOON):
+    with db.session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        return remaining(session, user, challenge_id, "dev", quotas, at)
+
+
+def test_remaining_counts_as_the_check_does(api, world):
+    for hours_ago in (30, 20, 5):
+        add(api.db, "carol", world, NOON - timedelta(hours=hours_ago))
+    add(api.db, "carol", world, NOON - timedelta(hours=1), platform_failure=True, status="failed")
+    found = left(api.db, "carol", world, Quotas(per_day=3, total=10))
+    assert (found.used_today, found.used_total) == (2, 3)
+    assert (found.left_today, found.left_total, found.next_at) == (1, 7, None)
+    # The total caps what is left today; a used-up day says when it frees a place.
+    assert left(api.db, "carol", world, Quotas(per_day=3, total=4)).left_today == 1
+    assert left(api.db, "carol", world, Quotas(per_day=3, total=3)).left_today == 0
+    used_up = left(api.db, "carol", world, Quotas(per_day=2))
+    assert (used_up.left_today, used_up.left_total) == (0, None)
+    assert used_up.next_at == NOON + timedelta(hours=4)
+    with pytest.raises(QuotaExceeded) as raised:
+        check(api.db, "carol", world, Quotas(per_day=2))
+    assert raised.value.retry_at == used_up.next_at
+    unlimited = left(api.db, "carol", world, Quotas())
+    assert (unlimited.left_today, unlimited.left_total) == (None, None)
+    # A team's members share what is left.
+    add(api.db, "alice", world, NOON - timedelta(hours=2))
+    assert left(api.db, "bob", world, Quotas(per_day=3)).left_today == 2
+
+
+def test_the_api_says_what_is_left_per_phase(api):
+    spec = """
+id: counted
+title: Counted
+environment: {id: CartPole-v1}
+phases:
+  - {id: dev, episodes: 2, seeds: {first: 0}}
+  - {id: final, visibility: hidden, episodes: 2, seeds: {first: 9}}
+quotas: {per_day: 2, total: 3}
+"""
+    orga = api.organizer()
+    headers = {**orga.headers, "Content-Type": "application/yaml"}
+    assert api.client.post("/api/v1/challenges", data=spec, headers=headers).status_code == 201
+    from .conftest import zip_agent
+
+    erin = api.account("erin")
+    assert api.upload(erin, zip_agent("good"), challenge="counted").status_code == 201
+    answer = api.client.get("/api/v1/challenges/counted/quota", headers=erin.headers)
+    assert answer.status_code == 200
+    body = answer.json
+    assert body["challenge"] == "counted"
+    assert body["max_upload_bytes"] == api.app.extensions["aigc"].settings.max_upload_bytes
+    dev, final = body["phases"]
+    assert dev == {
+        "phase": "dev", "per_day": 2, "total": 3, "used_today": 1, "used_total": 1,
+        "left_today": 1, "left_total": 2, "next_at": None,
+    }  # fmt: skip
+    assert final["phase"] == "final" and final["left_today"] == 2
+    assert api.client.get("/api/v1/challenges/counted/quota").status_code == 401
+    missing = api.client.get("/api/v1/challenges/nope/quota", headers=erin.headers)
+    assert missing.status_code == 404

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import secrets
 import tarfile
 import zipfile
 
-from aigc.platform.app import FORM_OVERHEAD
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from aigc.platform.submission_actions import FORM_OVERHEAD
 
 from .conftest import zip_agent
 
@@ -114,9 +117,39 @@ def test_too_big_for_the_platform(api):
     # Just over the package cap: refused by the upload check.
     message = refused(api, b"x" * (cap + 1), status=413)
     assert f"more than the {cap} allowed" in message
-    # Far over: refused before the body is read, as a JSON error too.
+    # Far over: refused on its Content-Length before the body is read, naming both sizes.
     message = refused(api, b"x" * (cap + FORM_OVERHEAD + 1), status=413)
-    assert "larger than the platform accepts" in message
+    assert message.startswith("the upload has ") and f"more than the {cap} allowed" in message
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(api):
+    """Only the headers count: a body that fails when read is never touched."""
+    cap = api.app.extensions["aigc"].settings.max_upload_bytes
+    who = api.account("big")
+    declared = cap + FORM_OVERHEAD + 1
+    environ = EnvironBuilder(
+        path="/api/v1/submissions",
+        method="POST",
+        headers=who.headers,
+        content_type="multipart/form-data; boundary=x",
+    ).get_environ()
+    environ.update({"wsgi.input": NeverRead(), "CONTENT_LENGTH": str(declared)})
+    body, status, _headers = run_wsgi_app(api.app, environ, buffered=True)
+    assert status.startswith("413")
+    assert json.loads(b"".join(body))["error"]["message"] == (
+        f"the upload has {declared} bytes, more than the {cap} allowed "
+        f"({cap / 2**20:.1f} MiB): shrink the package"
+    )
+
+
+class NeverRead(io.RawIOBase):
+    """A request body that fails the test if anything reads it."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        raise AssertionError("the body was read")
 
 
 def test_unknown_challenge_and_phase(api):

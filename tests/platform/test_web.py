@@ -224,6 +224,19 @@ def test_posts_without_the_csrf_token_change_nothing(api):
     assert api.upload(api.account("bob"), zip_agent("good")).status_code == 201
 
 
+def test_the_submit_form_says_what_is_left_of_each_phase_quota(api):
+    with api.db.session() as session:
+        challenges.create(session, QUOTA_CHALLENGE, by=None)
+    client = signed_in(api, api.account("alice"))
+    assert '<option value="dev">dev (dev) — 1 left today</option>' in text(client.get("/submit"))
+    assert upload_form(client, zip_agent("good"), challenge="tight").status_code == 302
+    assert '<option value="dev">dev (dev) — 0 left today</option>' in text(client.get("/submit"))
+    # cartpole: 10 a day, no total.
+    assert "Development (dev) — 10 left today</option>" in text(
+        client.get("/submit?challenge=cartpole")
+    )
+
+
 def test_submitting_through_the_form_stores_and_queues(api, monkeypatch):
     client = signed_in(api, api.account("alice"))
     form = text(client.get("/submit?challenge=cartpole"))
@@ -263,7 +276,10 @@ def test_refused_uploads_show_their_reason(api):
     assert "daily quota" in text(quota) and "next possible at <time" in text(quota)
     assert count_submissions(api) == 1 and len(api.queue.enqueued) == 1
     too_big = upload_form(client, b"x" * (3 * 2**20))  # beyond what the server reads at all
-    assert too_big.status_code == 413 and "larger than the platform accepts" in text(too_big)
+    assert too_big.status_code == 413
+    assert re.search(
+        r"the upload has \d+ bytes, more than the 2097152 allowed \(2\.0 MiB\)", text(too_big)
+    )
     assert count_submissions(api) == 1
 
 

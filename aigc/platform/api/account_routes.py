@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from flask import Response
-from sqlalchemy import select
 
-from aigc.platform import auth, throttle
+from aigc.platform import auth, teams, throttle
 from aigc.platform.api.errors import ApiError
 from aigc.platform.api.render import team_json, user_json, when
 from aigc.platform.api.routes import (
@@ -21,7 +19,7 @@ from aigc.platform.api.routes import (
     text_field,
 )
 from aigc.platform.context import platform
-from aigc.platform.models import PARTICIPANT, Team, now
+from aigc.platform.models import PARTICIPANT, now
 
 routes = RouteTable()
 
@@ -120,20 +118,13 @@ def me() -> Any:
     success=201,
 )
 def create_team() -> Any:
-    name = text_field(json_body(), "name").strip()
-    if not 2 <= len(name) <= 64:
-        raise ApiError(400, "a team name has 2 to 64 characters")
+    name = text_field(json_body(), "name")
     with platform().db.session() as session:
         user = require_user(session)
-        if user.team is not None:
-            raise ApiError(409, f"you are in team {user.team.name!r}: leave it first")
-        if session.scalar(select(Team).where(Team.name == name)) is not None:
-            raise ApiError(409, f"the team name {name!r} is taken: choose another")
-        team = Team(name=name, join_code=secrets.token_urlsafe(12))
-        session.add(team)
-        session.flush()
-        user.team = team
-        session.flush()
+        try:
+            team = teams.create(session, user, name)
+        except teams.TeamRefused as exc:
+            raise ApiError(exc.status, exc.message) from None
         return team_json(team, with_code=True), 201
 
 
@@ -150,13 +141,10 @@ def join_team() -> Any:
     code = text_field(json_body(), "code")
     with platform().db.session() as session:
         user = require_user(session)
-        if user.team is not None:
-            raise ApiError(409, f"you are in team {user.team.name!r}: leave it first")
-        team = session.scalar(select(Team).where(Team.join_code == code))
-        if team is None:
-            raise ApiError(404, "no team has this join code: ask a member for the current one")
-        user.team = team
-        session.flush()
+        try:
+            team = teams.join(session, user, code)
+        except teams.TeamRefused as exc:
+            raise ApiError(exc.status, exc.message) from None
         return team_json(team, with_code=True)
 
 
@@ -179,8 +167,8 @@ def my_team() -> Any:
 @routes.route("/me/team", "DELETE", "Leave your team", "user", errors=(401, 404), success=204)
 def leave_team() -> Any:
     with platform().db.session() as session:
-        user = require_user(session)
-        if user.team is None:
-            raise ApiError(404, "you are in no team")
-        user.team = None
+        try:
+            teams.leave(require_user(session))
+        except teams.TeamRefused as exc:
+            raise ApiError(exc.status, exc.message) from None
     return Response(status=204)

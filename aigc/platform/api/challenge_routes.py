@@ -10,12 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aigc.leaderboard.export import row_dict, to_csv
-from aigc.platform import board_cache, challenges, visibility
+from aigc.platform import board_cache, challenges, quotas, submission_actions, visibility
 from aigc.platform.api.errors import ApiError
-from aigc.platform.api.render import challenge_json
+from aigc.platform.api.render import challenge_json, remaining_json
 from aigc.platform.api.routes import RouteTable, require_user, viewer
 from aigc.platform.context import platform
-from aigc.platform.models import Challenge
+from aigc.platform.models import Challenge, now
+from aigc.platform.queue import send
 from aigc.platform.storage import PackageStore
 from aigc.submissions.challenge import SpecError
 
@@ -75,7 +76,7 @@ def _spec_yaml() -> str:
 
 def _load(session: Session, slug: str) -> Challenge:
     challenge = challenges.find(session, slug)
-    if challenge is None:
+    if challenge is None or not challenges.reachable(session, challenge, viewer(session)):
         raise ApiError(
             404,
             f"there is no challenge {slug!r}: aigc challenges (GET /api/v1/challenges) lists them",
@@ -83,11 +84,22 @@ def _load(session: Session, slug: str) -> Challenge:
     return challenge
 
 
-@routes.route("/challenges", "GET", "List the challenges", "anyone", response="ChallengeList")
+@routes.route(
+    "/challenges",
+    "GET",
+    "List the challenges (organizers: ?archived=1 for the archived ones too)",
+    "anyone",
+    response="ChallengeList",
+    parameters=[{"name": "archived", "in": "query", "schema": {"type": "integer", "enum": [0, 1]}}],
+)
 def list_challenges() -> Any:
     with platform().db.session() as session:
         counts = challenges.participants(session)
-        rows = session.scalars(select(Challenge).order_by(Challenge.slug))
+        query = select(Challenge).order_by(Challenge.slug)
+        user = viewer(session)
+        if not (user is not None and user.is_organizer and request.args.get("archived") == "1"):
+            query = query.where(Challenge.archived_at.is_(None))
+        rows = session.scalars(query)
         return {"challenges": [challenge_json(c, False, counts.get(c.id, 0)) for c in rows]}
 
 
@@ -217,6 +229,7 @@ def _board_json(board: board_cache.Board) -> str:
             "higher_is_better": board.higher_is_better,
             "columns": list(board.columns),
             "version": board.version,
+            "challenge_version": board.challenge_version,
             "rows": [row_dict(row) for row in board.rows],
         }
     )
@@ -246,3 +259,89 @@ def reveal_phase(slug: str, phase: str) -> Any:
         return challenge_json(
             challenge, True, challenges.participants(session).get(challenge.id, 0)
         )
+
+
+@routes.route(
+    "/challenges/<slug>/quota",
+    "GET",
+    "What you (or your team) may still submit to each phase, and the largest upload",
+    "user",
+    response="Quota",
+    errors=(401, 404),
+)
+def challenge_quota(slug: str) -> Any:
+    p = platform()
+    with p.db.session() as session:
+        user = require_user(session)
+        challenge = _load(session, slug)
+        spec, at = challenges.spec_of(challenge), now()
+        return {
+            "challenge": challenge.slug,
+            "max_upload_bytes": p.settings.max_upload_bytes,
+            "phases": [
+                remaining_json(
+                    quotas.remaining(session, user, challenge.id, ph.id, spec.quotas, at)
+                )
+                for ph in spec.phases
+            ],
+        }
+
+
+@routes.route(
+    "/challenges/<slug>/phases/<phase>/rerun",
+    "POST",
+    "Evaluate every finished or failed submission of a phase again, on the current version",
+    "organizer",
+    response="Rerun",
+    errors=(401, 403, 404),
+)
+def rerun_phase(slug: str, phase: str) -> Any:
+    p = platform()
+    with p.db.session() as session:
+        require_user(session, organizer=True)
+        challenge = _load(session, slug)
+        try:
+            queued = submission_actions.rerun_phase(session, challenge, phase)
+        except submission_actions.Refused as exc:
+            raise ApiError(exc.status, exc.message) from None
+        version = challenge.current_version
+    for submission_id in queued:  # after the commit: a worker must find the rows
+        send(p.queue, submission_id)
+    return {"challenge": slug, "phase": phase, "version": version, "queued": queued}
+
+
+def _set_archived(slug: str, archived: bool) -> Any:
+    with platform().db.session() as session:
+        require_user(session, organizer=True)
+        challenge = _load(session, slug)
+        if not challenges.set_archived(challenge, archived):
+            state = "archived" if archived else "not archived"
+            raise ApiError(409, f"challenge {slug!r} is {state} already")
+        session.flush()
+        return challenge_json(
+            challenge, True, challenges.participants(session).get(challenge.id, 0)
+        )
+
+
+@routes.route(
+    "/challenges/<slug>/archive",
+    "POST",
+    "Archive a challenge: off the lists, no new submissions, results and pages kept",
+    "organizer",
+    response="Challenge",
+    errors=(401, 403, 404, 409),
+)
+def archive_challenge(slug: str) -> Any:
+    return _set_archived(slug, True)
+
+
+@routes.route(
+    "/challenges/<slug>/unarchive",
+    "POST",
+    "Bring an archived challenge back",
+    "organizer",
+    response="Challenge",
+    errors=(401, 403, 404, 409),
+)
+def unarchive_challenge(slug: str) -> Any:
+    return _set_archived(slug, False)

@@ -68,6 +68,8 @@ def http_error(error: HTTPException) -> Response:
     """Answer an HTTP error (no route, wrong method, too large) on an API path as JSON."""
     if error.code == 405:
         message = f"{request.method} is not allowed here: see /api/v1/openapi.json"
+    elif error.description and error.description != type(error).description:
+        message = error.description  # our own words, raised with the error
     else:
         message = HTTP_MESSAGES.get(error.code or 0, error.description or error.name)
     response = _error_response(error.code or 500, message)

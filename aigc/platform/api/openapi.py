@@ -133,6 +133,10 @@ SCHEMAS: dict[str, Any] = {
                 "description": "false when the environment cannot be built: no submissions",
             },
             "unavailable_reason": {"type": ["string", "null"]},
+            "archived": {
+                "type": "boolean",
+                "description": "archived: off the lists, closed to submissions",
+            },
             "participants": _integer,
             "phases": {"type": "array", "items": {"$ref": "#/components/schemas/Phase"}},
             "description": _string,
@@ -201,6 +205,10 @@ SCHEMAS: dict[str, Any] = {
                 "description": "the challenge's other reported metrics, in each row's metrics",
             },
             "version": _integer,
+            "challenge_version": {
+                "type": "integer",
+                "description": "the challenge's current version",
+            },
             "rows": {
                 "type": "array",
                 "items": {
@@ -221,8 +229,75 @@ SCHEMAS: dict[str, Any] = {
                         "episodes": _integer,
                         "submission_id": _integer,
                         "submitted_at": _time,
+                        "challenge_version": {
+                            "type": ["integer", "null"],
+                            "description": "the challenge version the row was scored under",
+                        },
+                        "outdated": {
+                            "type": "boolean",
+                            "description": "scored under an earlier challenge version",
+                        },
                     },
                 },
+            },
+        },
+    },
+    "Quota": {
+        "type": "object",
+        "required": ["challenge", "max_upload_bytes", "phases"],
+        "properties": {
+            "challenge": _string,
+            "max_upload_bytes": {
+                "type": "integer",
+                "description": "the largest package archive the server accepts, in bytes",
+            },
+            "phases": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "phase",
+                        "per_day",
+                        "total",
+                        "used_today",
+                        "used_total",
+                        "left_today",
+                        "left_total",
+                        "next_at",
+                    ],
+                    "properties": {
+                        "phase": _string,
+                        "per_day": {"type": ["integer", "null"], "description": "null: no limit"},
+                        "total": {"type": ["integer", "null"], "description": "null: no limit"},
+                        "used_today": {"type": "integer", "description": "in the last 24 hours"},
+                        "used_total": _integer,
+                        "left_today": {
+                            "type": ["integer", "null"],
+                            "description": "submissions possible now, within both quotas "
+                            "(null: no limit)",
+                        },
+                        "left_total": {"type": ["integer", "null"]},
+                        "next_at": {
+                            **_time,
+                            "description": "while the daily quota is used up: when it frees a "
+                            "place",
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "Rerun": {
+        "type": "object",
+        "required": ["challenge", "phase", "version", "queued"],
+        "properties": {
+            "challenge": _string,
+            "phase": _string,
+            "version": {"type": "integer", "description": "the version they are evaluated on"},
+            "queued": {
+                "type": "array",
+                "items": _integer,
+                "description": "the submissions queued again",
             },
         },
     },

@@ -11,6 +11,7 @@ from typing import Any
 
 from aigc.platform import challenges
 from aigc.platform.models import Challenge, Submission, Team, User
+from aigc.platform.quotas import Remaining
 from aigc.platform.visibility import (
     episode_seed,
     failure_message,
@@ -46,6 +47,19 @@ def team_json(team: Team, with_code: bool) -> dict[str, Any]:
     return data
 
 
+def remaining_json(left: Remaining) -> dict[str, Any]:
+    return {
+        "phase": left.phase,
+        "per_day": left.per_day,
+        "total": left.total,
+        "used_today": left.used_today,
+        "used_total": left.used_total,
+        "left_today": left.left_today,
+        "left_total": left.left_total,
+        "next_at": when(left.next_at),
+    }
+
+
 def phase_json(spec: ChallengeSpec, phase_id: str) -> dict[str, Any]:
     phase = spec.phase(phase_id)
     seed_rule, seeds = phase_seeds(spec, phase)
@@ -73,6 +87,7 @@ def challenge_json(challenge: Challenge, detail: bool, participants: int) -> dic
         "builtin": challenge.builtin,
         "available": reason is None,
         "unavailable_reason": reason,
+        "archived": challenge.archived_at is not None,
         "participants": participants,
         "phases": [phase_json(spec, p.id) for p in spec.phases],
         "updated_at": when(challenge.updated_at),

@@ -14,7 +14,7 @@ from aigc.platform.api.errors import ApiError
 from aigc.platform.api.render import submission_json
 from aigc.platform.api.routes import RouteTable, json_body, json_fields, require_user, text_field
 from aigc.platform.context import platform
-from aigc.platform.models import Submission, User
+from aigc.platform.models import Submission, SubmissionStatus, User
 from aigc.platform.queue import send
 from aigc.safe_text import file_name
 
@@ -65,13 +65,21 @@ def _refused(exc: actions.Refused) -> ApiError:
     success=201,
 )
 def upload() -> Any:
+    p = platform()
+    limit = p.settings.max_upload_bytes
+    # Refused on the declared length, before the body is read: the form's fields and
+    # boundaries add at most FORM_OVERHEAD to the package.
+    if (
+        request.content_length is not None
+        and request.content_length > limit + actions.FORM_OVERHEAD
+    ):
+        raise ApiError(413, actions.too_large(request.content_length, limit))
     challenge = request.form.get("challenge", "")
     phase = request.form.get("phase", "dev") or "dev"
     file = request.files.get("file")
     if not challenge or file is None:
         raise ApiError(400, "send multipart form fields 'challenge' and 'file' (and 'phase')")
     data = file.read()
-    p = platform()
     with p.db.session() as session:
         user = require_user(session)
         try:
@@ -98,11 +106,16 @@ def upload() -> Any:
     "List your submissions (organizers: ?all=1 for everyone's)",
     "user",
     response="SubmissionList",
-    errors=(401,),
+    errors=(400, 401),
     parameters=[
         {"name": "challenge", "in": "query", "schema": {"type": "string"}},
         {"name": "phase", "in": "query", "schema": {"type": "string"}},
         {"name": "all", "in": "query", "schema": {"type": "integer", "enum": [0, 1]}},
+        {
+            "name": "status",
+            "in": "query",
+            "schema": {"enum": [status.value for status in SubmissionStatus]},
+        },
         {
             "name": "limit",
             "in": "query",
@@ -122,6 +135,12 @@ def list_submissions() -> Any:
             query = query.where(Submission.challenge_id == (challenge.id if challenge else -1))
         if request.args.get("phase"):
             query = query.where(Submission.phase == request.args["phase"])
+        wanted = request.args.get("status")
+        if wanted:
+            if wanted not in set(SubmissionStatus):
+                known = ", ".join(status.value for status in SubmissionStatus)
+                raise ApiError(400, f"status {wanted[:40]!r} is unknown: ask for one of {known}")
+            query = query.where(Submission.status == SubmissionStatus(wanted))
         limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 1000)
         rows = session.scalars(query.limit(limit))
         return {"submissions": [submission_json(s, user) for s in rows]}

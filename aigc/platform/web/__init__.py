@@ -21,6 +21,7 @@ from aigc.platform.web import (
     responses,
     signin,
     submission_pages,
+    team_pages,
 )
 
 
@@ -41,6 +42,7 @@ def register(app: Flask) -> None:
         submission_pages.bp,
         leaderboard_page.bp,
         organizer_pages.bp,
+        team_pages.bp,
     ]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from aigc.platform import challenges, visibility
 from aigc.platform.context import platform
 from aigc.platform.lru import LRU
-from aigc.platform.models import Challenge
+from aigc.platform.models import Challenge, User
 from aigc.platform.web.formatting import number
 from aigc.platform.web.signin import current_user
 from aigc.submissions.challenge import ChallengeSpec, EnvironmentSpec, Phase
@@ -144,7 +144,9 @@ def rules(spec: ChallengeSpec) -> dict[str, Any]:
 def load(session: Session, slug: str) -> Challenge:
     """The challenge with this slug, or a 404 page."""
     challenge = challenges.find(session, slug)
-    if challenge is None:
+    viewer = current_user()
+    user = session.get(User, viewer.id) if viewer is not None else None
+    if challenge is None or not challenges.reachable(session, challenge, user):
         abort(404, description=f"there is no challenge {slug!r}: the home page lists them all")
     return challenge
 
@@ -154,7 +156,12 @@ def home() -> Any:
     """List the challenges with their state, phases and participants."""
     with platform().db.session() as session:
         counts = challenges.participants(session)
-        query = select(Challenge).options(selectinload(Challenge.versions)).order_by(Challenge.slug)
+        query = (
+            select(Challenge)
+            .where(Challenge.archived_at.is_(None))
+            .options(selectinload(Challenge.versions))
+            .order_by(Challenge.slug)
+        )
         rows = []
         for challenge in session.scalars(query):
             spec = challenges.spec_of(challenge)

@@ -56,6 +56,8 @@ def table(board: Board) -> list[dict[str, Any]]:
             "submitted": f"{row.submitted_at:%Y-%m-%d %H:%M}",
             "submitted_iso": row.submitted_at.isoformat(),
             "submission_id": row.submission_id,
+            "outdated": row.outdated,
+            "version": row.challenge_version,
         }
         for row in board.rows
     ]

@@ -226,3 +226,21 @@ def reveal(slug: str, phase: str) -> Any:
         else:
             flash(f"Phase {phase!r} is revealed: everyone sees its leaderboard now.")
     return redirect(url_for("boards.leaderboard", slug=slug, phase=phase))
+
+
+@bp.post("/challenges/<slug>/phases/<phase>/rerun")
+@organizers_only
+def rerun_phase(slug: str, phase: str) -> Any:
+    """Evaluate every finished or failed submission of a phase again (no quota used)."""
+    p = platform()
+    with p.db.session() as session:
+        challenge = load(session, slug)
+        try:
+            queued = actions.rerun_phase(session, challenge, phase)
+        except actions.Refused as exc:
+            abort(exc.status, description=exc.message)
+        version = challenge.current_version
+    for submission_id in queued:  # after the commit
+        send(p.queue, submission_id)
+    flash(f"{len(queued)} submissions of phase {phase!r} are queued again, on version {version}.")
+    return redirect(url_for("boards.leaderboard", slug=slug, phase=phase))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from aigc.leaderboard import plots
-from aigc.platform import challenges, visibility
+from aigc.platform import challenges, quotas, visibility
 from aigc.platform import submission_actions as actions
 from aigc.platform.api.render import submission_json
 from aigc.platform.context import platform
@@ -20,7 +20,7 @@ from aigc.platform.episode_lists import (
     picked,
     text_samples,
 )
-from aigc.platform.models import ACTIVE, Challenge, Submission, User
+from aigc.platform.models import ACTIVE, Challenge, Submission, User, now
 from aigc.platform.queue import send, send_render
 from aigc.platform.replay_cache import KINDS, cache_for
 from aigc.platform.web.challenge_pages import size
@@ -95,14 +95,38 @@ def viewing_user(session: Session) -> User:
     return session.get_one(User, viewer.id)
 
 
-def _choices(session: Session) -> list[dict[str, Any]]:
-    query = select(Challenge).options(selectinload(Challenge.versions)).order_by(Challenge.slug)
-    found = []
+def quota_text(left: quotas.Remaining) -> str:
+    """What is left of a phase's quotas, as the submit form shows it."""
+    if left.per_day is None and left.total is None:
+        return "no quota"
+    today = "no daily limit" if left.per_day is None else f"{left.left_today} left today"
+    if left.total is None:
+        return today
+    return f"{today}, {left.left_total} of {left.total} in total"
+
+
+def _choices(session: Session, user: User) -> list[dict[str, Any]]:
+    query = (
+        select(Challenge)
+        .where(Challenge.archived_at.is_(None))
+        .options(selectinload(Challenge.versions))
+        .order_by(Challenge.slug)
+    )
+    found, at = [], now()
     for challenge in session.scalars(query):
         spec = challenges.spec_of(challenge)
         if challenges.unavailable_reason(spec) is not None:
             continue  # it takes no submissions; its own page says why
-        phases = [(phase, challenges.phase_state(phase)) for phase in spec.phases]
+        phases = [
+            (
+                phase,
+                challenges.phase_state(phase),
+                quota_text(
+                    quotas.remaining(session, user, challenge.id, phase.id, spec.quotas, at)
+                ),
+            )
+            for phase in spec.phases
+        ]
         found.append({"slug": challenge.slug, "title": challenge.title, "phases": phases})
     return found
 
@@ -141,7 +165,7 @@ def submit() -> Any:
                 flash(f"Submission {submission_id} is queued for evaluation.")
                 return redirect(url_for("submissions.show", submission_id=submission_id))
     with p.db.session() as session:
-        choices = _choices(session)
+        choices = _choices(session, viewing_user(session))
     if not any(c["slug"] == chosen for c in choices) and choices:
         chosen = choices[0]["slug"]
     page = render_template(

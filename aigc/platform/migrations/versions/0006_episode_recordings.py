@@ -1,7 +1,7 @@
 """episodes: the recorded actions a replay re-runs, and a text episode's prompt and completion
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Created: 2026-12-01 15:10:00.000000
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
