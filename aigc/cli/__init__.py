@@ -75,7 +75,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "login",
         "Sign in to a platform server and keep the token for the other commands.",
     ),
-    "logout": ("remote", "logout", "Revoke the kept token on the server and forget it here."),
+    "logout": (
+        "remote",
+        "logout",
+        "Revoke the kept token on the server and forget it here (the server is kept).",
+    ),
     "challenges": (
         "remote",
         "list_challenges",

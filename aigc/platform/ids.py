@@ -21,6 +21,16 @@ class IdConverter(IntegerConverter):
         super().__init__(map, min=1, max=MAX_ID)
 
 
+class IndexConverter(IntegerConverter):
+    """``<index:name>``: a position counted from 0 (an episode's), 0 to MAX_ID."""
+
+    regex = "[0-9]{1,10}"
+
+    def __init__(self, map: Map) -> None:
+        super().__init__(map, min=0, max=MAX_ID)
+
+
 def init_app(app: Flask) -> None:
-    """Let the app's rules say ``<id:name>`` (call before registering them)."""
+    """Let the app's rules say ``<id:name>`` and ``<index:name>`` (before registering them)."""
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["index"] = IndexConverter

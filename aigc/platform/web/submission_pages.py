@@ -313,7 +313,7 @@ def _visible(session: Session, submission_id: int) -> Submission:
     return submission
 
 
-@bp.get("/my/submissions/<id:submission_id>/replays/<int:index>")
+@bp.get("/my/submissions/<id:submission_id>/replays/<index:index>")
 @signed_in
 def replay_file(submission_id: int, index: int) -> Any:
     """A rendered replay (GIF, or text for text environments) of one episode."""
@@ -325,7 +325,7 @@ def replay_file(submission_id: int, index: int) -> Any:
     return send_file(path, mimetype=KINDS[path.suffix], max_age=3600)
 
 
-@bp.get("/my/submissions/<id:submission_id>/replays/<int:index>.json")
+@bp.get("/my/submissions/<id:submission_id>/replays/<index:index>.json")
 @signed_in
 def replay_state(submission_id: int, index: int) -> Any:
     """Whether a replay is rendered yet, for the page that waits for it."""
