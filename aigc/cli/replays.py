@@ -225,10 +225,24 @@ def print_episodes(submission_id: int) -> None:
             *(_cell(e["values"].get(n)) for n in names),
             ended,
         )
+    failure = body.get("failure")
+    at = failure.get("episode") if failure else None
+    if failure and isinstance(at, int):
+        step = failure.get("step")
+        where = f"failed at step {step}" if isinstance(step, int) else "failed"
+        table.add_row(
+            str(at),
+            "—",
+            "—",
+            str(step) if isinstance(step, int) else "—",
+            "—",
+            *("—" for _ in names),
+            f"[red]{where}: {shown(failure['code'])}[/]",
+        )
     out.print(table)
-    if body.get("failure"):
-        failure = body["failure"]
-        out.print(f"[red]not finished[/]: {shown(failure['code'])}: {shown(failure['message'])}")
+    if failure:
+        what = f"episode {at} failed" if isinstance(at, int) else "not finished"
+        out.print(f"[red]{what}[/]: {shown(failure['code'])}: {shown(failure['message'])}")
 
 
 @click.command()
