@@ -2,11 +2,14 @@
 
 A replay re-runs a recorded episode here, in the trusted environment, with its seed and
 actions (no agent code runs), from a result file written by ``aigc evaluate --json`` or
-from a submission on the server.
+from a submission on the server. An organizer's environment (a challenge bundle's) is
+re-run in its own sandbox, from the bundle given with ``--challenge PATH``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +34,29 @@ def _remote(method: str, path: str) -> Any:
         raise fail(str(exc)) from None
 
 
-def _from_file(path: Path, challenge: str | None, index: int) -> tuple[Any, Any]:
-    """The environment and the recorded episode ``index`` of a result file."""
+@contextmanager
+def _given_challenge(challenge: str | None) -> Iterator[tuple[Any, Path | None]]:
+    """The spec of --challenge (an id, a YAML file, a bundle folder or archive) and the
+    bundle's unpacked folder; (None, None) without --challenge."""
+    from aigc.cli.challenges import _opened
+    from aigc.submissions.challenge import SpecError, get_challenge
+
+    if challenge is None:
+        yield None, None
+        return
+    path = Path(challenge)
+    try:
+        if not path.exists():
+            yield get_challenge(challenge), None
+            return
+        with _opened(path) as (spec, folder):
+            yield spec, folder
+    except SpecError as exc:
+        raise fail(f"{exc} (pass the challenge's YAML or bundle with --challenge PATH)") from None
+
+
+def _from_file(path: Path, given: Any, index: int) -> tuple[Any, Any, Any]:
+    """The environment, limits and recorded episode ``index`` of a result file."""
     from aigc.submissions.challenge import SpecError, get_challenge
     from aigc.submissions.results import EvaluationResult
 
@@ -41,25 +65,38 @@ def _from_file(path: Path, challenge: str | None, index: int) -> tuple[Any, Any]
     except (ValueError, TypeError, KeyError) as exc:
         raise fail(f"{path} is not a result of aigc evaluate --json: {exc}") from None
     try:
-        spec = get_challenge(challenge or result.challenge)
+        spec = given or get_challenge(result.challenge)
     except SpecError as exc:
-        raise fail(f"{exc} (pass the challenge's YAML with --challenge FILE)") from None
+        raise fail(f"{exc} (pass the challenge's YAML or bundle with --challenge PATH)") from None
     found = [e for e in result.episodes if e.index == index]
     if not found:
         raise fail(
             f"{path} has no episode {index}: it has episodes 0 to {len(result.episodes) - 1}"
         )
-    return spec.environment, found[0]
+    return spec.environment, spec.limits, found[0]
 
 
-def _from_server(submission_id: int, index: int) -> tuple[Any, Any]:
-    """The environment and the recorded episode ``index`` of a submission on the server."""
-    from aigc.submissions.challenge import EnvironmentSpec
+def _from_server(submission_id: int, index: int, given: Any) -> tuple[Any, Any, Any]:
+    """The environment, limits and recorded episode ``index`` of a submission on the server."""
+    from aigc.submissions.challenge import EnvironmentSpec, Limits
     from aigc.submissions.results import EpisodeResult
 
     body = _remote("GET", f"/submissions/{submission_id}/episodes/{index}")
     env, e = body["environment"], body["episode"]
-    environment = EnvironmentSpec(env["id"], dict(env["kwargs"] or {}), env["max_episode_steps"])
+    entry_point = env.get("entry_point")
+    if entry_point is not None:
+        if given is None or given.environment.entry_point != entry_point:
+            raise fail(
+                f"submission {submission_id}'s environment is the organizer's "
+                f"{shown(entry_point)}, replayed only in its own sandbox: give the challenge's "
+                "bundle folder or archive with --challenge PATH"
+            )
+        environment, limits = given.environment, given.limits
+    else:
+        environment = EnvironmentSpec(
+            env["id"], dict(env["kwargs"] or {}), env["max_episode_steps"]
+        )
+        limits = Limits()
     episode = EpisodeResult(
         index=e["index"],
         seed=e["seed"],
@@ -74,7 +111,7 @@ def _from_server(submission_id: int, index: int) -> tuple[Any, Any]:
         prompt=e.get("prompt"),
         completion=e.get("completion"),
     )
-    return environment, episode
+    return environment, limits, episode
 
 
 @click.command()
@@ -88,7 +125,18 @@ def _from_server(submission_id: int, index: int) -> tuple[Any, Any]:
     required=True,
     help="The file to write: .gif, .mp4, .webm, or .txt for text environments.",
 )
-@click.option("--challenge", "-c", help="For a result file: the challenge id or YAML file.")
+@click.option(
+    "--challenge",
+    "-c",
+    help="The challenge id, YAML file, or bundle folder or archive (needed for a bundle's).",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["docker", "local"]),
+    default="docker",
+    show_default=True,
+    help="Where a bundle's environment is re-run: local only for code you trust.",
+)
 @click.option(
     "--max-frames",
     type=click.IntRange(min=2, max=10_000),
@@ -102,15 +150,17 @@ def replay(
     index: int,
     out_path: Path,
     challenge: str | None,
+    sandbox: str,
     max_frames: int,
     max_width: int,
 ) -> None:
     """Replay episode K of RESULT.json (aigc evaluate --json) or of SUBMISSION_ID.
 
     The episode is re-run here with its seed and recorded actions; its return and length
-    must come out as recorded.
+    must come out as recorded. A challenge bundle's environment is re-run in its own
+    sandbox, from the bundle given with --challenge PATH.
     """
-    from aigc.submissions.replay import RenderLimits, ReplayError, make_render_env, replay_episode
+    from aigc.submissions.replay import RenderLimits, ReplayError, render_env, replay_episode
     from aigc.submissions.replay_files import check_suffix, replay_text, write_replay
 
     if out_path.suffix.lower() != ".txt":
@@ -121,22 +171,27 @@ def replay(
         except MissingExtra as exc:
             raise fail(str(exc)) from None
     path = Path(source)
-    if path.is_file():
-        environment, episode = _from_file(path, challenge, index)
-    elif source.isdigit():
-        environment, episode = _from_server(int(source), index)
-    else:
+    if not path.is_file() and not source.isdigit():
         raise fail(f"{source} is neither a result file nor a submission id: give one of them")
-    try:
-        env = make_render_env(environment)
+    with _given_challenge(challenge) as (given, folder):
+        if path.is_file():
+            environment, limits, episode = _from_file(path, given, index)
+        else:
+            environment, limits, episode = _from_server(int(source), index, given)
+        runner = None
+        if environment.entry_point is not None and folder is not None:
+            from aigc.cli.develop import _make_sandbox
+
+            runner = _make_sandbox(sandbox)
         try:
-            check_suffix(out_path, "text" if env.render_mode == "ansi" else "rgb")
-            played = replay_episode(environment, episode, RenderLimits(max_frames, max_width), env)
-        finally:
-            env.close()
-        write_replay(played, out_path)
-    except ReplayError as exc:
-        raise fail(str(exc)) from None
+            with render_env(environment, folder, runner, limits) as env:
+                check_suffix(out_path, "text" if env.render_mode == "ansi" else "rgb")
+                played = replay_episode(
+                    environment, episode, RenderLimits(max_frames, max_width), env
+                )
+            write_replay(played, out_path)
+        except ReplayError as exc:
+            raise fail(str(exc)) from None
     out.print(
         f"episode {index} (seed {episode.seed}): return {played.total_return:.6g} in "
         f"{played.length} steps, as recorded; {len(played.frames)} frames written to {out_path}"
@@ -170,10 +225,24 @@ def print_episodes(submission_id: int) -> None:
             *(_cell(e["values"].get(n)) for n in names),
             ended,
         )
+    failure = body.get("failure")
+    at = failure.get("episode") if failure else None
+    if failure and isinstance(at, int):
+        step = failure.get("step")
+        where = f"failed at step {step}" if isinstance(step, int) else "failed"
+        table.add_row(
+            str(at),
+            "—",
+            "—",
+            str(step) if isinstance(step, int) else "—",
+            "—",
+            *("—" for _ in names),
+            f"[red]{where}: {shown(failure['code'])}[/]",
+        )
     out.print(table)
-    if body.get("failure"):
-        failure = body["failure"]
-        out.print(f"[red]not finished[/]: {shown(failure['code'])}: {shown(failure['message'])}")
+    if failure:
+        what = f"episode {at} failed" if isinstance(at, int) else "not finished"
+        out.print(f"[red]{what}[/]: {shown(failure['code'])}: {shown(failure['message'])}")
 
 
 @click.command()

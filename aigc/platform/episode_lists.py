@@ -66,7 +66,12 @@ def episode_json(row: EpisodeRow, show_seed: bool) -> dict[str, Any]:
 def environment_json(spec: ChallengeSpec) -> dict[str, Any]:
     """What a replay makes its environment from."""
     env = spec.environment
-    return {"id": env.id, "kwargs": env.kwargs, "max_episode_steps": env.max_episode_steps}
+    return {
+        "id": env.id,
+        "kwargs": env.kwargs,
+        "max_episode_steps": env.max_episode_steps,
+        "entry_point": env.entry_point,  # a bundle's: replayed in its own sandbox
+    }
 
 
 def recorded(session: Session, submission: Submission, index: int) -> EpisodeRow | None:

@@ -269,6 +269,9 @@ class Submission(Base):
     # Why it failed; platform failures do not count against quotas.
     failure_code: Mapped[str | None] = mapped_column(StorableString(64))
     failure_message: Mapped[str | None] = mapped_column(StorableText)
+    # Where it failed: the episode that was running and its step (None: not in an episode).
+    failure_episode: Mapped[int | None] = mapped_column(Integer)
+    failure_step: Mapped[int | None] = mapped_column(Integer)
     platform_failure: Mapped[bool] = mapped_column(Boolean, default=False)
     disqualified: Mapped[bool] = mapped_column(Boolean, default=False)
     disqualified_reason: Mapped[str | None] = mapped_column(StorableText)

@@ -129,7 +129,9 @@ class InProcessQueue:
 
     def render(self, submission_id: int, index: int) -> None:
         cache = cache_for(self.settings.storage_dir)
-        self.executor.submit(render_replay, self.db, cache, submission_id, index)
+        self.executor.submit(
+            render_replay, self.db, cache, submission_id, index, self.store, self.make_sandbox
+        )
 
     def _run(self, submission_id: int, attempt: int) -> None:
         try:
@@ -229,7 +231,8 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     @app.task(name=RENDER_TASK)
     def render_episode(submission_id: int, index: int) -> str:
         ctx = worker_context()
-        return render_replay(ctx.db, cache_for(settings.storage_dir), submission_id, index)
+        cache = cache_for(settings.storage_dir)
+        return render_replay(ctx.db, cache, submission_id, index, ctx.store, ctx.make_sandbox)
 
     stop = threading.Event()
 

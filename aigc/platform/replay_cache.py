@@ -5,7 +5,9 @@ marks each as being rendered (a marker file, so that views in the meantime do no
 it again) and sends it to the queue; a worker re-runs the episode on the trusted side
 (:mod:`aigc.submissions.replay`), within :data:`WEB_LIMITS`, and writes a GIF (the text
 of a text environment) next to the packages. A replay that cannot be made keeps its
-reason instead, and the page shows it.
+reason instead, and the page shows it. A challenge bundle's environment is re-run from the
+stored bundle in its own sandbox, as in evaluation: the organizer's code never runs in the
+worker's process.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +26,9 @@ from aigc.platform import challenges
 from aigc.platform.db import Database
 from aigc.platform.episode_lists import as_result, recorded
 from aigc.platform.models import Submission
-from aigc.submissions.replay import RenderLimits, ReplayError, replay_episode
+from aigc.platform.storage import PackageStore
+from aigc.submissions.replay import RenderLimits, ReplayError, render_env, replay_episode
+from aigc.submissions.sandbox import Sandbox
 
 log = logging.getLogger("aigc.replays")
 WEB_LIMITS = RenderLimits(max_frames=300, max_width=320)
@@ -107,8 +113,18 @@ def cache_for(storage_dir: Path) -> ReplayCache:
     return ReplayCache(Path(storage_dir) / "replays")
 
 
-def render_replay(db: Database, cache: ReplayCache, submission_id: int, index: int) -> State:
-    """Re-run one stored episode and keep its rendering (or why it failed) in the cache."""
+def render_replay(
+    db: Database,
+    cache: ReplayCache,
+    submission_id: int,
+    index: int,
+    store: PackageStore | None = None,
+    make_sandbox: Callable[[], Sandbox] | None = None,
+) -> State:
+    """Re-run one stored episode and keep its rendering (or why it failed) in the cache.
+
+    A bundle's environment needs ``store`` (which keeps the bundle) and ``make_sandbox``.
+    """
     from aigc.submissions.replay_files import write_replay  # imageio, in the worker only
 
     with db.session() as session:
@@ -118,10 +134,24 @@ def render_replay(db: Database, cache: ReplayCache, submission_id: int, index: i
             cache.fail(submission_id, index, f"there is no episode {index} to replay")
             return "failed"
         spec = challenges.spec_of(submission.challenge, submission.challenge_version)
-        episode = as_result(row)
+        version = challenges.version_of(submission.challenge, submission.challenge_version)
+        bundle, episode = version.bundle_sha256, as_result(row)
+    if spec.environment.in_bundle and (bundle is None or store is None or make_sandbox is None):
+        cache.fail(submission_id, index, "this challenge's bundle is not at hand to replay it")
+        return "failed"
     try:
-        with _RENDERING, tempfile.TemporaryDirectory(prefix="aigc-replay-") as folder:
-            replay = replay_episode(spec.environment, episode, WEB_LIMITS)
+        with (
+            _RENDERING,
+            tempfile.TemporaryDirectory(prefix="aigc-replay-") as folder,
+            ExitStack() as stack,
+        ):
+            unpacked, sandbox = None, None
+            if spec.environment.in_bundle:
+                assert bundle is not None and store is not None and make_sandbox is not None
+                unpacked = stack.enter_context(store.unpacked_bundle(bundle))
+                sandbox = make_sandbox()
+            env = stack.enter_context(render_env(spec.environment, unpacked, sandbox, spec.limits))
+            replay = replay_episode(spec.environment, episode, WEB_LIMITS, env)
             suffix = ".txt" if replay.kind == "text" else ".gif"
             path = write_replay(replay, Path(folder) / f"replay{suffix}")
             cache.keep(submission_id, index, suffix, path.read_bytes())

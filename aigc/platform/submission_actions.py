@@ -175,6 +175,7 @@ def rerun(submission: Submission) -> None:
     submission.cancel_requested = False
     submission.episodes_done = 0
     submission.failure_code = submission.failure_message = None
+    submission.failure_episode = submission.failure_step = None
     submission.platform_failure = False
     submission.logs = ""
     submission.started_at = submission.finished_at = None

@@ -107,6 +107,17 @@ def failure_message(submission: Submission, full: bool) -> str:
     return submission.failure_message or ""
 
 
+def failure_place(submission: Submission, full: bool) -> dict[str, int] | None:
+    """The episode (and step) the failure happened in, or None where it is hidden or was in
+    no episode. On hidden phases where an agent fails is something it chose: never shown."""
+    if not full or submission.failure_code is None or submission.failure_episode is None:
+        return None
+    place = {"episode": submission.failure_episode}
+    if submission.failure_step is not None:
+        place["step"] = submission.failure_step
+    return place
+
+
 def logs(submission: Submission, full: bool) -> str | None:
     """The agent's output, or None where the viewer may not read it."""
     return submission.logs if full else None

@@ -134,6 +134,8 @@ def _give_up(db: Database, held: Claim, code: str, why: str) -> None:
         status=SubmissionStatus.FAILED,
         failure_code=code,
         failure_message=f"{why}: an organizer can run it again",
+        failure_episode=None,
+        failure_step=None,
         platform_failure=True,
         claim_token=None,
         finished_at=now(),
@@ -276,6 +278,8 @@ def run_submission(
             status=SubmissionStatus.CANCELLED,
             failure_code=CANCELLED_CODE,
             failure_message="cancelled while it ran",
+            failure_episode=None,
+            failure_step=None,
             claim_token=None,
             finished_at=now(),
         )
@@ -327,6 +331,11 @@ def _environment(
         yield host.make
 
 
+def _place(number: int | None) -> int | None:
+    """An episode index or step as a 32-bit column keeps it (both databases)."""
+    return None if number is None else max(0, min(int(number), 2**31 - 1))
+
+
 def record_result(
     db: Database, held: Claim, result: EvaluationResult, metrics: MetricsSpec | None = None
 ) -> bool:
@@ -344,6 +353,8 @@ def record_result(
                 status=SubmissionStatus.FINISHED if failure is None else SubmissionStatus.FAILED,
                 failure_code=failure.code if failure else None,
                 failure_message=_failure_text(failure),
+                failure_episode=_place(failure.episode) if failure else None,
+                failure_step=_place(failure.step) if failure else None,
                 # The challenge's environment failed: the organizer's fault, no quota spent.
                 platform_failure=failure is not None and failure.code == ENVIRONMENT_ERROR,
                 episodes_done=len(result.episodes),

@@ -10,6 +10,10 @@ returns and lengths. This side checks every observation against the observation 
 every reward, flag and info value, and takes from ``info`` only the names of
 ``metrics.info``. Every wait has a deadline (start-up, then per step); when the
 environment fails, :class:`EnvironmentFailed` says why, for the organizer.
+
+A replay (``render=True``) has the environment draw too: :meth:`RemoteEnv.render` returns
+its frame, checked here (an H x W x 3 uint8 image within :data:`MAX_FRAME_SIDE` pixels a
+side, or ansi text cut at :data:`MAX_TEXT_FRAME_CHARS` and made printable).
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ from aigc.submissions.spaces import (
 )
 
 EXIT_WAIT = 2.0
+MAX_FRAME_SIDE = 4096  # pixels; the frame cap of the protocol bounds the whole image too
+MAX_TEXT_FRAME_CHARS = 2**16
+RENDER_MODES = ("rgb_array", "ansi")
 
 
 class EnvironmentFailed(Exception):
@@ -75,11 +82,14 @@ class EnvironmentHost:
         info: Sequence[str],
         limits: Limits,
         sandbox: Sandbox,
+        render: bool = False,
     ):
         if environment.entry_point is None:
             raise ValueError("only an environment of a bundle runs in its own sandbox")
         self.bundle_dir, self.environment, self.info = Path(bundle_dir), environment, tuple(info)
-        self.limits, self.sandbox = limits, sandbox
+        self.limits, self.sandbox, self.render = limits, sandbox, render
+        self.render_mode: str | None = None
+        self.render_fps = 0.0
         self.process: AgentProcess | None = None
         self.conn: Connection | None = None
         self.workdir: Path | None = None
@@ -121,6 +131,7 @@ class EnvironmentHost:
             "kwargs_json": json.dumps(environment.kwargs),
             "max_episode_steps": environment.max_episode_steps or 0,
             "info": list(self.info),
+            "render": self.render,
         }
         reply = self._ask(hello, deadline, "start")
         if reply["type"] != "env_hello" or reply["protocol"] != PROTOCOL_VERSION:
@@ -136,6 +147,18 @@ class EnvironmentHost:
                 f"the environment's action space {self.action_space} is not supported: use "
                 "Discrete, Box, MultiDiscrete or MultiBinary"
             )
+        if self.render:
+            self._render_mode(reply["render_mode"], reply["render_fps"])
+
+    def _render_mode(self, mode: str, fps: float) -> None:
+        if mode not in RENDER_MODES:
+            raise EnvironmentFailed(
+                f"{self.environment.entry_point} renders neither rgb_array nor ansi frames "
+                '(its class\'s metadata["render_modes"] names neither): its episodes cannot be '
+                "shown"
+            )
+        self.render_mode = mode
+        self.render_fps = float(fps) if math.isfinite(fps) and 0 < fps <= 1000 else 0.0
 
     def close(self) -> None:
         """Tell the runtime the evaluation is over, stop its sandbox, keep its logs."""
@@ -190,6 +213,38 @@ class EnvironmentHost:
             (observations[i], float(rewards[i]), bool(terminated[i]), bool(truncated[i]), infos[i])
             for i in range(n)
         ]
+
+    def frame(self, index: int) -> np.ndarray | str:
+        """The frame environment ``index`` draws now: an H x W x 3 uint8 image, or text."""
+        if self.render_mode is None:
+            raise EnvironmentFailed("the environment was not started to render")
+        deadline = time.monotonic() + self.limits.step_timeout
+        reply = self._ask({"type": "env_render", "index": index}, deadline, "render")
+        if reply["type"] != "env_frame":
+            raise EnvironmentFailed(f"the environment answered render with {reply['type']!r}")
+        frame = reply["frame"]
+        if self.render_mode == "ansi":
+            if not isinstance(frame, str):
+                raise EnvironmentFailed("the environment's render() gave no ansi text")
+            return printable(frame[:MAX_TEXT_FRAME_CHARS])
+        try:
+            image = decode_array(frame, "frame")
+        except ProtocolError as exc:
+            raise EnvironmentFailed(f"the environment's render() gave a bad frame: {exc}") from None
+        height, width = image.shape[:2] if image.ndim >= 2 else (0, 0)
+        if (
+            image.dtype != np.uint8
+            or image.ndim != 3
+            or image.shape[2] != 3
+            or not 0 < height <= MAX_FRAME_SIDE
+            or not 0 < width <= MAX_FRAME_SIDE
+        ):
+            raise EnvironmentFailed(
+                f"the environment's render() gave a frame of shape {image.shape} and dtype "
+                f"{image.dtype}: return an H x W x 3 uint8 image of at most {MAX_FRAME_SIDE} "
+                "pixels a side"
+            )
+        return image
 
     def check(self) -> list[str]:
         """Run Gymnasium's check_env on the environment in its sandbox; return its warnings."""
@@ -305,6 +360,8 @@ class RemoteEnv(gym.Env):
         self.host, self.index = host, index
         self.observation_space = host.observation_space
         self.action_space = host.action_space
+        self.render_mode = host.render_mode
+        self.metadata = {"render_modes": list(RENDER_MODES), "render_fps": host.render_fps}
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -315,6 +372,9 @@ class RemoteEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         return self.host.step_many([self.index], [action])[0]
+
+    def render(self) -> Any:
+        return self.host.frame(self.index)
 
 
 def batch_within(batch: Any, space: gym.Space) -> bool:

@@ -4,9 +4,13 @@ Started as ``python environment_runtime.py --socket PATH --bundle DIR``. It conn
 evaluator's socket and answers, in order:
 
 ``env_hello``  ``{"entry_point": "module:Class", "kwargs_json": str, "max_episode_steps":
-               int, "info": [name]}``: it imports the entry point from the bundle folder,
-               builds one environment and answers ``env_hello`` with its observation and
-               action spaces (SPACE, :mod:`aigc.submissions.spaces`).
+               int, "info": [name], "render": bool}``: it imports the entry point from the
+               bundle folder, builds one environment and answers ``env_hello`` with its
+               observation and action spaces (SPACE, :mod:`aigc.submissions.spaces`),
+               ``render_mode`` and ``render_fps``. With ``render`` (a replay) the
+               environments are built with ``render_mode="rgb_array"``, or ``"ansi"`` where
+               the class declares no rgb_array; ``render_mode`` is the one chosen, or ""
+               if it declares neither (or ``render`` is false).
 ``env_reset``  ``{"index": int, "seed": int}``: resets environment ``index`` (built on
                first use, at most :data:`MAX_ENVIRONMENTS`) with that seed; answers
                ``env_observation`` ``{"observation": BATCH of 1, "info": {}}``.
@@ -14,6 +18,9 @@ evaluator's socket and answers, in order:
                with its action; answers ``env_steps`` ``{"observations": BATCH, "rewards":
                ARRAY float64, "terminated": ARRAY bool, "truncated": ARRAY bool, "infos":
                [{name: float | None}]}``, the infos holding only the names of ``info``.
+``env_render`` ``{"index": int}``: answers ``env_frame`` ``{"frame": ARRAY | str}``, what
+               ``render()`` of that environment returns now (the evaluator checks the
+               image's shape, dtype and size, and makes the text printable).
 ``env_check``  runs Gymnasium's ``check_env`` on a fresh environment; answers
                ``env_checked`` ``{"warnings": [str]}``.
 ``close``      the evaluation is over; it exits.
@@ -54,6 +61,7 @@ from aigc.submissions.spaces import encode_batch, encode_space
 
 MAX_ENVIRONMENTS = 1024
 MAX_TRACEBACK_CHARS = 4000
+MAX_TEXT_FRAME_CHARS = 2**18  # an ansi frame, cut here (the evaluator bounds it again)
 
 
 class EnvironmentFailure(Exception):
@@ -78,14 +86,30 @@ def load_entry_point(bundle: Path, entry_point: str) -> Any:
     return found
 
 
+def render_mode_of(environment_class: Any) -> str:
+    """The mode a replay draws in: rgb_array, else ansi, else "" (the class's metadata)."""
+    metadata = getattr(environment_class, "metadata", None)
+    modes = metadata.get("render_modes", []) if isinstance(metadata, dict) else []
+    modes = modes if isinstance(modes, list | tuple) else []
+    return "rgb_array" if "rgb_array" in modes else "ansi" if "ansi" in modes else ""
+
+
 def make_environment(
-    bundle: Path, entry_point: str, kwargs: dict[str, Any], max_episode_steps: int | None
+    bundle: Path,
+    entry_point: str,
+    kwargs: dict[str, Any],
+    max_episode_steps: int | None,
+    render_mode: str = "",
 ) -> gym.Env:
     """Build the bundle's environment as the evaluator plays it (the same in or out of a sandbox).
 
-    The class is built with ``kwargs``; ``max_episode_steps`` wraps it in a TimeLimit.
+    The class is built with ``kwargs`` (and ``render_mode``, if one is given);
+    ``max_episode_steps`` wraps it in a TimeLimit.
     """
-    env = load_entry_point(bundle, entry_point)(**kwargs)
+    environment_class = load_entry_point(bundle, entry_point)
+    if render_mode:
+        kwargs = {**kwargs, "render_mode": render_mode}
+    env = environment_class(**kwargs)
     if not isinstance(env, gym.Env):
         raise EnvironmentFailure(
             f"{entry_point} made a {type(env).__name__}, not a gymnasium.Env: subclass it"
@@ -127,6 +151,10 @@ class Runtime:
         self.kwargs = json.loads(hello["kwargs_json"])
         self.max_steps = hello["max_episode_steps"] or None
         self.info = [str(name) for name in hello["info"]]
+        self.render_mode = ""
+        if hello["render"]:
+            found = self._call(load_entry_point, "__init__", self.bundle, self.entry_point)
+            self.render_mode = render_mode_of(found)
         first = self._make()
         self.envs[0] = first
         self.observation_space, self.action_space = first.observation_space, first.action_space
@@ -138,12 +166,20 @@ class Runtime:
                     encode_space, "observation_space", first.observation_space
                 ),
                 "action_space": self._call(encode_space, "action_space", first.action_space),
+                "render_mode": self.render_mode,
+                "render_fps": _fps(first.metadata.get("render_fps")) if self.render_mode else 0,
             }
         )
 
     def _make(self) -> gym.Env:
         return self._call(
-            make_environment, "__init__", self.bundle, self.entry_point, self.kwargs, self.max_steps
+            make_environment,
+            "__init__",
+            self.bundle,
+            self.entry_point,
+            self.kwargs,
+            self.max_steps,
+            self.render_mode,
         )
 
     def serve(self) -> None:
@@ -159,6 +195,8 @@ class Runtime:
                 self.conn.send({"type": "env_observation", "observation": batch, "info": {}})
             elif kind == "env_step":
                 self.conn.send(self.step(message["indices"], message["actions"]))
+            elif kind == "env_render":
+                self.conn.send({"type": "env_frame", "frame": self.render(message["index"])})
             elif kind == "env_check":
                 self.conn.send({"type": "env_checked", "warnings": self.check()})
 
@@ -201,6 +239,15 @@ class Runtime:
             "infos": infos,
         }
 
+    def render(self, index: object) -> dict[str, Any] | str:
+        if not self.render_mode:
+            raise EnvironmentFailure("the evaluator asked for a frame, but rendering is off")
+        env = self._env(index)
+        frame = self._call(env.render, "render")
+        if self.render_mode == "ansi":
+            return self._call(lambda: str(frame)[:MAX_TEXT_FRAME_CHARS], "render")
+        return self._call(lambda: encode_array(np.asarray(frame)), "render")
+
     def check(self) -> list[str]:
         from gymnasium.utils.env_checker import check_env
 
@@ -232,6 +279,14 @@ class Runtime:
         summary = f"the environment raised {type(exc).__name__} in {where}{location}: {text}"
         tb = "".join(traceback.format_exception(exc))[-MAX_TRACEBACK_CHARS:]
         return EnvironmentFailure(summary.rstrip(": ")[:500], tb)
+
+
+def _fps(value: Any) -> float:
+    try:
+        fps = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return fps if math.isfinite(fps) else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:

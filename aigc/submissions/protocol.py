@@ -35,9 +35,10 @@ Messages
 
     An organizer's environment in its own sandbox speaks the same frames with the messages
     of :data:`HOST_MESSAGES` (evaluator to environment: ``env_hello``, ``env_reset``,
-    ``env_step``, ``env_check``, ``close``) and :data:`ENVIRONMENT_MESSAGES` (its answers:
-    ``env_hello`` with its spaces, ``env_observation``, ``env_steps``, ``env_checked``,
-    ``error``); :mod:`aigc.submissions.environment_runtime` describes each.
+    ``env_step``, ``env_render``, ``env_check``, ``close``) and :data:`ENVIRONMENT_MESSAGES`
+    (its answers: ``env_hello`` with its spaces, ``env_observation``, ``env_steps``,
+    ``env_frame``, ``env_checked``, ``error``); :mod:`aigc.submissions.environment_runtime`
+    describes each.
 
     SPACE and BATCH are defined in :mod:`aigc.submissions.spaces`. A message may carry
     fields beyond those listed; the receiver ignores them.
@@ -130,9 +131,11 @@ HOST_MESSAGES = Messages(
             "kwargs_json": str,
             "max_episode_steps": int,  # 0: no limit beyond the environment's own
             "info": list,  # the names of metrics.info: the only info that comes back
+            "render": bool,  # a replay: build it drawing rgb_array frames, or ansi text
         },
         "env_reset": {"index": int, "seed": int},
         "env_step": {"indices": list, "actions": dict},
+        "env_render": {"index": int},
         "env_check": {},
         "close": {},
     },
@@ -140,7 +143,13 @@ HOST_MESSAGES = Messages(
 )
 ENVIRONMENT_MESSAGES = Messages(
     {
-        "env_hello": {"protocol": int, "observation_space": dict, "action_space": dict},
+        "env_hello": {
+            "protocol": int,
+            "observation_space": dict,
+            "action_space": dict,
+            "render_mode": str,  # "" unless asked to render
+            "render_fps": (int, float),  # 0: not declared
+        },
         "env_observation": {"observation": (dict, list), "info": dict},
         "env_steps": {
             "observations": (dict, list),
@@ -149,6 +158,7 @@ ENVIRONMENT_MESSAGES = Messages(
             "truncated": dict,
             "infos": list,
         },
+        "env_frame": {"frame": (dict, str)},  # an encoded uint8 image, or ansi text
         "env_checked": {"warnings": list},
         "error": {"message": str, "traceback": str},
     },

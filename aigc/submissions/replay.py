@@ -7,22 +7,32 @@ deterministic and the replay is refused with :class:`ReplayMismatch`. Frames com
 ``render()``: ``rgb_array`` images where the environment draws them, ``ansi`` text
 otherwise. Rendering is bounded by :class:`RenderLimits`: at most ``max_frames`` frames
 (a long episode keeps every k-th step) and at most ``max_width`` pixels wide.
+
+An organizer's environment (a bundle's ``entry_point``) is never built in this process: it
+is re-run in its own sandbox (:mod:`aigc.submissions.environment_host`), which sends each
+frame over the wire protocol, checked there. :func:`render_env` makes either kind.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import load_env_creator
 
-from aigc.submissions.challenge import EnvironmentSpec
+from aigc.submissions.challenge import EnvironmentSpec, Limits
 from aigc.submissions.recording import RecordingError, decode_actions
 from aigc.submissions.results import EpisodeResult
+
+if TYPE_CHECKING:
+    from aigc.submissions.sandbox import Sandbox
 
 RETURN_TOLERANCE = 1e-6  # relative: the same floats summed in the same order agree exactly
 DEFAULT_FPS = 30.0
@@ -89,10 +99,7 @@ def make_render_env(environment: EnvironmentSpec) -> gym.Env:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     if environment.entry_point is not None:
         # The organizer's code never runs in a trusted process: not even to draw frames.
-        raise ReplayError(
-            f"{environment.entry_point} is an organizer's environment, which runs only in its "
-            "own sandbox: its episodes are listed with their seeds and returns, not drawn"
-        )
+        raise _in_its_sandbox(environment)
     modes = render_modes(environment)
     mode = "rgb_array" if "rgb_array" in modes else "ansi" if "ansi" in modes else None
     if mode is None:
@@ -104,6 +111,48 @@ def make_render_env(environment: EnvironmentSpec) -> gym.Env:
     if environment.max_episode_steps is not None:
         kwargs["max_episode_steps"] = environment.max_episode_steps
     return gym.make(environment.id, render_mode=mode, **kwargs)
+
+
+def _in_its_sandbox(environment: EnvironmentSpec) -> ReplayError:
+    return ReplayError(
+        f"{environment.entry_point} is the organizer's environment, replayed only in its "
+        "own sandbox: give the challenge's bundle folder or archive with --challenge PATH"
+    )
+
+
+@contextmanager
+def render_env(
+    environment: EnvironmentSpec,
+    bundle: Path | None = None,
+    sandbox: Sandbox | None = None,
+    limits: Limits | None = None,
+) -> Iterator[gym.Env]:
+    """The challenge's environment, drawing: built here, or a bundle's in its own sandbox.
+
+    A bundle's environment needs the bundle's folder and a sandbox to run it in; whatever
+    it does wrong there (a frame too big or of the wrong shape, a crash, a hang) is a
+    :class:`ReplayError` saying so. ``limits`` are the challenge's (its time to start, to
+    step, its memory), as in evaluation.
+    """
+    if environment.entry_point is None:
+        env = make_render_env(environment)
+        try:
+            yield env
+        finally:
+            env.close()
+        return
+    from aigc.submissions.environment_host import EnvironmentFailed, EnvironmentHost
+
+    if bundle is None or sandbox is None:
+        raise _in_its_sandbox(environment)
+    host = EnvironmentHost(bundle, environment, (), limits or Limits(), sandbox, render=True)
+    try:
+        host.start()
+        yield host.make()
+    except EnvironmentFailed as exc:
+        raise ReplayError(f"the environment failed on replay: {exc.message}") from None
+    finally:
+        host.close()
 
 
 def replay_episode(

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import imageio.v3 as iio
 import pytest
 import requests
 
@@ -103,6 +104,21 @@ def test_an_organizer_environment_from_check_to_the_leaderboard(
         make_env=lambda: spec.environment.make(CORRIDOR),
     )  # fmt: skip
     assert here.score is not None and row["score"] == here.score == result["score"]
+
+    # Its episodes replay in the environment's own sandbox, from the server or a result file.
+    gif = tmp_path / "episode.gif"
+    sid = row["submission_id"]
+    refused = aigc("replay", sid, "-e", "0", "-o", gif, config=participant)
+    assert refused.returncode == 1
+    assert "give the challenge's bundle folder or archive with --challenge PATH" in refused.stderr
+    replayed = ok(aigc("replay", sid, "-e", "0", "-o", gif, "-c", bundle, config=participant))
+    assert "as recorded" in replayed and gif.stat().st_size > 0
+    frames = iio.imread(gif, index=None)
+    assert frames.shape[1:3] == (8, 72) and len(frames) == result["episodes"][0]["length"] + 1
+    result_file = tmp_path / "result.json"
+    result_file.write_text(here.to_json())
+    text = ok(aigc("replay", result_file, "-e", "1", "-o", gif, "-c", CORRIDOR, config=organizer))
+    assert f"return {here.episodes[1].total_return:.6g}" in text and "as recorded" in text
 
 
 def test_a_hanging_environment_fails_as_the_organizers_and_the_platform_serves(

@@ -11,10 +11,15 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import imageio.v3 as iio
+import pytest
+
 from aigc.platform.context import platform
+from aigc.platform.replay_cache import cache_for, render_replay
 from aigc.platform.worker_run import DONE, run_submission
 from aigc.submissions.bundle import pack_bundle
 from aigc.submissions.challenge import parse_challenge_yaml
+from aigc.submissions.docker_sandbox import DockerSandbox
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.sandbox import LocalSandbox
 
@@ -146,3 +151,43 @@ phases: [{id: dev, episodes: 2, seeds: [1, 2]}]
     assert "outside its observation space" in submission["failure"]["message"]
     for path in ("/", "/challenges/bad-observation", "/api/v1/challenges"):
         assert api.client.get(path).status_code == 200, path
+
+
+@pytest.mark.slow
+def test_a_bundle_s_replays_render_in_its_sandbox_and_a_bad_frame_fails_alone(
+    api: Api, settings: Any, docker_sandbox: DockerSandbox
+) -> None:
+    organizer, alice = api.organizer(), api.account("alice")
+    store = platform(api.app).store
+    cache = cache_for(settings.storage_dir)
+    assert send_bundle(api, organizer, pack_bundle(CORRIDOR)).status_code == 201
+    response = api.upload(alice, zip_agent("corridor_walker"), challenge="corridor")
+    walked = response.get_json()["id"]
+    assert run_submission(api.db, settings, store, walked, LocalSandbox) == DONE
+    assert render_replay(api.db, cache, walked, 0, store, lambda: docker_sandbox) == "ready"
+    path = cache.file(walked, 0)
+    assert path is not None and path.suffix == ".gif"
+    frames = iio.imread(path, index=None)
+    assert frames.shape[1:3] == (8, 72) and len(frames) >= 2
+    # Without the bundle at hand there is no replay, and the worker says why.
+    assert render_replay(api.db, cache, walked, 1) == "failed"
+    assert "bundle is not at hand" in (cache.error(walked, 1) or "")
+
+    spec = """\
+id: bad-render
+title: Bad render
+environment: {entry_point: "env:Env", kwargs: {frame: tall}, max_episode_steps: 20}
+phases: [{id: dev, episodes: 1, seeds: [1]}]
+"""
+    files = {"challenge.yaml": spec, "env.py": (ENVIRONMENTS / "bad_render" / "env.py").read_text()}
+    assert send_bundle(api, organizer, zipped(files)).status_code == 201
+    response = api.upload(alice, zip_agent("random"), challenge="bad-render")
+    bad = response.get_json()["id"]
+    assert run_submission(api.db, settings, store, bad, LocalSandbox) == DONE
+    assert render_replay(api.db, cache, bad, 0, store, lambda: docker_sandbox) == "failed"
+    reason = cache.error(bad, 0) or ""
+    assert "a frame of shape (5000, 2, 3)" in reason, reason
+    assert "return an H x W x 3 uint8 image" in reason
+    for path_ in ("/", "/challenges/bad-render", "/challenges/corridor", "/api/v1/challenges"):
+        assert api.client.get(path_).status_code == 200, path_
+    assert cache.file(walked, 0) is not None  # the other replay is still served

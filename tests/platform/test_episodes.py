@@ -14,7 +14,7 @@ from aigc.platform.replay_cache import cache_for, render_replay
 from aigc.platform.storage import PackageStore
 from aigc.submissions.challenge import EnvironmentSpec
 from aigc.submissions.replay import replay_episode
-from aigc.submissions.results import EpisodeResult, EvaluationResult
+from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
 from aigc.submissions.sandbox import LocalSandbox
 
 from .conftest import Api, error, zip_agent
@@ -167,3 +167,48 @@ def test_text_samples_show_best_worst_random_and_where_the_judges_disagree(api, 
     page = text(signed_in(api, alice).get(f"/my/submissions/{submission_id}"))
     assert 'id="samples"' in page and "reward-hacking" in page
     assert "great great great &lt;b&gt;" in page and "<b>" not in page.split('id="samples"')[1]
+
+
+def _failed(api: Api, who, phase: str, failure: Failure) -> int:
+    response = api.upload(who, zip_agent("good"), challenge="cartpole", phase=phase)
+    assert response.status_code == 201, response.get_json()
+    submission_id = response.get_json()["id"]
+    held = ev.claim(api.db, submission_id, 60, "test")
+    done = [EpisodeResult(i, 100 + i, 9.0, 9, 0.1, True, False) for i in range(2)]
+    result = EvaluationResult("cartpole", phase, "good", 5, done, {}, failure=failure)
+    assert ev.record_result(api.db, held, result)
+    return submission_id
+
+
+def test_a_failure_shows_on_the_row_of_its_episode_where_the_viewer_may_see_it(api, settings):
+    alice, orga = api.account("alice"), api.organizer()
+    failure = Failure("agent_error", "the agent raised ZeroDivisionError in act", 2, 2**40)
+    public = _failed(api, alice, "dev", failure)
+    body = api.client.get(f"/api/v1/submissions/{public}/episodes", headers=alice.headers)
+    told = body.get_json()["failure"]
+    assert (told["code"], told["episode"], told["step"]) == ("agent_error", 2, 2**31 - 1)
+    page = text(signed_in(api, alice).get(f"/my/submissions/{public}"))
+    row = page.split('<tr id="episode-2" class="episode-failed')[1].split("</tr>")[0]
+    assert f"failed at step {2**31 - 1}" in row and "ZeroDivisionError in act" in row
+    assert "The evaluation stopped early" not in page  # it is on its row, not below
+
+    # A failure in no episode (the whole run's) stays below the table.
+    whole = _failed(api, alice, "dev", Failure("evaluation_timeout", "too long", None, None))
+    told = api.client.get(f"/api/v1/submissions/{whole}/episodes", headers=alice.headers)
+    assert told.get_json()["failure"]["episode"] is None
+    page = text(signed_in(api, alice).get(f"/my/submissions/{whole}"))
+    assert "episode-failed" not in page and "The evaluation stopped early" in page
+
+    # Hidden phase: never where it failed for the participant; always for organizers.
+    hidden = _failed(api, alice, "test", Failure("agent_error", "leaving after 3", 3, 7))
+    url = f"/api/v1/submissions/{hidden}"
+    assert "hidden phase" in error(api.client.get(f"{url}/episodes", headers=alice.headers), 403)
+    seen = api.client.get(url, headers=alice.headers).get_json()
+    assert "episode" not in (seen["failure"] or {}) and "leaving" not in str(seen)
+    page = text(signed_in(api, alice).get(f"/my/submissions/{hidden}"))
+    assert "episode-failed" not in page and "at step" not in page
+    told = api.client.get(f"{url}/episodes", headers=orga.headers).get_json()["failure"]
+    assert (told["episode"], told["step"]) == (3, 7)
+    organizer_page = text(signed_in(api, orga).get(f"/my/submissions/{hidden}"))
+    assert '<tr id="episode-3" class="episode-failed' in organizer_page
+    assert "failed at step 7" in organizer_page

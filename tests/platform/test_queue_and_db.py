@@ -202,3 +202,34 @@ def test_episodes_stored_before_info_values_get_an_empty_mapping(api):
     with db.session() as session:
         row = session.scalar(select(EpisodeRow))
         assert row is not None and row.values == {} and row.total_return == 9.0
+
+
+def test_a_failure_s_episode_and_step_are_stored_and_migrate_down_and_up(api):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from aigc.platform import worker_run as ev
+    from aigc.platform.models import EpisodeRow, Submission
+    from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
+
+    db = api.db
+    submission_id = api.upload(api.account("erin"), zip_agent("good")).json["id"]
+    episodes = [EpisodeResult(0, 1000, 9.0, 9, 0.1, True, False)]
+    failure = Failure("agent_error", "raised", 1, 2**62)  # a step beyond 32 bits is capped
+    result = EvaluationResult("cartpole", "dev", "good", 3, episodes, {}, failure=failure)
+    assert ev.record_result(db, ev.claim(db, submission_id, 60, "test"), result)
+    with db.session() as session:
+        stored = session.get_one(Submission, submission_id)
+        assert (stored.failure_episode, stored.failure_step) == (1, 2**31 - 1)
+    config = db.alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+        columns = {c["name"] for c in inspect(connection).get_columns("submission")}
+        assert "failure_episode" not in columns and "failure_step" not in columns
+    db.migrate()
+    assert db.is_current()
+    with db.session() as session:
+        stored = session.get_one(Submission, submission_id)
+        assert stored.failure_code == "agent_error" and stored.failure_episode is None
+        assert session.scalar(select(EpisodeRow.total_return)) == 9.0

@@ -45,11 +45,11 @@ def _finished(server: ServerProcess, headers: dict[str, str], submission_id: int
     return wait_for(ended, 300, f"submission {submission_id} to end", every=0.5)
 
 
-def _upload(server: ServerProcess, headers: dict[str, str], phase: str) -> int:
+def _upload(server: ServerProcess, headers: dict[str, str], phase: str, name: str = "good") -> int:
     answer = requests.post(
         server.api("/submissions"),
         data={"challenge": "cartpole", "phase": phase},
-        files={"file": ("agent.zip", zip_agent("good"))},
+        files={"file": ("agent.zip", zip_agent(name))},
         headers=headers,
         timeout=60,
     )
@@ -69,8 +69,10 @@ def test_a_participant_sees_replays_and_episodes_but_none_of_a_hidden_phase(
         headers = sign_in(server, "alice", "alice-password")
         public = _upload(server, headers, "dev")
         hidden = _upload(server, headers, "test")
+        crashed = _upload(server, headers, "dev", "crash_act")  # raises on its 60th action
         assert _finished(server, headers, public)["status"] == "finished", server.output
         assert _finished(server, headers, hidden)["status"] == "finished", server.output
+        assert _finished(server, headers, crashed)["status"] == "failed", server.output
 
         browser = _browser(server, "alice", "alice-password")
         page = browser.get(f"{server.url}/my/submissions/{public}", timeout=60).text
@@ -103,6 +105,18 @@ def test_a_participant_sees_replays_and_episodes_but_none_of_a_hidden_phase(
         listed = run_aigc("status", public, "--episodes", env=login_env)
         assert listed.returncode == 0, listed.stderr
         assert "seed" in listed.stdout and listed.stdout.count("truncated") >= 1
+        # A failure shows on the row of the episode it happened in.
+        failed = run_aigc("status", crashed, "--episodes", env=login_env)
+        assert failed.returncode == 0, failed.stderr
+        row = re.search(
+            r"^\W*(\d+)\W+—\W+—\W+(\d+)\W.*failed at step \2: agent_error", failed.stdout, re.M
+        )
+        assert row is not None, failed.stdout
+        assert f"episode {row.group(1)} failed: agent_error: " in failed.stdout
+        crashed_page = browser.get(f"{server.url}/my/submissions/{crashed}", timeout=60).text
+        # On the row, or where the table would be if no episode finished before it.
+        assert f'id="episode-{row.group(1)}"' in crashed_page
+        assert f"failed at step {row.group(2)}" in crashed_page
         out = tmp_path / "episode.gif"
         replayed = run_aigc("replay", public, "--episode", "3", "--out", out, env=login_env)
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr

@@ -7,16 +7,31 @@ tried (``BLOCKED: ...`` or ``ESCAPED: ...``) as the agents of test_hostile.py do
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, parse_challenge_yaml
 from aigc.submissions.docker_sandbox import DockerSandbox
-from aigc.submissions.environment_host import EnvironmentFailed, EnvironmentHost
+from aigc.submissions.environment_host import (
+    MAX_TEXT_FRAME_CHARS,
+    EnvironmentFailed,
+    EnvironmentHost,
+)
 from aigc.submissions.evaluator import evaluate
-from aigc.submissions.results import EvaluationResult
+from aigc.submissions.recording import encode_actions
+from aigc.submissions.replay import (
+    RenderLimits,
+    ReplayError,
+    ReplayMismatch,
+    render_env,
+    replay_episode,
+)
+from aigc.submissions.results import EpisodeResult, EvaluationResult
 from aigc.submissions.sandbox import LocalSandbox
 
 from .conftest import HOST_SERVICES, agent, loopback_answers
@@ -136,3 +151,73 @@ def test_a_huge_info_reaches_the_evaluator_as_the_declared_names_only() -> None:
         assert env.step(0)[4] == {"reached": None}
         with pytest.raises(EnvironmentFailed, match="exceeds the cap"):
             env.step(0)
+
+
+def test_a_bundle_s_episode_replays_in_its_sandbox_with_the_recorded_return(
+    docker_sandbox: DockerSandbox,
+) -> None:
+    spec = corridor()
+    result, _ = in_sandbox(CORRIDOR, spec, docker_sandbox, agent("corridor_walker"))
+    assert result.failure is None and result.episodes
+    episode = result.episodes[0]
+    assert episode.actions and episode.length >= 1
+    with render_env(spec.environment, CORRIDOR, docker_sandbox, spec.limits) as env:
+        assert env.render_mode == "rgb_array"
+        played = replay_episode(spec.environment, episode, RenderLimits(), env)
+        # The same sandbox replays another episode, and tells a changed return apart.
+        changed = dataclasses.replace(result.episodes[1], total_return=123.0)
+        with pytest.raises(ReplayMismatch, match="returned differently"):
+            replay_episode(spec.environment, changed, RenderLimits(), env)
+    assert played.kind == "rgb" and played.total_return == episode.total_return
+    assert played.length == episode.length and played.fps == 4.0
+    assert len(played.frames) == episode.length + 1
+    width = 8 * (spec.environment.kwargs["length"] + 1)
+    assert all(f.shape == (8, width, 3) and f.dtype == np.uint8 for f in played.frames)
+    walker = [int(np.flatnonzero(f[4, :, 0] == 255)[0]) // 8 for f in played.frames]
+    assert len(set(walker)) == len(played.frames)  # the walker moves a cell every step
+
+
+def _bad_render_episode() -> EpisodeResult:
+    space = gym.spaces.Discrete(2)
+    return EpisodeResult(
+        0, 1, 2.0 - 1.0, 2, 0.0, True, False, actions=encode_actions([0, 1], space)
+    )
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ("huge", "a frame of 27000"),
+        ("tall", "a frame of shape (5000, 2, 3) and dtype uint8"),
+        ("flat", "a frame of shape (64, 64) and dtype uint8"),
+        ("float", "a frame of shape (8, 8, 3) and dtype float32"),
+        ("objects", "raised ProtocolError in render"),
+    ],
+)
+def test_a_frame_a_replay_cannot_show_is_refused_with_the_reason(
+    docker_sandbox: DockerSandbox, frame: str, expected: str
+) -> None:
+    spec = hostile_spec("bad_render", f"{{frame: {frame}}}", step="30s")
+    with (
+        pytest.raises(ReplayError, match="the environment failed on replay") as refused,
+        render_env(
+            spec.environment, ENVIRONMENTS / "bad_render", docker_sandbox, spec.limits
+        ) as env,
+    ):
+        replay_episode(spec.environment, _bad_render_episode(), RenderLimits(), env)
+    assert expected in str(refused.value), refused.value
+    if frame != "huge":
+        assert "return an H x W x 3 uint8 image" in str(refused.value) or frame == "objects"
+
+
+def test_a_text_frame_comes_back_printable_and_bounded(docker_sandbox: DockerSandbox) -> None:
+    spec = hostile_spec("bad_render")
+    environment = dataclasses.replace(spec.environment, entry_point="env:TextEnv")
+    bundle = ENVIRONMENTS / "bad_render"
+    with render_env(environment, bundle, docker_sandbox, spec.limits) as env:
+        assert env.render_mode == "ansi"
+        played = replay_episode(environment, _bad_render_episode(), RenderLimits(), env)
+    assert played.kind == "text" and len(played.frames) == 3
+    assert all(len(f) <= MAX_TEXT_FRAME_CHARS * 2 for f in played.frames)
+    assert all("\x1b" not in f and "\x07" not in f for f in played.frames)
+    assert played.frames[0].startswith("\\x1b[2J")

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import gymnasium as gym
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from aigc.submissions.challenge import builtin_challenge_ids, get_challenge
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.replay import RenderLimits, ReplayError, ReplayMismatch, replay_episode
 from aigc.submissions.replay_files import replay_text, write_replay
+from aigc.submissions.results import EpisodeResult
 
 from .conftest import agent
 
@@ -145,10 +147,19 @@ def test_aigc_replay_renders_an_episode_of_an_evaluate_json_result(tmp_path):
     assert wrong.exit_code == 1 and "name it .gif, .mp4, .webm or .txt" in wrong.output
 
 
-def test_an_organizers_environment_is_never_built_in_the_trusted_process_to_draw() -> None:
+def test_an_organizers_environment_is_never_drawn_without_its_sandbox() -> None:
+    # Drawn in its own sandbox (tests/submissions/test_environment_sandbox.py), never here.
     from aigc.submissions.challenge import EnvironmentSpec
-    from aigc.submissions.replay import make_render_env
+    from aigc.submissions.recording import encode_actions
+    from aigc.submissions.replay import make_render_env, render_env
 
     spec = EnvironmentSpec(id="corridor:Corridor", entry_point="corridor:Corridor")
-    with pytest.raises(ReplayError, match="runs only in its own sandbox"):
+    actions = encode_actions([2], gym.spaces.Discrete(3))
+    episode = EpisodeResult(0, 1, 1.0, 1, 0.0, True, False, actions=actions)
+    hint = "replayed only in its own sandbox: give the challenge's bundle folder or archive"
+    with pytest.raises(ReplayError, match=hint):
+        replay_episode(spec, episode)
+    with pytest.raises(ReplayError, match=hint):
         make_render_env(spec)
+    with pytest.raises(ReplayError, match=hint), render_env(spec, Path("corridor"), None):
+        pass

@@ -60,6 +60,10 @@ def list_episodes(submission_id: int) -> Any:
             failure = {
                 "code": submission.failure_code,
                 "message": visibility.failure_message(submission, True),
+                # Who sees the episodes sees everything of the submission (sees_episodes).
+                "episode": None,
+                "step": None,
+                **(visibility.failure_place(submission, True) or {}),
             }
         return {
             "id": submission.id,

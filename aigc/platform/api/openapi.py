@@ -330,7 +330,17 @@ SCHEMAS: dict[str, Any] = {
             "phase": _string,
             "info": {"type": "array", "items": _string},
             "episodes": {"type": "array", "items": {"$ref": "#/components/schemas/Episode"}},
-            "failure": {"type": ["object", "null"]},
+            "failure": {
+                "type": ["object", "null"],
+                "description": "Why it stopped early; episode and step: where it failed "
+                "(null when not in an episode)",
+                "properties": {
+                    "code": _string,
+                    "message": _string,
+                    "episode": {"type": ["integer", "null"]},
+                    "step": {"type": ["integer", "null"]},
+                },
+            },
         },
     },
     "EpisodeRecording": {

@@ -234,8 +234,10 @@ def show(submission_id: int) -> Any:
             "Finished": when(seen.finished_at),
         }
         episodes = episodes_for(session, submission, user)
-        table, replays, samples, info = None, [], None, []
+        table, replays, samples, info, failed_at = None, [], None, [], None
         if episodes is not None:
+            sees = visibility.sees_episodes(submission, user)
+            failed_at = visibility.failure_place(submission, sees)
             info = list(episodes.spec.metrics.info)
             table = [episode_json(r, episodes.show_seeds) for r in episodes.rows]
             asked = request.args.get("replay", type=int)
@@ -261,6 +263,7 @@ def show(submission_id: int) -> Any:
         times=times,
         headings=headings,
         episodes=table,
+        failed_at=failed_at,
         info=info,
         replays=replays,
         samples=samples,
