@@ -135,7 +135,8 @@ def _python_of(client: docker.DockerClient, base: str) -> str:
 
 
 def _fill_wheelhouse(folder: Path, pins: list[str], python: str, progress: Progress) -> None:
-    """A wheel of aigc and of everything it needs, at the versions installed here."""
+    """Wheels of everything aigc's platform extra needs, at the versions installed here, in
+    ``folder``, and of aigc itself beside it in ``aigc-wheel/``."""
     with tempfile.TemporaryDirectory(prefix="aigc-source-") as tmp:
         # A clean copy (links followed): no stale build/ folder ends up in the wheel.
         source = Path(tmp)
@@ -160,7 +161,7 @@ def _fill_wheelhouse(folder: Path, pins: list[str], python: str, progress: Progr
         "--constraint",
         str(constraint_file),
     )
-    done = _pip(*download, str(wheel), server)
+    done = _pip(*download, f"{wheel}[platform]", server)
     if done.returncode != 0:
         raise _failed("pip download", done, "check that pip can reach its index")
     # pip chose for this machine's Python; the image's may be another patch release, for
@@ -170,8 +171,12 @@ def _fill_wheelhouse(folder: Path, pins: list[str], python: str, progress: Progr
         done = _pip(*download, *missing)
         if done.returncode != 0:
             raise _failed("pip download", done, "check that pip can reach its index")
-    version = wheel.name.split("-")[1]
-    (folder / "requirements.txt").write_text(f"aigc=={version}\n{server}\n")
+    # The dependencies and aigc's own wheel go in apart: an image built again after a
+    # change to aigc alone reuses the layer that installed the dependencies.
+    own = folder.parent / "aigc-wheel"
+    own.mkdir()
+    wheel.rename(own / wheel.name)
+    (own / "requirements.txt").write_text(f"aigc[platform] @ file:///aigc-wheel/{wheel.name}\n")
 
 
 def platform_image(client: docker.DockerClient, progress: Progress = print) -> str:
