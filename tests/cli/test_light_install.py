@@ -67,9 +67,13 @@ def _copy_source(target: Path) -> Path:
     """Copy what the package is built from, so that building leaves nothing in this tree."""
     shutil.copy(REPO / "pyproject.toml", target / "pyproject.toml")
     shutil.copy(REPO / "README.md", target / "README.md")
+    shutil.copy(REPO / "MANIFEST.in", target / "MANIFEST.in")
+    # The package's links (the agent-runtime Dockerfile) point into docker/, as in the repo.
+    shutil.copytree(REPO / "docker" / "agent-runtime", target / "docker" / "agent-runtime")
     shutil.copytree(
         REPO / "aigc",
         target / "aigc",
+        symlinks=True,
         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
     )
     return target
