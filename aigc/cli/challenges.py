@@ -194,13 +194,21 @@ MAX_BUNDLE_DOWNLOAD = 2**30
 @click.command("get")
 @click.argument("challenge_id", metavar="ID")
 @click.option("--server", help="Ask this server (default: the one signed in to).")
-def get(challenge_id: str, server: str | None) -> None:
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep it in this folder (then --challenge DIR) instead of your data folder.",
+)
+def get(challenge_id: str, server: str | None, out_dir: Path | None) -> None:
     """Download a server's challenge to work on it here: its public spec and environment."""
     from aigc.cli.client import DEFAULT_SERVER, ApiFailure, Client, load_login
     from aigc.cli.local_challenges import private_message, save_challenge
     from aigc.submissions.bundle import open_bundle
     from aigc.submissions.challenge import builtin_challenge_ids
 
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", challenge_id):
+        raise fail(f"{challenge_id!r} is not a challenge id: aigc challenges lists them")
     login = load_login()
     client = (
         Client(server)
@@ -224,18 +232,21 @@ def get(challenge_id: str, server: str | None) -> None:
                 tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aigc-get-")))
                 (tmp / "bundle.zip").write_bytes(bundle)
                 folder = stack.enter_context(open_bundle(tmp / "bundle.zip")).folder
-            where, spec = save_challenge(spec_yaml, folder, client.server, int(about["version"]))
+            where, spec = save_challenge(
+                spec_yaml, folder, client.server, int(about["version"]), out_dir
+            )
     except SpecError as exc:
         raise fail(f"the server's {challenge_id} cannot be used here: {exc}") from None
     out.print(f"downloaded challenge {shown(spec.id)} (version {about['version']}) to {where}")
-    if spec.id in builtin_challenge_ids():
-        own = where / ("bundle" if folder is not None else "challenge.yaml")
-        out.print(
-            f"[yellow]note:[/] {shown(spec.id)} is also built in, and --challenge {shown(spec.id)} "
-            f"means the built-in one: pass --challenge {own} for the server's"
-        )
+    name = spec.id
+    if out_dir is not None:
+        name = str(where)
+    elif spec.id in builtin_challenge_ids():
+        name = str(where)
+        out_note = f"{shown(spec.id)} is also built in, and --challenge {shown(spec.id)} means "
+        out.print(f"[yellow]note:[/] {out_note}the built-in one: pass --challenge {where}")
     if about.get("environment_private"):
         out.print(f"[yellow]note:[/] {shown(private_message(spec.id))}")
-        out.print(f"Next: aigc init-agent my-agent --challenge {shown(spec.id)}, then aigc submit")
+        out.print(f"Next: aigc init-agent my-agent --challenge {shown(name)}, then aigc submit")
         return
-    out.print(f"Next: aigc init-agent my-agent --challenge {shown(spec.id)}")
+    out.print(f"Next: aigc init-agent my-agent --challenge {shown(name)}")

@@ -72,6 +72,8 @@ def private_message(challenge_id: str) -> str:
 
 def find_challenge(name: str) -> LocalChallenge:
     """A built-in challenge, a YAML file, a bundle folder, or one ``aigc challenge get`` kept."""
+    if Path(name).is_dir() and (Path(name) / SOURCE_FILE).is_file():
+        return _downloaded(Path(name))  # kept by aigc challenge get --out
     if Path(name).is_dir():
         bundle = find_bundle_root(Path(name))
         text = (bundle / SPEC_FILE).read_text(encoding="utf-8")
@@ -87,6 +89,10 @@ def find_challenge(name: str) -> LocalChallenge:
             f"unknown challenge {name!r}: it is neither built in nor downloaded; "
             f"{hint}run aigc challenge get {name} (after aigc login --server URL)"
         )
+    return _downloaded(folder)
+
+
+def _downloaded(folder: Path) -> LocalChallenge:
     text = (folder / SPEC_FILE).read_text(encoding="utf-8")
     try:
         server = json.loads((folder / SOURCE_FILE).read_text()).get("server")
@@ -102,15 +108,24 @@ def find_challenge(name: str) -> LocalChallenge:
 
 
 def save_challenge(
-    spec_yaml: str, bundle_folder: Path | None, server: str, version: int
+    spec_yaml: str,
+    bundle_folder: Path | None,
+    server: str,
+    version: int,
+    out: Path | None = None,
 ) -> tuple[Path, ChallengeSpec]:
-    """Keep a downloaded challenge (replacing an older download); return its folder and spec."""
+    """Keep a downloaded challenge in the data folder, or in ``out`` (an older download
+    replaced); return its folder and spec."""
     spec = (
         parse_challenge_yaml(spec_yaml, bundle=bundle_folder)
         if bundle_folder is not None
         else parse_challenge_yaml(spec_yaml, build_environment=False)
     )
-    root = challenges_dir()
+    if out is not None and out.exists() and not (out / SOURCE_FILE).is_file():
+        if any(out.iterdir()):
+            raise SpecError(f"{out} is not empty: choose a new folder for the challenge")
+        out.rmdir()
+    root = challenges_dir() if out is None else out.resolve().parent
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{spec.id}-", dir=root))
     try:
@@ -119,10 +134,10 @@ def save_challenge(
         if bundle_folder is not None:
             shutil.copytree(bundle_folder, staging / BUNDLE_FOLDER)
             (staging / BUNDLE_FOLDER / SPEC_FILE).write_text(spec_yaml, encoding="utf-8")
-        target = root / spec.id
+        target = root / spec.id if out is None else out.resolve()
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{spec.id}-old-", dir=root))
-            target.rename(old / spec.id)
+            target.rename(old / "previous")
             shutil.rmtree(old, ignore_errors=True)
         staging.rename(target)
     except BaseException:

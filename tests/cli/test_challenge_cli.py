@@ -229,6 +229,13 @@ def test_a_participant_gets_a_bundle_challenge_and_works_on_it_here(
         assert body["failure"] is None and len(body["episodes"]) == 4
         scores.append((body["metrics"], [e["total_return"] for e in body["episodes"]]))
     assert scores[0][0]["mean_return"] is not None and scores[0] == scores[1]
+    elsewhere = tmp_path / "elsewhere"
+    assert f"--challenge {elsewhere}" in ok(aigc("challenge", "get", "walkway", "--out", elsewhere,
+                                                 config=participant))  # fmt: skip
+    result = tmp_path / "elsewhere.json"
+    ok(aigc("evaluate", walker, "-c", elsewhere, "-n", "4", "--trust-environment", "--json",
+            result, config=participant))  # fmt: skip
+    assert json.loads(result.read_text())["metrics"] == scores[0][0]
     hidden = aigc("evaluate", walker, "-c", "walkway", "-p", "test", config=participant,
                   XDG_DATA_HOME=str(data))  # fmt: skip
     assert hidden.returncode == 1 and "hidden seeds that only the platform knows" in hidden.stderr
