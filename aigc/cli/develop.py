@@ -181,7 +181,7 @@ def check(
     except (PackageError, MissingExtra) as exc:
         raise fail(str(exc)) from None
     for item in report:
-        mark = "[green]✓[/]" if item.ok else "[red]✗[/]"
+        mark = "[yellow]![/]" if item.warning else "[green]✓[/]" if item.ok else "[red]✗[/]"
         out.print(f"{mark} {item.name}: {shown(item.message)}")
     if not all(item.ok for item in report):
         sys.exit(1)

@@ -64,7 +64,10 @@ def accept_upload(
     """Check an upload and queue it as a submission; raise Refused with the reason."""
     if len(data) > max_bytes:
         raise Refused(
-            413, f"the upload has {len(data)} bytes, more than the {max_bytes} allowed: shrink it"
+            413,
+            f"the upload has {len(data)} bytes ({len(data) / 2**20:.1f} MiB), more than the "
+            f"{max_bytes} allowed ({max_bytes / 2**20:.1f} MiB): shrink it (leave out what the "
+            "agent does not load)",
         )
     challenge = challenges.find(session, challenge_slug)
     if challenge is None:

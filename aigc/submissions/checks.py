@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, TypeVar
 from aigc.submissions import results
 from aigc.submissions.challenge import ChallengeSpec, SpecError, get_challenge
 from aigc.submissions.evaluator import evaluate
-from aigc.submissions.package import Manifest, PackageError, entry_module_path, read_manifest
+from aigc.submissions.package import (
+    Manifest,
+    PackageError,
+    entry_module_path,
+    install_files,
+    read_manifest,
+    runtime_holds,
+)
 from aigc.submissions.results import EvaluationResult
 from aigc.submissions.sandbox import Sandbox
 
@@ -39,6 +46,18 @@ class CheckResult:
     name: str
     ok: bool
     message: str
+    warning: bool = False  # passed, but something in the package will not do what it seems
+
+
+def install_warning(package_dir: Path) -> str | None:
+    """Say that requirements.txt and the like are ignored, and what the runtime holds."""
+    found = install_files(package_dir)
+    if not found:
+        return None
+    return (
+        f"{', '.join(found)} ignored: this challenge's runtime holds {runtime_holds()}; "
+        "ask the organizer or vendor pure-Python code"
+    )
 
 
 def check_manifest(package_dir: Path) -> Manifest:
@@ -151,6 +170,9 @@ def check_package(
             lambda m: f"{m.name}, entry point {m.entry_point}",
         )
         _record(report, "entry point", lambda: check_entry_point(package_dir, manifest), str)
+        warning = install_warning(package_dir)
+        if warning is not None:
+            report.append(CheckResult("packages", True, warning, warning=True))
         spec = _record(
             report,
             "challenge",

@@ -31,6 +31,10 @@ if TYPE_CHECKING:  # the sandbox's image carries no more than the runtime needs 
     from aigc.submissions.agent import AgentClass
 
 MANIFEST = "aigc.toml"
+# The Python packages of the agent-runtime image (beside Python's standard library).
+RUNTIME_PACKAGES = ("numpy", "gymnasium", "msgpack", "torch")
+# Files that install packages elsewhere; an evaluation installs nothing, so they do nothing.
+INSTALL_FILES = ("requirements.txt", "pyproject.toml", "setup.py", "setup.cfg", "environment.yml")
 FRAMEWORKS = ("python", "numpy", "torch")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ENTRY_POINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
@@ -119,6 +123,24 @@ def entry_module_path(package_dir: Path, manifest: Manifest) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def runtime_holds() -> str:
+    """The runtime's packages with their versions where known, e.g. ``numpy 2.2.6, ...``."""
+    import importlib.metadata
+
+    held = []
+    for name in RUNTIME_PACKAGES:
+        try:
+            held.append(f"{name} {importlib.metadata.version(name).split('+')[0]}")
+        except importlib.metadata.PackageNotFoundError:
+            held.append(name)
+    return ", ".join(held) + " and Python's standard library"
+
+
+def install_files(package_dir: Path) -> list[str]:
+    """The files at the package's top that would install packages elsewhere (ignored here)."""
+    return [name for name in INSTALL_FILES if (Path(package_dir) / name).is_file()]
 
 
 def load_agent_class(package_dir: Path, manifest: Manifest) -> AgentClass:

@@ -113,10 +113,11 @@ def test_too_big_for_the_platform(api):
     cap = api.app.extensions["aigc"].settings.max_upload_bytes
     # Just over the package cap: refused by the upload check.
     message = refused(api, b"x" * (cap + 1), status=413)
-    assert f"more than the {cap} allowed" in message
-    # Far over: refused before the body is read, as a JSON error too.
+    assert f"the upload has {cap + 1} bytes (2.0 MiB), more than the {cap} allowed" in message
+    # Far over: refused before the body is read, as a JSON error too, with both sizes.
     message = refused(api, b"x" * (cap + FORM_OVERHEAD + 1), status=413)
-    assert "larger than the platform accepts" in message
+    assert "the upload has " in message and f"more than the {cap} bytes (2.0 MiB)" in message
+    assert "the platform accepts: shrink the package" in message
 
 
 def test_unknown_challenge_and_phase(api):

@@ -267,7 +267,9 @@ def test_refused_uploads_show_their_reason(api):
     assert "daily quota" in text(quota) and "next possible at <time" in text(quota)
     assert count_submissions(api) == 1 and len(api.queue.enqueued) == 1
     too_big = upload_form(client, b"x" * (3 * 2**20))  # beyond what the server reads at all
-    assert too_big.status_code == 413 and "larger than the platform accepts" in text(too_big)
+    assert too_big.status_code == 413
+    assert "more than the 2097152 bytes (2.0 MiB) the platform accepts" in text(too_big)
+    assert "the upload has " in text(too_big)
     assert count_submissions(api) == 1
 
 

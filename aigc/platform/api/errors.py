@@ -31,6 +31,16 @@ class ApiError(Exception):
         self.status, self.message, self.retry_at, self.extra = status, message, retry_at, extra
 
 
+def too_large(limit: int) -> str:
+    """The refusal of a request body over the limit, with the limit and the body's size."""
+    length = request.content_length
+    size = f"has {length} bytes ({length / 2**20:.1f} MiB)" if length else "is larger"
+    return (
+        f"the upload {size}, more than the {limit} bytes ({limit / 2**20:.1f} MiB) the "
+        "platform accepts: shrink the package (leave out what the agent does not load)"
+    )
+
+
 def exception_headers(error: HTTPException) -> list[tuple[str, str]]:
     """The headers an HTTP error carries besides its body's type: Allow on a 405, say."""
     return [
@@ -68,6 +78,10 @@ def http_error(error: HTTPException) -> Response:
     """Answer an HTTP error (no route, wrong method, too large) on an API path as JSON."""
     if error.code == 405:
         message = f"{request.method} is not allowed here: see /api/v1/openapi.json"
+    elif error.code == 413:
+        from aigc.platform.context import platform
+
+        message = too_large(platform().settings.max_upload_bytes)
     else:
         message = HTTP_MESSAGES.get(error.code or 0, error.description or error.name)
     response = _error_response(error.code or 500, message)
