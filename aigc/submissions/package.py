@@ -213,6 +213,42 @@ def open_package(path: Path, limits: ArchiveLimits | None = None) -> Iterator[Pa
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+COMPILE_SECONDS = 120.0
+COMPILE_MEMORY = 2 * 2**30
+# The child's program: its memory bounded first, then compileall, which imports nothing.
+_COMPILE = (
+    "import compileall, resource, sys; "
+    "resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]),) * 2); "
+    "sys.exit(0 if compileall.compile_dir(sys.argv[1], quiet=1, workers=1) else 1)"
+)
+
+
+def compile_package(folder: Path, timeout: float = COMPILE_SECONDS) -> bool:
+    """Byte-compile a freshly unpacked package's Python files, once, before it is mounted
+    read-only (a read-only container cannot write its own bytecode, so it would compile
+    every vendored module at every start). Return whether every file compiled.
+
+    This runs on the trusted side: ``compileall`` in a child process (isolated mode,
+    bounded time and memory) parses and compiles the files but imports none of them.
+    The bytecode carries this interpreter's tag (``cpython-311``): a runtime of another
+    Python version ignores it and compiles as before.
+    """
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _COMPILE, str(folder), str(COMPILE_MEMORY)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
 STARTER_AGENT = '''"""A random agent for {challenge}: replace act() with your policy.
 
 Observation space: {observation_space}
