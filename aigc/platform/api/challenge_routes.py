@@ -166,7 +166,8 @@ def update_challenge(slug: str) -> Any:
     "The challenge's spec as participants may read it (YAML, no hidden seeds)",
     "anyone",
     errors=(404,),
-    content={"application/yaml": {"schema": {"type": "string"}}},
+    # A YAML document of the spec's fields (a mapping), as docs/challenges.md describes them.
+    content={"application/yaml": {"schema": {"type": "object"}}},
 )
 def challenge_spec(slug: str) -> Any:
     with platform().db.session() as session:
