@@ -8,7 +8,8 @@
 - :mod:`aigc.cli.remote`: a participant's or organizer's work on a platform server, through
   the REST client of :mod:`aigc.cli.client`.
 - :mod:`aigc.cli.challenges`: an organizer's check of a challenge or bundle on this machine
-  (``aigc challenge check``).
+  (``aigc challenge check``), and a participant's download of a server's challenge
+  (``aigc challenge get``), kept by :mod:`aigc.cli.local_challenges`.
 - :mod:`aigc.cli.teams`: a participant's team on a platform server.
 - :mod:`aigc.cli.organize`: an organizer's work on everyone's submissions and on phases.
 

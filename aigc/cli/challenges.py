@@ -4,6 +4,10 @@
 order, the spec's checks, the environment's start (an organizer's environment in its own
 sandbox), Gymnasium's ``check_env`` on it (inside that sandbox), and a random agent
 through the real evaluator, printing each step as ``aigc check`` does for agents.
+
+``aigc challenge get ID`` downloads what participants may have of a server's challenge
+(its public spec and, unless private, its bundle) into the user's data folder
+(:mod:`aigc.cli.local_challenges`), where ``--challenge ID`` finds it.
 """
 
 from __future__ import annotations
@@ -182,3 +186,67 @@ def _random_agent(
         else f"{metric}: no score",
     )
     return True
+
+
+MAX_BUNDLE_DOWNLOAD = 2**30
+
+
+@click.command("get")
+@click.argument("challenge_id", metavar="ID")
+@click.option("--server", help="Ask this server (default: the one signed in to).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep it in this folder (then --challenge DIR) instead of your data folder.",
+)
+def get(challenge_id: str, server: str | None, out_dir: Path | None) -> None:
+    """Download a server's challenge to work on it here: its public spec and environment."""
+    from aigc.cli.client import DEFAULT_SERVER, ApiFailure, Client, load_login
+    from aigc.cli.local_challenges import private_message, save_challenge
+    from aigc.submissions.bundle import open_bundle
+    from aigc.submissions.challenge import builtin_challenge_ids
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", challenge_id):
+        raise fail(f"{challenge_id!r} is not a challenge id: aigc challenges lists them")
+    login = load_login()
+    client = (
+        Client(server)
+        if server
+        else Client(login.server, login.token)
+        if login
+        else Client(DEFAULT_SERVER)
+    )
+    try:
+        about = client.call("GET", f"/challenges/{challenge_id}")
+        spec_yaml = client.text(f"/challenges/{challenge_id}/spec")
+        bundle = None
+        if about.get("bundle") and not about.get("environment_private"):
+            bundle = client.download(f"/challenges/{challenge_id}/bundle", MAX_BUNDLE_DOWNLOAD)
+    except ApiFailure as exc:
+        raise fail(str(exc)) from None
+    try:
+        with ExitStack() as stack:
+            folder = None
+            if bundle is not None:
+                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aigc-get-")))
+                (tmp / "bundle.zip").write_bytes(bundle)
+                folder = stack.enter_context(open_bundle(tmp / "bundle.zip")).folder
+            where, spec = save_challenge(
+                spec_yaml, folder, client.server, int(about["version"]), out_dir
+            )
+    except SpecError as exc:
+        raise fail(f"the server's {challenge_id} cannot be used here: {exc}") from None
+    out.print(f"downloaded challenge {shown(spec.id)} (version {about['version']}) to {where}")
+    name = spec.id
+    if out_dir is not None:
+        name = str(where)
+    elif spec.id in builtin_challenge_ids():
+        name = str(where)
+        out_note = f"{shown(spec.id)} is also built in, and --challenge {shown(spec.id)} means "
+        out.print(f"[yellow]note:[/] {out_note}the built-in one: pass --challenge {where}")
+    if about.get("environment_private"):
+        out.print(f"[yellow]note:[/] {shown(private_message(spec.id))}")
+        out.print(f"Next: aigc init-agent my-agent --challenge {shown(name)}, then aigc submit")
+        return
+    out.print(f"Next: aigc init-agent my-agent --challenge {shown(name)}")

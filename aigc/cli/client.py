@@ -240,6 +240,14 @@ class Client:
         """GET a text answer (a CSV export, say), safe to print."""
         return printable(self._send("GET", path, params=params).text)
 
+    def download(self, path: str, limit: int) -> bytes:
+        """GET a file's bytes (a challenge's bundle, say), refusing more than ``limit``."""
+        response = self._send("GET", path, headers={"Accept": "*/*"})
+        data = response.content
+        if len(data) > limit:
+            raise ApiFailure(f"{self.server}{path} sent more than {limit} bytes: not kept")
+        return data
+
     def upload(
         self, archive: Path, challenge: str, phase: str, progress: Callable[[int, int], None]
     ) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aigc.cli.console import err, fail, out, show_progress, shown
+from aigc.cli.local_challenges import LocalChallenge, find_challenge, private_message
 from aigc.extras import MissingExtra
-from aigc.submissions.challenge import SpecError, builtin_challenge_ids, get_challenge
+from aigc.submissions.challenge import ChallengeSpec, SpecError, builtin_challenge_ids
 from aigc.submissions.checks import check_package
 from aigc.submissions.evaluator import DEFAULT_PARALLEL
 from aigc.submissions.evaluator import evaluate as run_evaluation
@@ -28,9 +31,12 @@ from aigc.submissions.spaces import describe_space
 
 if TYPE_CHECKING:
     import docker
+    import gymnasium as gym
 
 CHALLENGE_HELP = (
-    "A built-in challenge id (" + ", ".join(builtin_challenge_ids()) + ") or a YAML file."
+    "A built-in challenge id ("
+    + ", ".join(builtin_challenge_ids())
+    + "), one downloaded by aigc challenge get ID, a YAML file or a bundle folder."
 )
 
 
@@ -64,25 +70,83 @@ SANDBOX_OPTION = click.option(
     type=click.Choice(["docker", "local"]),
     help="Where the agent runs. Default: docker when an engine answers, else local.",
 )
+TRUST_OPTION = click.option(
+    "--trust-environment",
+    is_flag=True,
+    help="Run a challenge's own environment code (its organizer's) in this process, with "
+    "your rights, instead of in its Docker sandbox.",
+)
+
+
+@contextmanager
+def environment_for(
+    local: LocalChallenge, agent_sandbox: Sandbox | None, trust: bool
+) -> Iterator[Callable[[], gym.Env] | None]:
+    """How environments are made here: as usual, or the organizer's code in its sandbox.
+
+    An environment of a challenge's bundle is its organizer's code: it runs in the Docker
+    sandbox, with the locks of an agent's, as on the platform; in this process only when
+    the participant chooses to trust it (``--trust-environment``).
+    """
+    environment = local.spec.environment
+    if not environment.in_bundle:
+        yield None
+        return
+    if local.bundle is None:
+        raise SpecError(private_message(local.spec.id))
+    bundle = local.bundle
+    if trust:
+        yield lambda: environment.make(bundle)
+        return
+    from aigc.submissions.environment_host import EnvironmentFailed, EnvironmentHost
+
+    sandbox = agent_sandbox if agent_sandbox is not None and agent_sandbox.isolated else None
+    if sandbox is None:
+        from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
+
+        client = docker_client()
+        if client is None:
+            raise fail(
+                f"no Docker engine answers: the environment of {local.spec.id!r} is its "
+                "organizer's code and runs in the Docker sandbox; start Docker, or pass "
+                "--trust-environment to run it in this process"
+            )
+        sandbox = DockerSandbox(client=client, progress=show_progress)
+    spec = local.spec
+    try:
+        with EnvironmentHost(bundle, environment, spec.metrics.info, spec.limits, sandbox) as host:
+            yield host.make
+    except EnvironmentFailed as exc:
+        raise fail(f"the challenge's environment failed: {exc.message}") from None
+
+
+def _spaces(local: LocalChallenge, trust: bool) -> tuple[str, str]:
+    """The observation and action spaces, described for the starter agent."""
+    if local.private:
+        hidden = "(the environment is private: see the challenge's page)"
+        return hidden, hidden
+    with environment_for(local, None, trust) as make_env:
+        env = make_env() if make_env is not None else local.spec.environment.make()
+        try:
+            return describe_space(env.observation_space), describe_space(env.action_space)
+        finally:
+            env.close()
 
 
 @click.command("init-agent")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--challenge", "-c", required=True, help=CHALLENGE_HELP)
-def init_agent(directory: Path, challenge: str) -> None:
+@TRUST_OPTION
+def init_agent(directory: Path, challenge: str, trust_environment: bool) -> None:
     """Write a working random agent package into DIRECTORY."""
     try:
-        spec = get_challenge(challenge)
-        env = spec.environment.make()
-        write_starter_package(
-            directory,
-            spec.id,
-            describe_space(env.observation_space),
-            describe_space(env.action_space),
-        )
-        env.close()
+        local = find_challenge(challenge)
+        spec = local.spec
+        write_starter_package(directory, spec.id, *_spaces(local, trust_environment))
     except (SpecError, PackageError, MissingExtra) as exc:
         raise fail(str(exc)) from None
+    if local.private:
+        out.print(f"[yellow]note:[/] {shown(private_message(spec.id))}")
     out.print(f"Wrote a random agent for [bold]{spec.id}[/] to {directory}/ (aigc.toml, agent.py).")
     out.print(f"Next: edit {directory}/agent.py, then run")
     out.print(f"  aigc check {directory}")
@@ -93,15 +157,31 @@ def init_agent(directory: Path, challenge: str) -> None:
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option("--challenge", "-c", help=CHALLENGE_HELP + " Default: the one in aigc.toml.")
 @SANDBOX_OPTION
-def check(package: Path, challenge: str | None, sandbox: str | None) -> None:
+@TRUST_OPTION
+def check(
+    package: Path, challenge: str | None, sandbox: str | None, trust_environment: bool
+) -> None:
     """Check an agent package (folder, .zip or .tar.gz) before submitting it."""
+    found: list[LocalChallenge] = []
+
+    def resolve(name: str) -> ChallengeSpec:
+        found.append(find_challenge(name))
+        return found[-1].spec
+
     try:
         with open_package(package) as folder:
-            report = check_package(folder, challenge, _make_sandbox(sandbox))
+            runner = _make_sandbox(sandbox)
+            report = check_package(
+                folder,
+                challenge,
+                runner,
+                resolve=resolve,
+                open_environment=lambda _: environment_for(found[-1], runner, trust_environment),
+            )
     except (PackageError, MissingExtra) as exc:
         raise fail(str(exc)) from None
     for item in report:
-        mark = "[green]✓[/]" if item.ok else "[red]✗[/]"
+        mark = "[yellow]![/]" if item.warning else "[green]✓[/]" if item.ok else "[red]✗[/]"
         out.print(f"{mark} {item.name}: {shown(item.message)}")
     if not all(item.ok for item in report):
         sys.exit(1)
@@ -130,6 +210,7 @@ def check(package: Path, challenge: str | None, sandbox: str | None) -> None:
     help="Episodes run side by side (the agent answers them in one round trip).",
 )
 @SANDBOX_OPTION
+@TRUST_OPTION
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result here.")
 def evaluate(
     package: Path,
@@ -139,6 +220,7 @@ def evaluate(
     seed_text: str | None,
     parallel: int,
     sandbox: str | None,
+    trust_environment: bool,
     json_path: Path | None,
 ) -> None:
     """Evaluate an agent package on a challenge phase, exactly as the platform does."""
@@ -150,21 +232,27 @@ def evaluate(
                 raise fail(
                     'no challenge given: pass --challenge ID or add challenge = "ID" to aigc.toml'
                 )
-            spec = get_challenge(name)
+            local = find_challenge(name)
+            spec = local.spec
+            if local.private:
+                raise SpecError(private_message(spec.id))
             if seeds is None:  # fails early on hidden seeds
                 seeds = spec.phase(phase).seeds(spec.id, episodes)
             seeds = seeds[:episodes] if episodes else seeds
             total = len(seeds)
             runner = _make_sandbox(sandbox)
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[score]}"),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-            ) as progress:
+            with (
+                environment_for(local, runner, trust_environment) as make_env,
+                Progress(
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[score]}"),
+                    TimeElapsedColumn(),
+                    console=err,
+                    transient=True,
+                ) as progress,
+            ):
                 task = progress.add_task(f"{spec.id}/{phase}", total=total, score="")
                 returns: list[float] = []
 
@@ -181,6 +269,7 @@ def evaluate(
                     seeds=seeds,
                     parallel=parallel,
                     on_episode=on_episode,
+                    make_env=make_env,
                 )
     except (SpecError, PackageError, MissingExtra) as exc:
         raise fail(str(exc)) from None

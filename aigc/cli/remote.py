@@ -141,16 +141,19 @@ def list_challenges() -> None:
 
 
 class _ChallengeGroup(click.Group):
-    """``aigc challenge``: ``check`` (in :mod:`aigc.cli.challenges`) is imported when used."""
+    """``aigc challenge``: ``check`` and ``get`` (in :mod:`aigc.cli.challenges`) are imported
+    when used."""
+
+    LAZY = ("check", "get")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, "check"})
+        return sorted({*self.commands, *self.LAZY})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name == "check" and cmd_name not in self.commands:
-            from aigc.cli.challenges import check
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            from aigc.cli import challenges
 
-            self.add_command(check)
+            self.add_command(getattr(challenges, cmd_name))
         return self.commands.get(cmd_name)
 
 

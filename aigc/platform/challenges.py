@@ -10,13 +10,14 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aigc.platform.lru import LRU
 from aigc.platform.models import Challenge, ChallengeVersion, Submission, User, now
 from aigc.platform.storage import PackageStore
-from aigc.submissions.bundle import open_bundle
+from aigc.submissions.bundle import SPEC_NAME, open_bundle, pack_bundle
 from aigc.submissions.challenge import (
     ChallengeSpec,
     EnvironmentSpec,
@@ -117,6 +118,27 @@ def store_bundle(store: PackageStore, data: bytes, filename: str) -> StoredBundl
             spec_yaml, spec = bundle.spec_yaml, bundle.spec
     _parsed.get(spec_yaml, lambda: spec)
     return StoredBundle(spec_yaml, spec, store.put(data))
+
+
+def public_spec_yaml(spec_yaml: str) -> str:
+    """The spec as participants may read it: hidden phases' seeds and every comment left out.
+
+    The YAML is written afresh from its data, so nothing an organizer wrote beside a field
+    (a comment listing a hidden phase's seeds, say) reaches participants; a hidden phase's
+    seeds become ``secret``, which a participant's machine cannot play.
+    """
+    data = yaml.safe_load(spec_yaml)
+    for phase in data.get("phases") or ():
+        if isinstance(phase, dict) and phase.get("visibility") == "hidden":
+            phase["seeds"] = "secret"
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def public_bundle(store: PackageStore, sha256: str, spec_yaml: str) -> bytes:
+    """The bundle's archive as participants may download it: its code, the public spec."""
+    with store.unpacked_bundle(sha256) as folder:
+        (folder / SPEC_NAME).write_text(public_spec_yaml(spec_yaml), encoding="utf-8")
+        return pack_bundle(folder)
 
 
 def find(session: Session, slug: str) -> Challenge | None:

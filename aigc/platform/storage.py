@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aigc.submissions.archive import ArchiveLimits
 from aigc.submissions.bundle import open_bundle
-from aigc.submissions.package import open_package
+from aigc.submissions.package import compile_package, open_package
 
 
 class PackageStore:
@@ -56,6 +56,8 @@ class PackageStore:
 
     @contextmanager
     def unpacked(self, sha256: str) -> Iterator[Path]:
-        """Yield the package folder of a stored archive, extracted afresh and removed after."""
+        """Yield the package folder of a stored archive, extracted afresh and byte-compiled
+        (:func:`compile_package`), removed after."""
         with open_package(self.path(sha256), self.limits) as folder:
+            compile_package(folder)
             yield folder

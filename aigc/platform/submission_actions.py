@@ -39,8 +39,9 @@ class Refused(Exception):
 def too_large(size: int, max_bytes: int) -> str:
     """The one line refusing an upload of ``size`` bytes."""
     return (
-        f"the upload has {size} bytes, more than the {max_bytes} allowed "
-        f"({max_bytes / 2**20:.1f} MiB): shrink the package"
+        f"the upload has {size} bytes ({size / 2**20:.1f} MiB), more than the {max_bytes} "
+        f"allowed ({max_bytes / 2**20:.1f} MiB): shrink the package (leave out what the agent "
+        "does not load)"
     )
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from aigc.submissions.package import PackageError, load_agent_class, read_manifest
+from aigc.submissions.package import PackageError, load_agent_class, read_manifest, runtime_holds
 from aigc.submissions.protocol import (
     ALLOWED_DTYPES,
     EVALUATOR_MESSAGES,
@@ -59,6 +59,11 @@ def describe_exception(exc: BaseException, where: str, package_dir: Path) -> tup
     location = f" ({Path(own[-1].filename).name}, line {own[-1].lineno})" if own else ""
     text = str(exc).splitlines()[0] if str(exc) else ""
     summary = f"the agent raised {type(exc).__name__} in {where}{location}: {text}".rstrip(": ")
+    if isinstance(exc, ModuleNotFoundError):
+        summary = (
+            f"{summary[:200]}; this runtime holds {runtime_holds()}: vendor pure-Python code "
+            "in the package, or ask the challenge's organizer for the package"
+        )
     tb = "".join(traceback.format_exception(exc))[-MAX_TRACEBACK_CHARS:]
     return summary[:500], tb
 

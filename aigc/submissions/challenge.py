@@ -12,6 +12,7 @@ A challenge names a Gymnasium environment and the rules to score agents on it::
       max_episode_steps: 500         # optional; the registered limit otherwise
       # or, in a bundle (challenge.yaml beside the environment's code):
       # entry_point: corridor:Corridor   # module:Class, relative to the bundle's top folder
+      # private: true                    # the bundle's code is never served to participants
     phases:
       - id: dev
         visibility: public           # seeds and results public
@@ -127,6 +128,7 @@ class EnvironmentSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     max_episode_steps: int | None = None
     entry_point: str | None = None
+    private: bool = False  # a bundle's code the platform never serves to participants
 
     @property
     def in_bundle(self) -> bool:
@@ -417,10 +419,16 @@ def _mapping(path: str, value: Any) -> dict[str, Any]:
 def _environment(
     path: str, value: Any, build: bool = True, bundle: Path | None = None
 ) -> EnvironmentSpec:
-    fields = _Fields(value, path, ("id", "entry_point", "kwargs", "max_episode_steps"))
+    fields = _Fields(value, path, ("id", "entry_point", "kwargs", "max_episode_steps", "private"))
     kwargs = fields.get("kwargs", _mapping, default={})
     max_steps = fields.get("max_episode_steps", _int(1), default=None)
+    private = fields.get("private", _bool, default=False)
     if fields.data.get("entry_point") is None:
+        if private:
+            raise SpecError(
+                f"{fields.name('private')}: only an environment of a bundle (entry_point) can be "
+                "private; a registered one is installed for everyone: leave private out"
+            )
         spec = EnvironmentSpec(
             id=fields.get("id", _str), kwargs=kwargs, max_episode_steps=max_steps
         )
@@ -438,7 +446,9 @@ def _environment(
                 f"{path}.kwargs: an entry point's arguments must be plain numbers, text, "
                 "lists and mappings (they travel to its sandbox as JSON)"
             ) from None
-        spec = EnvironmentSpec(entry_point, kwargs, max_steps, entry_point=entry_point)
+        spec = EnvironmentSpec(
+            entry_point, kwargs, max_steps, entry_point=entry_point, private=private
+        )
         if build:
             _check_in_bundle(f"{path}.entry_point", entry_point, bundle)
         return spec

@@ -8,16 +8,30 @@ runtime in a child process, exactly as an evaluation does, on a few episodes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aigc.submissions import results
 from aigc.submissions.challenge import ChallengeSpec, SpecError, get_challenge
 from aigc.submissions.evaluator import evaluate
-from aigc.submissions.package import Manifest, PackageError, entry_module_path, read_manifest
+from aigc.submissions.package import (
+    Manifest,
+    PackageError,
+    entry_module_path,
+    install_files,
+    read_manifest,
+    runtime_holds,
+)
 from aigc.submissions.results import EvaluationResult
 from aigc.submissions.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+
+# Opens what makes a challenge's environments for one run (None: the spec's own make).
+OpenEnvironment = Callable[[ChallengeSpec], AbstractContextManager[Callable[[], "gym.Env"] | None]]
 
 CHECK_EPISODES = 3
 T = TypeVar("T")
@@ -32,6 +46,18 @@ class CheckResult:
     name: str
     ok: bool
     message: str
+    warning: bool = False  # passed, but something in the package will not do what it seems
+
+
+def install_warning(package_dir: Path) -> str | None:
+    """Say that requirements.txt and the like are ignored, and what the runtime holds."""
+    found = install_files(package_dir)
+    if not found:
+        return None
+    return (
+        f"{', '.join(found)} ignored: this challenge's runtime holds {runtime_holds()}; "
+        "ask the organizer or vendor pure-Python code"
+    )
 
 
 def check_manifest(package_dir: Path) -> Manifest:
@@ -51,7 +77,11 @@ def check_entry_point(package_dir: Path, manifest: Manifest) -> str:
     return f"{path.relative_to(package_dir)} defines {manifest.class_name}"
 
 
-def check_challenge(manifest: Manifest, challenge: str | None) -> ChallengeSpec:
+def check_challenge(
+    manifest: Manifest,
+    challenge: str | None,
+    resolve: Callable[[str], ChallengeSpec] = get_challenge,
+) -> ChallengeSpec:
     name = challenge or manifest.challenge
     if name is None:
         raise CheckFailed(
@@ -59,7 +89,7 @@ def check_challenge(manifest: Manifest, challenge: str | None) -> ChallengeSpec:
             "to aigc.toml"
         )
     try:
-        return get_challenge(name)
+        return resolve(name)
     except SpecError as exc:
         raise CheckFailed(str(exc)) from None
 
@@ -85,12 +115,24 @@ def check_actions(run: EvaluationResult) -> str:
 
 
 def run_agent(
-    package_dir: Path, spec: ChallengeSpec, phase: str, episodes: int, sandbox: Sandbox | None
+    package_dir: Path,
+    spec: ChallengeSpec,
+    phase: str,
+    episodes: int,
+    sandbox: Sandbox | None,
+    open_environment: OpenEnvironment | None = None,
 ) -> EvaluationResult:
     try:
-        return evaluate(
-            package_dir, spec, phase, sandbox=sandbox, episodes=episodes, parallel=episodes
-        )
+        with (open_environment or (lambda _: nullcontext()))(spec) as make_env:
+            return evaluate(
+                package_dir,
+                spec,
+                phase,
+                sandbox=sandbox,
+                episodes=episodes,
+                parallel=episodes,
+                make_env=make_env,
+            )
     except (SpecError, PackageError) as exc:
         raise CheckFailed(str(exc)) from None
 
@@ -108,9 +150,17 @@ def _record(
 
 
 def check_package(
-    package_dir: Path, challenge: str | None = None, sandbox: Sandbox | None = None
+    package_dir: Path,
+    challenge: str | None = None,
+    sandbox: Sandbox | None = None,
+    resolve: Callable[[str], ChallengeSpec] = get_challenge,
+    open_environment: OpenEnvironment | None = None,
 ) -> list[CheckResult]:
-    """Run every check in order, stopping at the first that fails."""
+    """Run every check in order, stopping at the first that fails.
+
+    ``resolve`` finds a challenge by name (built-in ones and YAML files by default);
+    ``open_environment`` says how its environments are made (an organizer's in a sandbox).
+    """
     report: list[CheckResult] = []
     try:
         manifest = _record(
@@ -120,10 +170,13 @@ def check_package(
             lambda m: f"{m.name}, entry point {m.entry_point}",
         )
         _record(report, "entry point", lambda: check_entry_point(package_dir, manifest), str)
+        warning = install_warning(package_dir)
+        if warning is not None:
+            report.append(CheckResult("packages", True, warning, warning=True))
         spec = _record(
             report,
             "challenge",
-            lambda: check_challenge(manifest, challenge),
+            lambda: check_challenge(manifest, challenge, resolve),
             lambda c: f"{c.id} ({c.environment.id})",
         )
         phase = _record(
@@ -133,7 +186,9 @@ def check_package(
         run = _record(
             report,
             "agent starts",
-            lambda: check_agent_starts(run_agent(package_dir, spec, phase, episodes, sandbox)),
+            lambda: check_agent_starts(
+                run_agent(package_dir, spec, phase, episodes, sandbox, open_environment)
+            ),
             lambda _: "imported and built in a separate process; it answered the evaluator",
         )
         _record(report, "actions", lambda: check_actions(run), str)

@@ -30,6 +30,7 @@ import docker
 import docker.errors
 
 import aigc
+from aigc.submissions.package import RUNTIME_PACKAGES
 
 REPOSITORY = "aigc-agent-runtime"
 BASE_REPOSITORY = "aigc-base"
@@ -49,7 +50,6 @@ RUNTIME_MODULES = (
     "submissions/protocol.py",
     "submissions/spaces.py",
 )
-RUNTIME_PACKAGES = ("numpy", "gymnasium", "msgpack", "torch")
 # The torch the image carries where none is installed here (a participant's install without
 # the text or train extra): the release those extras pin, which setup.sh installs.
 RUNTIME_TORCH = "2.13.0"

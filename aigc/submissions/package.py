@@ -31,6 +31,10 @@ if TYPE_CHECKING:  # the sandbox's image carries no more than the runtime needs 
     from aigc.submissions.agent import AgentClass
 
 MANIFEST = "aigc.toml"
+# The Python packages of the agent-runtime image (beside Python's standard library).
+RUNTIME_PACKAGES = ("numpy", "gymnasium", "msgpack", "torch")
+# Files that install packages elsewhere; an evaluation installs nothing, so they do nothing.
+INSTALL_FILES = ("requirements.txt", "pyproject.toml", "setup.py", "setup.cfg", "environment.yml")
 FRAMEWORKS = ("python", "numpy", "torch")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ENTRY_POINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
@@ -121,6 +125,24 @@ def entry_module_path(package_dir: Path, manifest: Manifest) -> Path | None:
     return None
 
 
+def runtime_holds() -> str:
+    """The runtime's packages with their versions where known, e.g. ``numpy 2.2.6, ...``."""
+    import importlib.metadata
+
+    held = []
+    for name in RUNTIME_PACKAGES:
+        try:
+            held.append(f"{name} {importlib.metadata.version(name).split('+')[0]}")
+        except importlib.metadata.PackageNotFoundError:
+            held.append(name)
+    return ", ".join(held) + " and Python's standard library"
+
+
+def install_files(package_dir: Path) -> list[str]:
+    """The files at the package's top that would install packages elsewhere (ignored here)."""
+    return [name for name in INSTALL_FILES if (Path(package_dir) / name).is_file()]
+
+
 def load_agent_class(package_dir: Path, manifest: Manifest) -> AgentClass:
     """Import the entry point from ``package_dir`` (which goes first on ``sys.path``).
 
@@ -189,6 +211,42 @@ def open_package(path: Path, limits: ArchiveLimits | None = None) -> Iterator[Pa
         yield find_package_root(workdir / "package")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+COMPILE_SECONDS = 120.0
+COMPILE_MEMORY = 2 * 2**30
+# The child's program: its memory bounded first, then compileall, which imports nothing.
+_COMPILE = (
+    "import compileall, resource, sys; "
+    "resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]),) * 2); "
+    "sys.exit(0 if compileall.compile_dir(sys.argv[1], quiet=1, workers=1) else 1)"
+)
+
+
+def compile_package(folder: Path, timeout: float = COMPILE_SECONDS) -> bool:
+    """Byte-compile a freshly unpacked package's Python files, once, before it is mounted
+    read-only (a read-only container cannot write its own bytecode, so it would compile
+    every vendored module at every start). Return whether every file compiled.
+
+    This runs on the trusted side: ``compileall`` in a child process (isolated mode,
+    bounded time and memory) parses and compiles the files but imports none of them.
+    The bytecode carries this interpreter's tag (``cpython-311``): a runtime of another
+    Python version ignores it and compiles as before.
+    """
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _COMPILE, str(folder), str(COMPILE_MEMORY)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
 
 
 STARTER_AGENT = '''"""A random agent for {challenge}: replace act() with your policy.

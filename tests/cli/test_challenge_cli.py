@@ -48,10 +48,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         print(process.stop())
 
 
-def aigc(*args: object, config: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+def aigc(
+    *args: object, config: Path, timeout: float = 600, **extra: str
+) -> subprocess.CompletedProcess:
     """Run ``python -m aigc`` as a user would, with its own sign-in file."""
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AIGC_")}
     env["AIGC_CONFIG"] = str(config)
+    env.update(extra)
     return subprocess.run(
         [sys.executable, "-m", "aigc", *map(str, args)],
         env=env,
@@ -174,3 +177,102 @@ def test_check_names_what_is_wrong_and_fails(tmp_path: Path) -> None:
     assert broken.exit_code == 1, broken.output
     assert "✓ spec: corridor" in broken.output
     assert "✗ environment: corridor:Corridor made a Corridor, not a gymnasium.Env" in broken.output
+
+
+HIDDEN_SEEDS = ("913337", "424242", "777001")
+
+
+def walkway(folder: Path, private: bool = False) -> Path:
+    """The corridor as another challenge, its hidden phase listing seeds (and a comment too)."""
+    folder.mkdir()
+    shutil.copy(CORRIDOR / "corridor.py", folder)
+    spec = (CORRIDOR / "challenge.yaml").read_text().replace("id: corridor", "id: walkway")
+    spec = spec.replace(
+        "  - {id: test, visibility: hidden, episodes: 6, seeds: secret}\n",
+        f"  - {{id: test, visibility: hidden, episodes: 3, seeds: [{', '.join(HIDDEN_SEEDS)}]}}\n"
+        f"# the test seeds: {' '.join(HIDDEN_SEEDS)}\n",
+    )
+    if private:
+        spec = spec.replace("id: walkway", "id: vault").replace(
+            "  max_episode_steps: 50\n", "  max_episode_steps: 50\n  private: true\n"
+        )
+    (folder / "challenge.yaml").write_text(spec)
+    return folder
+
+
+def test_a_participant_gets_a_bundle_challenge_and_works_on_it_here(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    organizer, participant = tmp_path / "olga.json", tmp_path / "alice.json"
+    data = tmp_path / "data"  # the participant's data folder, as platformdirs finds it
+    ok(aigc("login", "--server", server.url, "-u", "olga", "--password", "olga-password",
+            config=organizer))  # fmt: skip
+    ok(aigc("challenge", "create", walkway(tmp_path / "walkway"), config=organizer))
+    ok(aigc("login", "--server", server.url, "-u", "alice", "--password", "alice-password",
+            config=participant))  # fmt: skip
+
+    unknown = aigc("init-agent", tmp_path / "a", "-c", "walkway", config=participant,
+                   XDG_DATA_HOME=str(data))  # fmt: skip
+    assert unknown.returncode == 1
+    assert "neither built in nor downloaded; run aigc challenge get walkway" in unknown.stderr
+
+    got = ok(aigc("challenge", "get", "walkway", config=participant, XDG_DATA_HOME=str(data)))
+    kept = data / "aigc" / "challenges" / "walkway"
+    assert f"downloaded challenge walkway (version 1) to {kept}" in got, got
+    assert (kept / "bundle" / "corridor.py").read_text() == (CORRIDOR / "corridor.py").read_text()
+    for path in kept.rglob("*"):
+        if path.is_file():
+            assert not any(seed in path.read_text() for seed in HIDDEN_SEEDS), path
+
+    agent = tmp_path / "my-agent"
+    made = ok(aigc("init-agent", agent, "-c", "walkway", config=participant,
+                   XDG_DATA_HOME=str(data)))  # fmt: skip
+    assert "Wrote a random agent for walkway" in made
+    assert "Dict(" in (agent / "agent.py").read_text()
+    checked = ok(aigc("check", agent, "--sandbox", "docker", config=participant,
+                      XDG_DATA_HOME=str(data)))  # fmt: skip
+    assert "✓ challenge: walkway (corridor:Corridor)" in checked
+    assert "The package is ready to submit." in checked
+
+    walker = tmp_path / "walker"
+    shutil.copytree(AGENTS / "corridor_walker", walker)
+    scores = []
+    for trust in ([], ["--trust-environment"]):
+        result = tmp_path / f"result{len(scores)}.json"
+        ok(aigc("evaluate", walker, "-c", "walkway", "-n", "4", "--sandbox", "docker", *trust,
+                "--json", result, config=participant, XDG_DATA_HOME=str(data)))  # fmt: skip
+        body = json.loads(result.read_text())
+        assert body["failure"] is None and len(body["episodes"]) == 4
+        scores.append((body["metrics"], [e["total_return"] for e in body["episodes"]]))
+    assert scores[0][0]["mean_return"] is not None and scores[0] == scores[1]
+    elsewhere = tmp_path / "elsewhere"
+    assert f"--challenge {elsewhere}" in ok(aigc("challenge", "get", "walkway", "--out", elsewhere,
+                                                 config=participant))  # fmt: skip
+    result = tmp_path / "elsewhere.json"
+    ok(aigc("evaluate", walker, "-c", elsewhere, "-n", "4", "--trust-environment", "--json",
+            result, config=participant))  # fmt: skip
+    assert json.loads(result.read_text())["metrics"] == scores[0][0]
+    hidden = aigc("evaluate", walker, "-c", "walkway", "-p", "test", config=participant,
+                  XDG_DATA_HOME=str(data))  # fmt: skip
+    assert hidden.returncode == 1 and "hidden seeds that only the platform knows" in hidden.stderr
+
+
+def test_a_private_environment_is_described_and_never_downloaded(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    organizer, participant = tmp_path / "olga.json", tmp_path / "alice.json"
+    data = tmp_path / "data"
+    ok(aigc("login", "--server", server.url, "-u", "olga", "--password", "olga-password",
+            config=organizer))  # fmt: skip
+    ok(aigc("challenge", "create", walkway(tmp_path / "vault", private=True), config=organizer))
+    got = ok(aigc("challenge", "get", "vault", "--server", server.url, config=participant,
+                  XDG_DATA_HOME=str(data)))  # fmt: skip
+    assert "the environment of 'vault' is private" in got and "only the platform can" in got
+    kept = data / "aigc" / "challenges" / "vault"
+    assert not (kept / "bundle").exists()
+    assert "class Corridor" not in "".join(p.read_text() for p in kept.rglob("*") if p.is_file())
+    agent = tmp_path / "my-agent"
+    assert "private" in ok(aigc("init-agent", agent, "-c", "vault", config=participant,
+                                XDG_DATA_HOME=str(data)))  # fmt: skip
+    done = aigc("evaluate", agent, config=participant, XDG_DATA_HOME=str(data))
+    assert done.returncode == 1 and "only the platform can evaluate it" in done.stderr

@@ -162,3 +162,13 @@ def test_a_fresh_phase_evaluated_locally_repeats_its_seeds(tmp_path):
         assert code == 0, output
         runs.append([e["seed"] for e in json.loads((tmp_path / name).read_text())["episodes"]])
     assert runs[0] == runs[1] and len(set(runs[0])) == 5 and 1000 not in runs[0]
+
+
+def test_check_warns_that_a_requirements_file_is_ignored(tmp_path):
+    folder = tmp_path / "a"
+    assert run("init-agent", str(folder), "--challenge", "cartpole")[0] == 0
+    (folder / "requirements.txt").write_text("stable-baselines3\n")
+    code, output = run("check", str(folder), "--sandbox", "local")
+    assert code == 0, output
+    assert "! packages: requirements.txt ignored: this challenge's runtime holds numpy" in output
+    assert "The package is ready to submit." in output

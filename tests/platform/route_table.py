@@ -12,6 +12,7 @@ import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aigc.platform import challenges
@@ -182,6 +183,20 @@ def _cartpole_archived(world: World) -> None:
     assert response.status_code in (200, 409), response.get_json()
 
 
+def _corridor(world: World) -> None:
+    """A challenge whose environment is its organizer's code, in its bundle."""
+    from aigc.submissions.bundle import pack_bundle
+
+    folder = Path(__file__).parents[1] / "submissions" / "environments" / "corridor"
+    response = world.api.client.post(
+        "/api/v1/challenges",
+        data={"file": (io.BytesIO(pack_bundle(folder)), "corridor.zip")},
+        headers=world.orga.headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -192,6 +207,7 @@ class Case:
     organizer: int
     kwargs: Kwargs = _none
     prepare: Callable[[World], None] | None = None
+    slug: str = "cartpole"
 
     @property
     def id(self) -> str:
@@ -201,7 +217,7 @@ class Case:
         return int(getattr(self, caller))
 
     def path(self, world: World) -> str:
-        concrete = self.rule.replace("<slug>", "cartpole").replace("<phase>", "test")
+        concrete = self.rule.replace("<slug>", self.slug).replace("<phase>", "test")
         # Submission routes target alice's dev submission; cancel targets her running one.
         target = world.ids["running"] if self.rule.endswith("/cancel") else world.ids["dev"]
         concrete = concrete.replace("<index>", "0")
@@ -233,6 +249,9 @@ CASES = [
     Case("POST",   "/challenges",            401,  403,  403,  201, _new_challenge),
     Case("PUT",    "/challenges/<slug>",     401,  403,  403,  200, _cartpole_unchanged),
     Case("GET",    "/challenges/<slug>/leaderboard", 200, 200, 200, 200),
+    Case("GET",    "/challenges/<slug>/spec", 200,  200,  200,  200),
+    Case("GET",    "/challenges/<slug>/bundle", 200, 200, 200,  200, _none, _corridor,
+         slug="corridor"),
     Case("POST",   "/challenges/<slug>/phases/<phase>/reveal", 401, 403, 403, 200),
     Case("GET",    "/challenges/<slug>/quota", 401, 200, 200, 200),
     Case("POST",   "/challenges/<slug>/phases/<phase>/rerun", 401, 403, 403, 200),

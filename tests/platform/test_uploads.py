@@ -116,7 +116,7 @@ def test_too_big_for_the_platform(api):
     cap = api.app.extensions["aigc"].settings.max_upload_bytes
     # Just over the package cap: refused by the upload check.
     message = refused(api, b"x" * (cap + 1), status=413)
-    assert f"more than the {cap} allowed" in message
+    assert f"the upload has {cap + 1} bytes (2.0 MiB), more than the {cap} allowed" in message
     # Far over: refused on its Content-Length before the body is read, naming both sizes.
     message = refused(api, b"x" * (cap + FORM_OVERHEAD + 1), status=413)
     assert message.startswith("the upload has ") and f"more than the {cap} allowed" in message
@@ -137,8 +137,9 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(api
     body, status, _headers = run_wsgi_app(api.app, environ, buffered=True)
     assert status.startswith("413")
     assert json.loads(b"".join(body))["error"]["message"] == (
-        f"the upload has {declared} bytes, more than the {cap} allowed "
-        f"({cap / 2**20:.1f} MiB): shrink the package"
+        f"the upload has {declared} bytes ({declared / 2**20:.1f} MiB), more than the {cap} "
+        f"allowed ({cap / 2**20:.1f} MiB): shrink the package (leave out what the agent does "
+        "not load)"
     )
 
 

@@ -161,3 +161,21 @@ def test_environment_kwargs_the_environment_refuses_become_a_failed_check(starte
     )
     report = check_package(starter, str(path))
     assert not report[-1].ok and "nope" in report[-1].message
+
+
+@pytest.mark.parametrize(
+    "name", ["requirements.txt", "pyproject.toml", "setup.py", "environment.yml"]
+)
+def test_files_that_install_packages_are_named_as_ignored_and_the_runtime_listed(starter, name):
+    (starter / name).write_text("stable-baselines3==2.9.2\n", encoding="utf-8")
+    report = check_package(starter)
+    assert [item.name for item in report] == [*ALL_CHECKS[:2], "packages", *ALL_CHECKS[2:]]
+    assert all(item.ok for item in report), report
+    (warning,) = [item for item in report if item.warning]
+    assert warning.message.startswith(f"{name} ignored: this challenge's runtime holds numpy ")
+    assert "gymnasium" in warning.message and "torch" in warning.message
+    assert warning.message.endswith("ask the organizer or vendor pure-Python code")
+
+
+def test_a_package_without_install_files_gets_no_warning(starter):
+    assert not any(item.warning for item in check_package(starter))

@@ -79,3 +79,15 @@ def test_gymnasium_module_ids_are_accepted_for_installed_environments() -> None:
     env = challenge.environment.make()
     assert env.spec is not None and env.spec.id == "CartPole-v1"
     env.close()
+
+
+def test_private_marks_a_bundles_code_and_nothing_else() -> None:
+    bundled = spec('{entry_point: "corridor:Corridor", private: true}')
+    assert parse_challenge_yaml(bundled, bundle=CORRIDOR).environment.private is True
+    assert parse_challenge_yaml(spec("{id: CartPole-v1}")).environment.private is False
+    with pytest.raises(SpecError, match=r"only an environment of a bundle .* leave private out"):
+        parse_challenge_yaml(spec("{id: CartPole-v1, private: true}"))
+    with pytest.raises(SpecError, match="expected true or false"):
+        parse_challenge_yaml(
+            spec('{entry_point: "corridor:Corridor", private: 1}'), bundle=CORRIDOR
+        )

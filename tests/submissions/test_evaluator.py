@@ -96,6 +96,17 @@ def test_agent_that_cannot_start(cartpole, name, code, words):
     assert result.episodes == []
 
 
+def test_a_missing_module_names_what_the_runtime_holds(cartpole):
+    failure = evaluate(agent("crash_import"), cartpole).failure
+    assert failure is not None
+    assert "No module named 'module_that_does_not_exist'; this runtime holds numpy " in (
+        failure.message
+    )
+    assert "torch" in failure.message and "vendor pure-Python code in the package" in (
+        failure.message
+    )
+
+
 def test_crash_in_act_keeps_the_finished_episodes():
     challenge = make_challenge(episodes=10)
     result = evaluate(agent("crash_act"), challenge, parallel=1)

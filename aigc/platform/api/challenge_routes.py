@@ -172,6 +172,58 @@ def update_challenge(slug: str) -> Any:
         return {**data, "changed": changed}
 
 
+@routes.route(
+    "/challenges/<slug>/spec",
+    "GET",
+    "The challenge's spec as participants may read it (YAML, no hidden seeds)",
+    "anyone",
+    errors=(404,),
+    # A YAML document of the spec's fields (a mapping), as docs/challenges.md describes them.
+    content={"application/yaml": {"schema": {"type": "object"}}},
+)
+def challenge_spec(slug: str) -> Any:
+    with platform().db.session() as session:
+        record = challenges.version_of(_load(session, slug))
+        text = challenges.public_spec_yaml(record.spec_yaml)
+    return Response(
+        text,
+        mimetype="application/yaml",
+        headers={"Content-Disposition": f'attachment; filename="{slug}.yaml"'},
+    )
+
+
+@routes.route(
+    "/challenges/<slug>/bundle",
+    "GET",
+    "The environment's code: the challenge's bundle with its public spec (.zip)",
+    "anyone",
+    errors=(403, 404),
+    content={"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+)
+def challenge_bundle(slug: str) -> Any:
+    p = platform()
+    with p.db.session() as session:
+        record = challenges.version_of(_load(session, slug))
+        spec_yaml, sha256 = record.spec_yaml, record.bundle_sha256
+    environment = challenges.parse(spec_yaml).environment
+    if sha256 is None or not environment.in_bundle:
+        raise ApiError(
+            404,
+            f"{slug!r} has no bundle: its environment {environment.id} is installed with the "
+            f"platform, and GET /api/v1/challenges/{slug}/spec is all there is to download",
+        )
+    if environment.private:
+        raise ApiError(
+            403,
+            f"the environment of {slug!r} is private: only the platform evaluates it (aigc submit)",
+        )
+    return Response(
+        challenges.public_bundle(p.store, sha256, spec_yaml),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{slug}.zip"'},
+    )
+
+
 PHASE_QUERY: list[dict[str, Any]] = [
     {"name": "phase", "in": "query", "schema": {"type": "string", "default": "dev"}},
     {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"], "default": "json"}},

@@ -31,6 +31,18 @@ class ApiError(Exception):
         self.status, self.message, self.retry_at, self.extra = status, message, retry_at, extra
 
 
+def too_large(limit: int) -> str:
+    """The refusal of a request body over the limit, with the limit and the body's size."""
+    from aigc.platform.submission_actions import too_large as refusal
+
+    if request.content_length:
+        return refusal(request.content_length, limit)
+    return (
+        f"the upload is larger than the {limit} bytes ({limit / 2**20:.1f} MiB) the platform "
+        "accepts: shrink the package (leave out what the agent does not load)"
+    )
+
+
 def exception_headers(error: HTTPException) -> list[tuple[str, str]]:
     """The headers an HTTP error carries besides its body's type: Allow on a 405, say."""
     return [

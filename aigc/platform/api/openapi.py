@@ -128,6 +128,14 @@ SCHEMAS: dict[str, Any] = {
             "environment": _string,
             "version": _integer,
             "builtin": {"type": "boolean"},
+            "bundle": {
+                "type": "boolean",
+                "description": "the environment is the organizer's code, in the challenge's bundle",
+            },
+            "environment_private": {
+                "type": "boolean",
+                "description": "the bundle's code is not served: only the platform evaluates",
+            },
             "available": {
                 "type": "boolean",
                 "description": "false when the environment cannot be built: no submissions",

@@ -85,6 +85,8 @@ def challenge_json(challenge: Challenge, detail: bool, participants: int) -> dic
         "environment": spec.environment.id,
         "version": challenge.current_version,
         "builtin": challenge.builtin,
+        "bundle": spec.environment.in_bundle,
+        "environment_private": spec.environment.private,
         "available": reason is None,
         "unavailable_reason": reason,
         "archived": challenge.archived_at is not None,

@@ -12,7 +12,7 @@ from typing import Any
 from flask import render_template, request
 from werkzeug.exceptions import HTTPException
 
-from aigc.platform.api.errors import exception_headers
+from aigc.platform.api.errors import exception_headers, too_large
 from aigc.platform.api.routes import API_PREFIX
 
 log = logging.getLogger("aigc.web")
@@ -48,6 +48,10 @@ def error_page(error: HTTPException) -> Any:
     title, message = ERRORS.get(code, (error.name, error.description or error.name))
     if error.description and error.description != type(error).description:
         message = error.description
+    elif code == 413:
+        from aigc.platform.context import platform
+
+        message = too_large(platform().settings.max_upload_bytes)
     headers = exception_headers(error)
     try:
         return render_template("error.html", code=code, title=title, message=message), code, headers

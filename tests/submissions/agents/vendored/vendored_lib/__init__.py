@@ -1,0 +1,3 @@
+"""A vendored pure-Python library of three modules."""
+
+from vendored_lib import first, second  # noqa: F401

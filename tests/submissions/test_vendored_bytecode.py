@@ -1,0 +1,53 @@
+"""Vendored code is byte-compiled once when a package is unpacked for an evaluation, on the
+trusted side without importing it, and the read-only container uses that bytecode."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from aigc.submissions.evaluator import evaluate
+from aigc.submissions.package import compile_package, open_package
+
+from .conftest import agent, make_challenge
+
+
+def zipped(folder: Path, path: Path) -> Path:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for file in sorted(folder.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                zf.write(file, file.relative_to(folder).as_posix())
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_compiling_imports_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "agent.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (folder / "broken.py").write_text("def (:\n")
+    assert compile_package(folder) is False  # broken.py does not compile; the rest does
+    assert not marker.exists()
+    assert list((folder / "__pycache__").glob("agent.cpython-*.pyc"))
+
+
+@pytest.mark.slow
+def test_the_sandbox_uses_the_bytecode_compiled_beside_the_package(
+    tmp_path: Path, docker_sandbox
+) -> None:
+    archive = zipped(agent("vendored"), tmp_path / "vendored.zip")
+    counts = {}
+    for compiled in (False, True):
+        with open_package(archive) as folder:
+            if compiled:
+                assert compile_package(folder)
+            result = evaluate(folder, make_challenge(episodes=1), sandbox=docker_sandbox)
+        assert result.failure is not None
+        counts[compiled] = result.failure.message.partition("compiled at start: ")[2]
+    assert counts[False].startswith("3 ") and "first.py" in counts[False]
+    assert counts[True] == "0 []"
