@@ -35,6 +35,7 @@ from aigc.submissions.images import (  # noqa: E402
     ImageError,
     Progress,
     base_image,
+    build,
     runtime_image,
 )
 
@@ -199,18 +200,7 @@ def _build(
         context = Path(tmp)
         _fill_wheelhouse(context / "wheelhouse", pins, _python_of(client, base), progress)
         shutil.copyfile(DOCKERFILE, context / "Dockerfile")
-        progress(f"building {tag}")
-        try:
-            for chunk in client.api.build(
-                path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, decode=True
-            ):
-                if "error" in chunk:
-                    raise ImageError(f"building {tag} failed: {chunk['error'].strip()}")
-                line = chunk.get("stream", "").strip()
-                if line.startswith("Step "):
-                    progress(line)
-        except docker.errors.APIError as exc:
-            raise ImageError(f"building {tag} failed: {exc.explanation}") from None
+        build(client, context, tag, {"BASE": base}, progress)
 
 
 def main() -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from aigc.leaderboard.ranking import Candidate, LeaderboardRow, rank
@@ -53,6 +53,18 @@ class Board:
     version: int
     built_at: datetime
     challenge_version: int = 0  # the current one; rows scored under earlier ones are outdated
+
+
+def on_the_board(challenge_id: int, phase: str) -> tuple[ColumnElement[bool], ...]:
+    """What makes a submission one the phase's board ranks: its evaluation ended (scored or
+    failed by its agent), and it is neither disqualified nor a platform failure."""
+    return (
+        Submission.challenge_id == challenge_id,
+        Submission.phase == phase,
+        Submission.status.in_((SubmissionStatus.FINISHED, SubmissionStatus.FAILED)),
+        Submission.disqualified.is_(False),
+        Submission.platform_failure.is_(False),
+    )
 
 
 def bump_board(
@@ -98,13 +110,7 @@ def candidates(
         .join(User, User.id == Submission.user_id)
         .outerjoin(Team, Team.id == Submission.team_id)
         .outerjoin(Evaluation, Evaluation.submission_id == Submission.id)
-        .where(
-            Submission.challenge_id == challenge.id,
-            Submission.phase == phase,
-            Submission.status.in_((SubmissionStatus.FINISHED, SubmissionStatus.FAILED)),
-            Submission.disqualified.is_(False),
-            Submission.platform_failure.is_(False),
-        )
+        .where(*on_the_board(challenge.id, phase))
     )
     found = []
     for (

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from aigc.platform import challenges
-from aigc.platform.board_cache import bump_board
+from aigc.platform.board_cache import bump_board, on_the_board
 from aigc.platform.models import ENDED, Challenge, Submission, SubmissionStatus, User, now
 from aigc.platform.quotas import QuotaExceeded, check_quota
 from aigc.platform.storage import PackageStore
@@ -194,15 +194,7 @@ def rerun_phase(session: Session, challenge: Challenge, phase: str) -> list[int]
     except SpecError as exc:
         raise Refused(404, str(exc)) from None
     found = session.scalars(
-        select(Submission)
-        .where(
-            Submission.challenge_id == challenge.id,
-            Submission.phase == phase,
-            Submission.status.in_((SubmissionStatus.FINISHED, SubmissionStatus.FAILED)),
-            Submission.disqualified.is_(False),
-            Submission.platform_failure.is_(False),
-        )
-        .order_by(Submission.id)
+        select(Submission).where(*on_the_board(challenge.id, phase)).order_by(Submission.id)
     ).all()
     for submission in found:
         rerun(submission)

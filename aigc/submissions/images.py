@@ -196,6 +196,28 @@ def _fill_wheelhouse(folder: Path, pins: list[str], progress: Progress) -> None:
     (folder / "requirements.txt").write_text("\n".join(pins) + "\n")
 
 
+def build(
+    client: docker.DockerClient,
+    context: Path,
+    tag: str,
+    buildargs: dict[str, str],
+    progress: Progress,
+) -> None:
+    """Build the image of a filled build context, showing its steps; ImageError if it fails."""
+    progress(f"building {tag}")
+    try:
+        for chunk in client.api.build(
+            path=str(context), tag=tag, buildargs=buildargs, rm=True, decode=True
+        ):
+            if "error" in chunk:
+                raise ImageError(f"building {tag} failed: {chunk['error'].strip()}")
+            line = chunk.get("stream", "").strip()
+            if line.startswith("Step "):
+                progress(line)
+    except docker.errors.APIError as exc:
+        raise ImageError(f"building {tag} failed: {exc.explanation}") from None
+
+
 def runtime_image(client: docker.DockerClient | None = None, progress: Progress = print) -> str:
     """Return the tag of the agent-runtime image, building it first if it is missing."""
     client = client or docker.from_env()
@@ -211,20 +233,5 @@ def runtime_image(client: docker.DockerClient | None = None, progress: Progress 
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(_source_root() / module, target)
         (context / "Dockerfile").write_text(dockerfile())
-        progress(f"building {tag}")
-        try:
-            for chunk in client.api.build(
-                path=str(context),
-                tag=tag,
-                buildargs={"BASE": base, "AGENT_UID": str(AGENT_UID)},
-                rm=True,
-                decode=True,
-            ):
-                if "error" in chunk:
-                    raise ImageError(f"building {tag} failed: {chunk['error'].strip()}")
-                line = chunk.get("stream", "").strip()
-                if line.startswith("Step "):
-                    progress(line)
-        except docker.errors.APIError as exc:
-            raise ImageError(f"building {tag} failed: {exc.explanation}") from None
+        build(client, context, tag, {"BASE": base, "AGENT_UID": str(AGENT_UID)}, progress)
     return tag
