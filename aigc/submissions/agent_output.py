@@ -37,9 +37,10 @@ class LogBuffer:
             pending = self.pending[stream]
             pending += data
             while True:
-                end = pending.find(b"\n")
+                # A line longer than the limit is cut, whether or not its end has come.
+                end = pending.find(b"\n", 0, self.line_limit + 1)
                 if end < 0 and len(pending) >= self.line_limit:
-                    end = self.line_limit  # a line without end: cut it, keep no more waiting
+                    end = self.line_limit  # cut it, and keep no more of it waiting
                 if end < 0:
                     return
                 self._add(_entry(stream, bytes(pending[:end])))

@@ -39,6 +39,16 @@ def test_a_line_that_never_ends_is_cut() -> None:
     assert lines(buffer.text()) == [("out", "x" * 10), ("out", "x" * 10), ("out", "x" * 5)]
 
 
+def test_a_line_longer_than_the_limit_is_cut_though_its_end_came_with_it() -> None:
+    """Docker hands over whole lines: a 100 KiB one is cut too, so its start is kept."""
+    buffer = LogBuffer(head=100, tail=100, line=10)
+    buffer.write(b"flood " * 1000 + b"\n")
+    kept = buffer.text()
+    assert kept.startswith("out| flood floo\nout| d flood fl\n")
+    assert "bytes of output skipped" in kept
+    assert len(kept.encode()) < 300
+
+
 def test_a_flood_keeps_whole_first_and_last_lines_within_the_bounds() -> None:
     buffer = LogBuffer(head=100, tail=300)
     for i in range(1000):
