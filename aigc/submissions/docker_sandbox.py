@@ -62,14 +62,23 @@ class SandboxCaps:
     stop_grace: float = 2.0
 
 
+# How long one call to the engine may take: starting a container on a busy machine can
+# take several seconds, far more than the engine needs to answer that it is there.
+CALL_TIMEOUT = 120
+
+
 def docker_client(timeout: float = 5.0) -> docker.DockerClient | None:
-    """Return a client for the local Docker engine, or None if none answers."""
+    """Return a client for the local Docker engine, or None if none answers within
+    ``timeout`` seconds; the client's own calls may take up to CALL_TIMEOUT."""
     try:
-        client = docker.from_env(timeout=int(max(1, timeout)))
-        client.ping()
+        probe = docker.from_env(timeout=int(max(1, timeout)))
+        try:
+            probe.ping()
+        finally:
+            probe.close()
+        return docker.from_env(timeout=CALL_TIMEOUT)
     except Exception:  # no socket, no permission, engine down: all mean "not available"
         return None
-    return client
 
 
 def reap_stale_containers(client: docker.DockerClient) -> list[str]:

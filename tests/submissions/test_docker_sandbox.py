@@ -275,3 +275,12 @@ def test_the_network_probe_sees_a_leak_and_stays_on_this_machine(docker_sandbox,
     assert "ESCAPED: " in message and "; interfaces " in message, message
     for port in filter(loopback_answers, HOST_SERVICES):
         assert f"127.0.0.1:{port}" in message, message
+
+
+def test_the_engines_calls_may_outlast_its_answer_to_a_ping(docker_sandbox):
+    """Starting a container on a busy machine takes longer than the engine's ping."""
+    from aigc.submissions.docker_sandbox import CALL_TIMEOUT, docker_client
+
+    client = docker_client(timeout=1)
+    assert client is not None
+    assert client.api.timeout == CALL_TIMEOUT > 5
