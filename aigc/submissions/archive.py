@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
+from aigc.submissions.owners import make_temp_folder
+
 _CHUNK = 64 * 1024
 _EXAMPLE = "(e.g. `cd my-agent && zip -r ../agent.zip .`)"
 _FIX_UPLOAD = f"upload a .zip or .tar.gz of the agent folder {_EXAMPLE}"
@@ -362,3 +364,31 @@ def extract_archive(path: Path, dest: Path, limits: ArchiveLimits = ArchiveLimit
         shutil.rmtree(dest, ignore_errors=True)
         raise
     return dest
+
+
+@contextlib.contextmanager
+def folder_of(
+    path: Path, limits: ArchiveLimits, error: Callable[[str], Exception], missing: str
+) -> Iterator[Path]:
+    """Yield ``path`` if it is a folder, else the archive extracted (within ``limits``) to a
+    fresh temporary folder that is removed afterwards. A missing path raises
+    ``error(missing)``, an archive that fails its checks ``error(reason)``."""
+    path = Path(path)
+    if path.is_dir():
+        yield path
+        return
+    if not path.is_file():
+        raise error(missing)
+    try:
+        archive_kind(path)
+    except ArchiveError as exc:
+        raise error(str(exc)) from None
+    workdir = make_temp_folder("package")
+    try:
+        try:
+            extract_archive(path, workdir / "contents", limits)
+        except ArchiveError as exc:
+            raise error(str(exc)) from None
+        yield workdir / "contents"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

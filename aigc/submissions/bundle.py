@@ -10,16 +10,17 @@ environments.
 from __future__ import annotations
 
 import io
-import shutil
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aigc.submissions.archive import ArchiveError, ArchiveLimits, archive_kind, extract_archive
+from aigc.submissions.archive import (
+    ArchiveLimits,
+    folder_of,
+)
 from aigc.submissions.challenge import ChallengeSpec, SpecError, parse_challenge_yaml
-from aigc.submissions.owners import make_temp_folder
 
 SPEC_NAME = "challenge.yaml"
 # Left out when a folder is packed: caches and version control, never part of a bundle.
@@ -55,25 +56,9 @@ def is_bundle_path(path: Path) -> bool:
 @contextmanager
 def open_bundle(path: Path, limits: ArchiveLimits | None = None) -> Iterator[Bundle]:
     """Yield the checked bundle of a folder or archive (an archive unpacked afresh)."""
-    path = Path(path)
-    if path.is_dir():
-        yield _read(find_bundle_root(path))
-        return
-    if not path.is_file():
-        raise SpecError(f"{path} does not exist: give a challenge YAML, a bundle folder or archive")
-    try:
-        archive_kind(path)
-    except ArchiveError as exc:
-        raise SpecError(str(exc)) from None
-    workdir = make_temp_folder("package")
-    try:
-        try:
-            extract_archive(path, workdir / "bundle", limits or ArchiveLimits())
-        except ArchiveError as exc:
-            raise SpecError(str(exc)) from None
-        yield _read(find_bundle_root(workdir / "bundle"))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    missing = f"{path} does not exist: give a challenge YAML, a bundle folder or archive"
+    with folder_of(path, limits or ArchiveLimits(), SpecError, missing) as folder:
+        yield _read(find_bundle_root(folder))
 
 
 def _read(root: Path) -> Bundle:

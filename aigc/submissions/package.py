@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
-import shutil
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -24,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from aigc.submissions.archive import ArchiveError, ArchiveLimits, archive_kind, extract_archive
-from aigc.submissions.owners import make_temp_folder
+from aigc.submissions.archive import (
+    ArchiveLimits,
+    folder_of,
+)
 
 if TYPE_CHECKING:  # the sandbox's image carries no more than the runtime needs to run
     from aigc.submissions.agent import AgentClass
@@ -192,25 +193,9 @@ def find_package_root(folder: Path) -> Path:
 def open_package(path: Path, limits: ArchiveLimits | None = None) -> Iterator[Path]:
     """Yield the package folder of a folder or archive; an archive is extracted (within
     ``limits``) to a fresh temporary folder that is removed afterwards."""
-    path = Path(path)
-    if path.is_dir():
-        yield find_package_root(path)
-        return
-    if not path.is_file():
-        raise PackageError(f"{path} does not exist: give an agent folder, .zip or .tar.gz")
-    try:
-        archive_kind(path)
-    except ArchiveError as exc:
-        raise PackageError(str(exc)) from None
-    workdir = make_temp_folder("package")
-    try:
-        try:
-            extract_archive(path, workdir / "package", limits or ArchiveLimits())
-        except ArchiveError as exc:
-            raise PackageError(str(exc)) from None
-        yield find_package_root(workdir / "package")
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    missing = f"{path} does not exist: give an agent folder, .zip or .tar.gz"
+    with folder_of(path, limits or ArchiveLimits(), PackageError, missing) as folder:
+        yield find_package_root(folder)
 
 
 COMPILE_SECONDS = 120.0
