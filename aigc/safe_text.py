@@ -45,6 +45,11 @@ def printable(text: str, *, one_line: bool = False) -> str:
     return storable(_CONTROL.sub(_escape, text))
 
 
+def short_message(text: str, limit: int = 500) -> str:
+    """Outside text made a message to show: one line, controls escaped, at most ``limit``."""
+    return printable(text, one_line=True)[:limit].strip()
+
+
 def file_name(name: str, limit: int = 255) -> str:
     """The last part of an uploaded file's name, its control characters replaced by '_'.
 

@@ -32,7 +32,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from aigc.safe_text import printable
+from aigc.safe_text import printable, short_message
 from aigc.submissions import results as r
 from aigc.submissions.challenge import EnvironmentSpec, Limits
 from aigc.submissions.owners import make_temp_folder
@@ -46,7 +46,7 @@ from aigc.submissions.protocol import (
     decode_array,
     encode_array,
 )
-from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, Sandbox
+from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, Sandbox, wait_exit
 from aigc.submissions.spaces import (
     ACTION_SPACES,
     decode_batch,
@@ -168,7 +168,7 @@ class EnvironmentHost:
             self.conn.close()
             self.conn = None
         if self.process is not None:
-            _wait_exit(self.process, 1.0)
+            wait_exit(self.process, 1.0)
             self.process.stop()
             self.logs = self.process.logs()
             self.process = None
@@ -252,7 +252,7 @@ class EnvironmentHost:
         reply = self._ask({"type": "env_check"}, deadline, "check_env")
         if reply["type"] != "env_checked":
             raise EnvironmentFailed(f"the environment answered env_check with {reply['type']!r}")
-        return [_clean(str(w), 300) for w in reply["warnings"][:50]]
+        return [short_message(str(w), 300) for w in reply["warnings"][:50]]
 
     # -- checks of what comes back -------------------------------------------------------
 
@@ -325,7 +325,7 @@ class EnvironmentHost:
         except (ProtocolError, OSError) as exc:
             raise EnvironmentFailed(f"the environment broke the protocol: {exc}") from None
         if reply["type"] == "error":
-            raise EnvironmentFailed(_clean(str(reply["message"])))
+            raise EnvironmentFailed(short_message(str(reply["message"])))
         return reply
 
     def _accept(self, listener: socket.socket, deadline: float) -> socket.socket:
@@ -347,10 +347,10 @@ class EnvironmentHost:
 
     def _exit_message(self, where: str) -> str:
         assert self.process is not None
-        _wait_exit(self.process, EXIT_WAIT)
+        wait_exit(self.process, EXIT_WAIT)
         message = f"the environment process {self.process.exit_reason()} during {where}"
         lines = [line.strip() for line in self.process.logs().splitlines() if line.strip()]
-        return f"{message}; its last output: {_clean(lines[-1], 300)}" if lines else message
+        return f"{message}; its last output: {short_message(lines[-1], 300)}" if lines else message
 
 
 class RemoteEnv(gym.Env):
@@ -411,13 +411,3 @@ def step_all(
         indices = [env.index for env in envs if isinstance(env, RemoteEnv)]
         return list(hosts.pop().step_many(indices, actions))
     return [env.step(action) for env, action in zip(envs, actions, strict=True)]
-
-
-def _wait_exit(process: AgentProcess, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while process.poll() is None and time.monotonic() < end:
-        time.sleep(0.02)
-
-
-def _clean(text: str, limit: int = 500) -> str:
-    return printable(text, one_line=True)[:limit].strip()

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import gymnasium as gym
 
-from aigc.safe_text import printable
+from aigc.safe_text import short_message
 from aigc.submissions import agent_output, recording
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
@@ -44,7 +44,7 @@ from aigc.submissions.protocol import (
     decode_array,
 )
 from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
-from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, LocalSandbox, Sandbox
+from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, LocalSandbox, Sandbox, wait_exit
 from aigc.submissions.spaces import (
     ACTION_SPACES,
     InvalidAction,
@@ -248,7 +248,7 @@ class _Run:
                 self.conn.send({"type": "close"}, time.monotonic() + 1.0)
             self.conn.close()
         if self.process is not None:
-            _wait_exit(self.process, 1.0)
+            wait_exit(self.process, 1.0)
             self.process.stop()
             self.result.logs = self.process.logs()
         for env in self.envs:
@@ -495,7 +495,7 @@ class _Run:
 
     def _exit_message(self, starting: bool = False) -> str:
         assert self.process is not None
-        _wait_exit(self.process, EXIT_WAIT)
+        wait_exit(self.process, EXIT_WAIT)
         when = "before it connected" if starting else self._where()
         message = f"the agent process {self.process.exit_reason()} {when}"
         last = _last_line(self.process.logs())
@@ -517,20 +517,9 @@ def _reported(error: dict, starting: bool) -> AgentFailed:
         code = r.AGENT_START_FAILED
     else:
         code = r.INVALID_ACTION if error.get("code") == r.INVALID_ACTION else r.AGENT_ERROR
-    return AgentFailed(code, _clean(str(error["message"])))
-
-
-def _wait_exit(process: AgentProcess, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while process.poll() is None and time.monotonic() < end:
-        time.sleep(0.02)
-
-
-def _clean(text: str, limit: int = 500) -> str:
-    """Make an agent-supplied message safe to show: one line, controls escaped, bounded."""
-    return printable(text, one_line=True)[:limit].strip()
+    return AgentFailed(code, short_message(str(error["message"])))
 
 
 def _last_line(logs: str) -> str:
     written = [text.strip() for _, text in agent_output.lines(logs) if text.strip()]
-    return _clean(written[-1], 300) if written else ""
+    return short_message(written[-1], 300) if written else ""

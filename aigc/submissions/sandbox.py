@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import cast
@@ -192,3 +193,10 @@ class LocalSandbox(Sandbox):
         except OSError as exc:
             raise SandboxError(f"cannot start the {what} runtime: {exc}") from exc
         return LocalProcess(popen, home)
+
+
+def wait_exit(process: AgentProcess, seconds: float) -> None:
+    """Wait up to ``seconds`` for ``process`` to end on its own."""
+    end = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < end:
+        time.sleep(0.02)
