@@ -28,7 +28,7 @@ CALLERS = (ANONYMOUS, OTHER, OWNER, ORGANIZER)  # also the order requests are ma
 
 # What only alice's own submissions carry: none of it may reach bob.
 DEV_LOGS = "alice-dev-log: the pole leans 0.0137 rad"
-HIDDEN_LOGS = "alice-hidden-log: observation [0.031, -0.2, 0.044, 0.91] at seed 1729"
+HIDDEN_LOGS = "alice-hidden-log: observation [0.031, -0.2, 0.044, 0.91] at seed 918273645"
 SECRET_FAILURE = "ValueError: the agent saw observation [0.031, -0.2, 0.044, 0.91]"
 ALICE_FILENAME = "alice-agent.zip"
 
@@ -67,7 +67,7 @@ def build_world(api: Api) -> World:
         response = api.upload(alice, package, "cartpole", phase, filename=ALICE_FILENAME)
         assert response.status_code == 201, response.get_json()
         ids[key] = response.get_json()["id"]
-    episode = EpisodeResult(0, 1729, 42.0, 42, 0.1, True, False, False)
+    episode = EpisodeResult(0, 918273645, 42.0, 42, 0.1, True, False, False)
     _finish(
         api,
         ids["dev"],

@@ -121,22 +121,22 @@ def _stored(api: Api, who, challenge: str, phase: str, episodes: list[EpisodeRes
 
 def test_a_hidden_phase_shows_no_episode_replay_or_seed_to_its_participant(api, settings):
     alice, orga = api.account("alice"), api.organizer()
-    episode = EpisodeResult(0, 1729, 42.0, 42, 0.1, True, False, False, actions="eJwDAAAAAAE=")
+    episode = EpisodeResult(0, 918273645, 42.0, 42, 0.1, True, False, False, actions="eJwDAAAAAAE=")
     submission_id = _stored(api, alice, "cartpole", "test", [episode])
     for path in ("episodes", "episodes/0", "samples"):
         url = f"/api/v1/submissions/{submission_id}/{path}"
         assert "hidden phase" in error(api.client.get(url, headers=alice.headers), 403)
         assert api.client.get(url, headers=orga.headers).status_code == 200
     seen = api.client.get(f"/api/v1/submissions/{submission_id}/episodes", headers=orga.headers)
-    assert seen.get_json()["episodes"][0]["seed"] == 1729
+    assert seen.get_json()["episodes"][0]["seed"] == 918273645
     page = text(signed_in(api, alice).get(f"/my/submissions/{submission_id}"))
-    assert 'id="episodes"' not in page and 'id="replays"' not in page and "1729" not in page
+    assert 'id="episodes"' not in page and 'id="replays"' not in page and "918273645" not in page
     assert api.queue.renders == []
     browser = signed_in(api, alice)
     assert browser.get(f"/my/submissions/{submission_id}/replays/0.json").status_code == 404
     assert browser.get(f"/my/submissions/{submission_id}/replays/0").status_code == 404
     organizer_page = text(signed_in(api, orga).get(f"/my/submissions/{submission_id}"))
-    assert 'id="episodes"' in organizer_page and "1729" in organizer_page
+    assert 'id="episodes"' in organizer_page and "918273645" in organizer_page
 
 
 def _text_episode(index: int, score: float, gold: float, completion: str) -> EpisodeResult:

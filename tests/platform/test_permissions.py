@@ -249,7 +249,7 @@ def test_owner_sees_her_submission_logs_and_package(world: World) -> None:
     assert dev["details_hidden"] is False
     assert dev["package"]["sha256"] == world.sha256
     assert dev["result"]["score"] == 42.0
-    assert dev["result"]["episodes"][0]["seed"] == 1729
+    assert dev["result"]["episodes"][0]["seed"] == 918273645
     logs = client.get(f"/api/v1/submissions/{world.ids['dev']}/logs", headers=alice.headers)
     assert logs.get_json() == {"id": world.ids["dev"], "logs": DEV_LOGS, "hidden": False}
     package = client.get(f"/api/v1/submissions/{world.ids['dev']}/package", headers=alice.headers)
@@ -305,7 +305,7 @@ def test_owner_sees_hidden_phase_status_but_no_result_logs_or_failure_text(world
     assert [s["result"] for s in listed.get_json()["submissions"]] == [None]
     for response in (shown, listed):
         text = response.get_data(as_text=True)
-        for secret in (SECRET_FAILURE, HIDDEN_LOGS, "1729"):
+        for secret in (SECRET_FAILURE, HIDDEN_LOGS, "918273645"):
             assert secret not in text
     # Whatever the agent did wrong, its owner reads the fixed text and never its own message.
     for code, fixed in HIDDEN_FAILURES.items():
@@ -320,7 +320,7 @@ def test_organizer_sees_everything_of_a_hidden_phase_submission(world: World) ->
     body = client.get(f"/api/v1/submissions/{hidden}", headers=orga.headers).get_json()
     assert body["details_hidden"] is False
     assert body["failure"] == {"code": results.AGENT_ERROR, "message": SECRET_FAILURE}
-    assert body["result"]["episodes"][0]["seed"] == 1729
+    assert body["result"]["episodes"][0]["seed"] == 918273645
     logs = client.get(f"/api/v1/submissions/{hidden}/logs", headers=orga.headers).get_json()
     assert logs == {"id": hidden, "logs": HIDDEN_LOGS, "hidden": False}
 
