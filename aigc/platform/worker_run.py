@@ -43,8 +43,9 @@ from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
 from aigc.submissions import results
 from aigc.submissions.challenge import ChallengeSpec
+from aigc.submissions.deadlines import EvaluationCancelled
 from aigc.submissions.environment_host import EnvironmentFailed, EnvironmentHost
-from aigc.submissions.evaluator import EvaluationCancelled, evaluate
+from aigc.submissions.evaluator import evaluate
 from aigc.submissions.metrics import MetricsSpec
 from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
 from aigc.submissions.sandbox import Sandbox
@@ -243,7 +244,7 @@ def run_submission(
         with (
             heartbeat,
             store.unpacked(sha256) as folder,
-            _environment(store, spec, bundle, make_sandbox) as make_env,
+            _environment(store, spec, bundle, make_sandbox, heartbeat.stop) as make_env,
         ):
             result = evaluate(
                 folder,
@@ -315,6 +316,7 @@ def _environment(
     spec: ChallengeSpec,
     bundle: str | None,
     make_sandbox: Callable[[], Sandbox],
+    cancel: threading.Event,
 ) -> Iterator[Callable[[], gym.Env] | None]:
     """How the evaluation makes its environments: here, or a bundle's in its own sandbox."""
     if not spec.environment.in_bundle:
@@ -325,7 +327,12 @@ def _environment(
     with (
         store.unpacked_bundle(bundle) as folder,
         EnvironmentHost(
-            folder, spec.environment, spec.metrics.info, spec.limits, make_sandbox()
+            folder,
+            spec.environment,
+            spec.metrics.info,
+            spec.limits,
+            make_sandbox(),
+            cancel=cancel,  # a cancel reaches an environment that hangs as it does an agent
         ) as host,
     ):
         yield host.make

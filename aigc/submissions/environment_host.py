@@ -8,8 +8,9 @@ keeps what it keeps with any environment: the seeds (passed to ``reset``), the c
 every action (against the space the runtime declared, checked when it arrives), the
 returns and lengths. This side checks every observation against the observation space,
 every reward, flag and info value, and takes from ``info`` only the names of
-``metrics.info``. Every wait has a deadline (start-up, then per step); when the
-environment fails, :class:`EnvironmentFailed` says why, for the organizer.
+``metrics.info``. Every wait has a deadline (start-up, then per step) and obeys the
+evaluation's cancel event; when the environment fails, :class:`EnvironmentFailed` says
+why, for the organizer.
 
 A replay (``render=True``) has the environment draw too: :meth:`RemoteEnv.render` returns
 its frame, checked here (an H x W x 3 uint8 image within :data:`MAX_FRAME_SIDE` pixels a
@@ -23,6 +24,7 @@ import json
 import math
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +37,7 @@ import numpy as np
 from aigc.safe_text import printable, short_message
 from aigc.submissions import results as r
 from aigc.submissions.challenge import EnvironmentSpec, Limits
+from aigc.submissions.deadlines import check, until
 from aigc.submissions.owners import make_temp_folder
 from aigc.submissions.protocol import (
     ENVIRONMENT_MESSAGES,
@@ -83,11 +86,13 @@ class EnvironmentHost:
         limits: Limits,
         sandbox: Sandbox,
         render: bool = False,
+        cancel: threading.Event | None = None,
     ):
         if environment.entry_point is None:
             raise ValueError("only an environment of a bundle runs in its own sandbox")
         self.bundle_dir, self.environment, self.info = Path(bundle_dir), environment, tuple(info)
         self.limits, self.sandbox, self.render = limits, sandbox, render
+        self.cancel = cancel  # set: every wait on the environment ends with EvaluationCancelled
         self.render_mode: str | None = None
         self.render_fps = 0.0
         self.process: AgentProcess | None = None
@@ -311,9 +316,11 @@ class EnvironmentHost:
     def _ask(self, message: dict[str, Any], deadline: float, where: str) -> dict:
         if self.conn is None:
             raise EnvironmentFailed("the environment's sandbox is not running")
+        conn = self.conn
         try:
-            self.conn.send(message, deadline)
-            reply = self.conn.recv(ENVIRONMENT_MESSAGES, deadline)
+            conn.queue(message)
+            until(deadline, conn.flush, self.cancel)
+            reply = until(deadline, lambda d: conn.recv(ENVIRONMENT_MESSAGES, d), self.cancel)
         except DeadlineExceeded:
             limit = self.limits.startup_timeout if where in ("start", "check_env") else None
             allowed = f"{limit:g} s to start" if limit else f"{self.limits.step_timeout:g} s a step"
@@ -331,6 +338,7 @@ class EnvironmentHost:
     def _accept(self, listener: socket.socket, deadline: float) -> socket.socket:
         assert self.process is not None
         while True:
+            check(self.cancel)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise EnvironmentFailed(

@@ -30,6 +30,7 @@ from aigc.safe_text import short_message
 from aigc.submissions import agent_output, recording
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
+from aigc.submissions.deadlines import check, until
 from aigc.submissions.environment_host import EnvironmentFailed, step_all
 from aigc.submissions.metrics import compute_metrics, episode_success, info_values
 from aigc.submissions.owners import make_temp_folder
@@ -56,15 +57,10 @@ from aigc.submissions.spaces import (
 DEFAULT_PARALLEL = 64
 PIPELINE_GROUPS = 2
 EXIT_WAIT = 2.0  # seconds to let an agent that closed its socket finish exiting
-CANCEL_CHECK = 0.25  # seconds between looks at the cancel event while the agent thinks
 LAST_WORDS_WAIT = 0.5  # seconds to read what a departed agent left on the connection
 
 OnEpisode = Callable[[EpisodeResult, int, int], None]
 T = TypeVar("T")
-
-
-class EvaluationCancelled(Exception):
-    """The evaluation was stopped from outside (its ``cancel`` event was set)."""
 
 
 class AgentFailed(Exception):
@@ -234,8 +230,7 @@ class _Run:
             self._request(group, observation_space, in_flight)
             in_flight.append(group)
         while in_flight:
-            if self.cancel is not None and self.cancel.is_set():
-                raise EvaluationCancelled()
+            check(self.cancel)
             group = self.current = in_flight.popleft()
             self._collect(group, action_space)
             if group:
@@ -455,28 +450,13 @@ class _Run:
         return self._until(when, lambda deadline: conn.recv(AGENT_MESSAGES, deadline))
 
     def _until(self, when: float, attempt: Callable[[float], T]) -> T:
-        """Run ``attempt(deadline)`` until it succeeds or ``when`` passes, looking at the
-        cancel event every CANCEL_CHECK seconds.
-
-        The connection keeps a partial frame in either direction, so a slice that ends
-        mid-frame loses nothing: the next slice goes on with it.
-        """
-        if self.cancel is None:
-            return attempt(when)
-        while True:
-            if self.cancel.is_set():
-                raise EvaluationCancelled()
-            try:
-                return attempt(min(when, time.monotonic() + CANCEL_CHECK))
-            except DeadlineExceeded:
-                if time.monotonic() >= when:
-                    raise
+        """Run ``attempt(deadline)`` until it succeeds or ``when`` passes, cancel obeyed."""
+        return until(when, attempt, self.cancel)
 
     def _accept(self, listener: socket.socket, deadline: float) -> socket.socket:
         assert self.process is not None
         while True:
-            if self.cancel is not None and self.cancel.is_set():
-                raise EvaluationCancelled()
+            check(self.cancel)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AgentFailed(

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker.errors
 import pytest
 import redis
 from click.testing import CliRunner
@@ -27,7 +28,8 @@ from aigc.cli import main as aigc_main
 from aigc.platform.models import Evaluation, Submission
 from aigc.platform.queue import CeleryQueue
 from aigc.platform.startup import start
-from aigc.submissions.docker_sandbox import LABEL
+from aigc.submissions.docker_sandbox import reap_stale_containers
+from tests.containers import of_sessions
 from tests.waiting import wait_for
 
 from .conftest import AGENTS, Api, free_port, zip_agent
@@ -116,9 +118,13 @@ class Processes:
 def processes(tmp_path: Path, docker_sandbox) -> Iterator[Processes]:
     running = Processes(tmp_path)
     yield running
+    sessions = {process.pid for process in running.started}  # each started its own session
+    left = of_sessions(docker_sandbox.client, sessions)
     running.stop_all()
-    for container in docker_sandbox.client.containers.list(all=True, filters={"label": LABEL}):
-        container.remove(force=True)
+    for container in left:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+    reap_stale_containers(docker_sandbox.client)  # those of the workers the test killed
 
 
 def row(db, submission_id: int) -> Submission:
@@ -152,11 +158,11 @@ def test_worker_killed_mid_evaluation_leads_to_exactly_one_result(
     env = environment(celery_settings)
     first = processes.start("worker-1", ["worker"], env)
     wait_for(lambda: row(db, submission_id).status == "running", 90, "the first worker runs it")
-    containers = lambda: docker_sandbox.client.containers.list(all=True, filters={"label": LABEL})  # noqa: E731
+    containers = lambda: of_sessions(docker_sandbox.client, {first.pid})  # noqa: E731
     wait_for(lambda: len(containers()) == 1, 30, "its sandbox container exists")
+    [orphan] = containers()  # known while its worker lives: the label names the worker's child
     time.sleep(1.0)  # well inside the evaluation, which lasts several seconds
     processes.kill(first)
-    [orphan] = containers()
     assert row(db, submission_id).status == "running"  # nobody is evaluating it now
 
     second = processes.start("worker-2", ["worker"], env)
@@ -168,7 +174,7 @@ def test_worker_killed_mid_evaluation_leads_to_exactly_one_result(
     assert scored(db, submission_id) == 1
     assert final.episodes_done == 6
     # The dead worker's container was removed when the second worker started.
-    assert orphan.id not in {c.id for c in containers()}
+    assert orphan.id not in {c.id for c in docker_sandbox.client.containers.list(all=True)}
     assert "left by evaluators that died" in processes.log("worker-2")
     processes.kill(second)
 

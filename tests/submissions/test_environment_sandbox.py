@@ -8,6 +8,7 @@ tried (``BLOCKED: ...`` or ``ESCAPED: ...``) as the agents of test_hostile.py do
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import gymnasium as gym
@@ -16,6 +17,7 @@ import pytest
 
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, parse_challenge_yaml
+from aigc.submissions.deadlines import EvaluationCancelled
 from aigc.submissions.docker_sandbox import DockerSandbox
 from aigc.submissions.environment_host import (
     MAX_TEXT_FRAME_CHARS,
@@ -134,6 +136,46 @@ def test_a_failing_environment_is_the_organizers_failure_with_a_reason(
     assert result.failure is not None, result.metrics
     assert result.failure.code == r.ENVIRONMENT_ERROR
     assert expected in result.failure.message, result.failure.message
+
+
+def test_a_cancel_reaches_an_environment_that_hangs_in_step() -> None:
+    """Cancelling stops the evaluation although the environment never answers its step."""
+    spec = hostile_spec("hang_step", step="120s")  # without the cancel: a failure in 120 s
+    cancel = threading.Event()
+    host = EnvironmentHost(
+        ENVIRONMENTS / "hang_step",
+        spec.environment,
+        spec.metrics.info,
+        spec.limits,
+        LocalSandbox(),
+        cancel=cancel,
+    )
+    with host:
+        env = host.make()
+        env.reset(seed=1)
+        threading.Timer(1.0, cancel.set).start()
+        with pytest.raises(EvaluationCancelled):
+            env.step(0)
+    # The evaluator passes its own cancel event on: the whole evaluation ends cancelled.
+    cancel.clear()
+    with EnvironmentHost(
+        ENVIRONMENTS / "hang_step",
+        spec.environment,
+        spec.metrics.info,
+        spec.limits,
+        LocalSandbox(),
+        cancel=cancel,
+    ) as host:
+        threading.Timer(1.0, cancel.set).start()
+        with pytest.raises(EvaluationCancelled):
+            evaluate(
+                agent("random"),
+                spec,
+                "dev",
+                sandbox=LocalSandbox(),
+                make_env=host.make,
+                cancel=cancel,
+            )
 
 
 def test_a_huge_info_reaches_the_evaluator_as_the_declared_names_only() -> None:

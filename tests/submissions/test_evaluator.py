@@ -10,7 +10,8 @@ import pytest
 
 from aigc.submissions import results as r
 from aigc.submissions.challenge import Limits
-from aigc.submissions.evaluator import EvaluationCancelled, evaluate
+from aigc.submissions.deadlines import EvaluationCancelled
+from aigc.submissions.evaluator import evaluate
 from aigc.submissions.protocol import EVALUATOR_MESSAGES, HEADER, Connection
 from aigc.submissions.results import EvaluationResult
 from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, Sandbox
@@ -209,7 +210,7 @@ def test_dict_observations_and_multidiscrete_actions_cross_the_protocol():
 def test_setting_cancel_stops_the_evaluation_and_the_agent():
     import threading
 
-    from aigc.submissions.evaluator import EvaluationCancelled
+    from aigc.submissions.deadlines import EvaluationCancelled
 
     cancel = threading.Event()
     seen: list[int] = []
