@@ -71,6 +71,33 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+# Redis databases a test may hold for itself: 0 keeps the claims, 13 is the benchmarks'.
+BROKER_DATABASES = range(1, 13)
+CLAIM_SECONDS = 3600  # a claim left by a killed test session expires
+
+
+@pytest.fixture
+def broker_url(redis_url: str) -> Iterator[str]:
+    """A Redis database of this test's own, empty, as a broker URL.
+
+    Tests running side by side (pytest-xdist workers, other sessions on the machine) each
+    claim a different database number, so no worker of theirs takes another's tasks.
+    """
+    claims = redis.Redis.from_url(redis_url)
+    token = secrets.token_hex(8)
+    for number in BROKER_DATABASES:
+        if claims.set(f"aigc-test-broker-{number}", token, nx=True, ex=CLAIM_SECONDS):
+            break
+    else:
+        pytest.fail("every Redis database is held by another test: try again later")
+    url = f"{redis_url.rsplit('/', 1)[0]}/{number}"
+    redis.Redis.from_url(url).flushdb()
+    yield url
+    redis.Redis.from_url(url).flushdb()
+    if claims.get(f"aigc-test-broker-{number}") == token.encode():
+        claims.delete(f"aigc-test-broker-{number}")
+
+
 def machine_lacks(what: str) -> None:
     """Skip a test for want of something on the machine, unless skipping is forbidden.
 

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 import sqlalchemy as sa
 import yaml
@@ -32,7 +31,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
-REDIS_DB = 14  # the stack's broker database, emptied before and after
 
 
 def tool_missing(what: str) -> None:
@@ -150,15 +148,12 @@ def stack(
     compose: list[str],
     images: dict[str, str],
     postgres_admin: sa.Engine,
-    redis_url: str,
+    broker_url: str,
 ) -> Iterator[tuple[str, dict[str, str], list[str]]]:
     """Web and two workers from the compose files; their URL, environment and command."""
     name = f"aigc_deploy_{secrets.token_hex(4)}"
     with postgres_admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    broker = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs
-    broker_url = f"redis://{broker.get('host', '127.0.0.1')}:{broker.get('port', 6379)}/{REDIS_DB}"
-    redis.Redis.from_url(broker_url).flushdb()
     work = Path(tempfile.mkdtemp(prefix="aigc-deploy-", dir="/tmp"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIGC_")} | {
@@ -181,7 +176,6 @@ def stack(
         ).stdout
         subprocess.run([*command, "down", "-v"], env=env, cwd=DOCKER, capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
-        redis.Redis.from_url(broker_url).flushdb()
         with postgres_admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         print(logs[-20000:])  # shown by pytest when the test failed

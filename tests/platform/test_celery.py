@@ -20,7 +20,6 @@ from pathlib import Path
 
 import docker.errors
 import pytest
-import redis
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -46,18 +45,8 @@ phases: [{id: dev, episodes: 6, seeds: {first: 0}}]
 
 
 @pytest.fixture
-def broker(redis_url: str) -> Iterator[str]:
-    """A Redis database of its own for this test, emptied before and after."""
-    url = redis_url.rsplit("/", 1)[0] + "/14"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-
-
-@pytest.fixture
-def celery_settings(settings, broker, docker_sandbox):
-    return settings.with_(broker_url=broker, sandbox="docker", lease_seconds=LEASE)
+def celery_settings(settings, broker_url, docker_sandbox):
+    return settings.with_(broker_url=broker_url, sandbox="docker", lease_seconds=LEASE)
 
 
 def environment(settings) -> dict[str, str]:
@@ -173,9 +162,10 @@ def test_worker_killed_mid_evaluation_leads_to_exactly_one_result(
     assert final.attempts == 2
     assert scored(db, submission_id) == 1
     assert final.episodes_done == 6
-    # The dead worker's container was removed when the second worker started.
+    # The dead worker's container was removed when the next sandbox started: the second
+    # worker's, or that of another evaluator sharing the engine (test_startup checks the
+    # worker's own message).
     assert orphan.id not in {c.id for c in docker_sandbox.client.containers.list(all=True)}
-    assert "left by evaluators that died" in processes.log("worker-2")
     processes.kill(second)
 
 

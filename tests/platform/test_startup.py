@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import docker.errors
 import pytest
 from sqlalchemy import func, select
 
 from aigc.platform.db import Database
 from aigc.platform.models import Challenge, Submission
 from aigc.platform.settings import Settings
-from aigc.platform.startup import StartupError, start
+from aigc.platform.startup import StartupError, check_sandbox, start
 from aigc.submissions.challenge import builtin_challenge_ids
+from aigc.submissions.docker_sandbox import LABEL, OWNER_LABEL
 from tests.servers import free_port, platform_env
 
 from .conftest import AGENTS, RecordingQueue
@@ -67,6 +71,25 @@ def test_only_a_server_that_evaluates_needs_a_docker_engine(
     # With a broker, the workers evaluate (and check their engine): the web server starts.
     brokered = docker.with_(broker_url="redis://127.0.0.1:6379/0")
     assert start(brokered, queue=RecordingQueue()).app is not None
+
+
+def test_a_starting_worker_removes_dead_evaluators_containers_and_says_so(
+    settings: Settings, docker_sandbox
+) -> None:
+    dead_owner = f"{socket.gethostname()}:999999:1"  # no such process
+    left = docker_sandbox.client.containers.create(
+        docker_sandbox.image, labels={LABEL: "1", OWNER_LABEL: dead_owner}
+    )
+    said: list[str] = []
+    try:
+        check_sandbox(settings.with_(sandbox="docker"), say=said.append)
+        with pytest.raises(docker.errors.NotFound):
+            left.reload()
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            left.remove(force=True)
+    # Another evaluator on the engine may have removed it first; then this one had none.
+    assert any("left by evaluators that died" in line for line in said) or not said
 
 
 # A server process's start-up, with a queue that keeps nothing: evaluating is not the point.
