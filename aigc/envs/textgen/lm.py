@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn import functional as F
 
 from aigc.envs.textgen.corpus import DATA_DIR
 from aigc.envs.textgen.model import Block, CausalLM, KeyValues, LMConfig
@@ -134,6 +135,54 @@ class ReferenceLM:
         _, loss = self.model(sequence[:, :-1], targets)
         assert loss is not None
         return float(loss)
+
+    @torch.no_grad()
+    def nll_batch(
+        self,
+        prompts_ids: Sequence[Sequence[int]],
+        completions_ids: Sequence[Sequence[int]],
+        batch_size: int = 64,
+    ) -> list[float]:
+        """Return the mean NLL of each completion after its prompt, in nats per token, as
+        calling the model on each pair does, in batches of up to ``batch_size`` pairs of
+        similar length."""
+        if len(prompts_ids) != len(completions_ids):
+            raise ValueError(
+                f"{len(prompts_ids)} prompts and {len(completions_ids)} completions: give one "
+                "prompt per completion"
+            )
+        sequences = []
+        for prompt, completion in zip(prompts_ids, completions_ids, strict=True):
+            if not completion:
+                raise ValueError("the completion is empty: the NLL of no tokens is undefined")
+            if len(prompt) + len(completion) > self.block_size:
+                raise ValueError(
+                    f"prompt and completion have {len(prompt) + len(completion)} tokens, more "
+                    f"than the reference model's block_size={self.block_size}: shorten "
+                    "max_new_tokens or the prompt"
+                )
+            sequences.append([END_OF_TEXT_ID, *prompt, *completion])
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        nlls = [0.0] * len(sequences)
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            longest = max(len(sequences[i]) for i in rows)
+            # Right padding with -100 targets: causal attention keeps it from the real tokens.
+            idx = torch.full((len(rows), longest), END_OF_TEXT_ID, dtype=torch.long)
+            targets = torch.full((len(rows), longest), -100, dtype=torch.long)
+            for line, i in enumerate(rows):
+                ids = torch.tensor(sequences[i])
+                idx[line, : len(ids)] = ids
+                start = len(prompts_ids[i])
+                targets[line, start : len(ids) - 1] = ids[start + 1 :]
+            logits, _ = self.model(idx[:, :-1])
+            losses = F.cross_entropy(
+                logits.transpose(1, 2), targets[:, :-1], ignore_index=-100, reduction="none"
+            )
+            counts = (targets[:, :-1] != -100).sum(dim=1)
+            for line, value in enumerate((losses.sum(dim=1) / counts).tolist()):
+                nlls[rows[line]] = float(value)
+        return nlls
 
 
 @functools.cache
