@@ -204,7 +204,8 @@ def test_batched_steps_score_as_one_episode_at_a_time(monkeypatch: pytest.Monkey
     alone = []
     for env, actions, seed in zip(alone_envs, plays, range(6), strict=True):
         alone.append(run(env, actions, seed=seed))
-    sizes.clear()  # (the reward model scores one completion as a batch of one)
+    assert sizes == [("score_batch", 1), ("nll_batch", 1)] * 6  # one at a time
+    sizes.clear()
     for env, seed in zip(batched_envs, range(6), strict=True):
         env.reset(seed=seed)
     live = list(range(6))
@@ -217,11 +218,10 @@ def test_batched_steps_score_as_one_episode_at_a_time(monkeypatch: pytest.Monkey
             if terminated:
                 batched[i] = (reward, info, step + 1)
                 live.remove(i)
-    # The two and the three that end together are scored in one batch each, the last alone
-    # (which the reward model scores as a batch of one).
+    # The two and the three that end together are scored in one batch each, the last alone.
     assert sizes == [
         *[("score_batch", 2), ("nll_batch", 2), ("score_batch", 3), ("nll_batch", 3)],
-        ("score_batch", 1),
+        *[("score_batch", 1), ("nll_batch", 1)],
     ]
     for i, (reward, info, steps) in enumerate(alone):
         b_reward, b_info, b_steps = batched[i]

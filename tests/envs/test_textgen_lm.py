@@ -82,8 +82,18 @@ def test_batched_reference_nll_matches_one_pair_at_a_time() -> None:
         for p, c in [(3, 5), (12, 1), (1, 30), (7, 7), (20, 19)]
     ]
     prompts, completions = zip(*pairs, strict=True)
-    one_at_a_time = [reference(p, c) for p, c in pairs]
+
+    @torch.no_grad()
+    def loss_of(prompt: list[int], completion: list[int]) -> float:
+        """The model's mean loss on the completion's tokens, the sequence alone."""
+        ids = torch.tensor([[END_OF_TEXT_ID, *prompt, *completion]])
+        targets = ids[:, 1:].clone()
+        targets[:, : len(prompt)] = -100
+        return float(reference.model(ids[:, :-1], targets)[1])  # type: ignore[arg-type]
+
+    one_at_a_time = [loss_of(p, c) for p, c in pairs]
     # Padded batches round differently from one sequence alone, within float32's precision.
+    assert [reference(p, c) for p, c in pairs] == pytest.approx(one_at_a_time, rel=1e-5)
     for batch_size in (64, 2):
         batched = reference.nll_batch(prompts, completions, batch_size=batch_size)
         assert batched == pytest.approx(one_at_a_time, rel=1e-5)

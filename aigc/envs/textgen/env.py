@@ -293,8 +293,8 @@ def step_batch(envs: Sequence[TextGenEnv], actions: Sequence[int | np.integer]) 
     that end in one batch per scorer and per reference model.
 
     Each action is checked before any environment changes. A scorer with a ``score_batch``
-    method and a reference model with an ``nll_batch`` method score several completions in
-    one call; one completion alone is scored by calling them, as ``env.step`` does.
+    method and a reference model with an ``nll_batch`` method (the shipped ones) score the
+    completions in one call; others are called once per completion.
     """
     if len(envs) != len(actions):
         raise ValueError(f"{len(envs)} environments and {len(actions)} actions: give one each")
@@ -369,7 +369,7 @@ def _batched(
             continue
         batch = getattr(judge, batch_method, None)
         pairs = [arguments(env) for env in group]
-        if batch is None or len(group) == 1:
+        if batch is None:
             scores = [judge(*pair) for pair in pairs]
         else:
             scores = batch(*zip(*pairs, strict=True))

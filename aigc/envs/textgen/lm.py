@@ -121,20 +121,7 @@ class ReferenceLM:
     @torch.no_grad()
     def __call__(self, prompt_ids: Sequence[int], completion_ids: Sequence[int]) -> float:
         """Return the mean NLL of ``completion_ids`` after ``prompt_ids``, in nats per token."""
-        if not completion_ids:
-            raise ValueError("the completion is empty: the NLL of no tokens is undefined")
-        ids = [END_OF_TEXT_ID, *prompt_ids, *completion_ids]
-        if len(ids) - 1 > self.block_size:
-            raise ValueError(
-                f"prompt and completion have {len(ids) - 1} tokens, more than the reference "
-                f"model's block_size={self.block_size}: shorten max_new_tokens or the prompt"
-            )
-        sequence = torch.tensor([ids])
-        targets = sequence[:, 1:].clone()
-        targets[:, : len(prompt_ids)] = -100  # score only the completion
-        _, loss = self.model(sequence[:, :-1], targets)
-        assert loss is not None
-        return float(loss)
+        return self.nll_batch([prompt_ids], [completion_ids])[0]
 
     @torch.no_grad()
     def nll_batch(
@@ -143,9 +130,8 @@ class ReferenceLM:
         completions_ids: Sequence[Sequence[int]],
         batch_size: int = 64,
     ) -> list[float]:
-        """Return the mean NLL of each completion after its prompt, in nats per token, as
-        calling the model on each pair does, in batches of up to ``batch_size`` pairs of
-        similar length."""
+        """Return the mean NLL of each completion after its prompt, in nats per token, in
+        batches of up to ``batch_size`` pairs of similar length."""
         if len(prompts_ids) != len(completions_ids):
             raise ValueError(
                 f"{len(prompts_ids)} prompts and {len(completions_ids)} completions: give one "
@@ -167,20 +153,24 @@ class ReferenceLM:
         for begin in range(0, len(order), batch_size):
             rows = order[begin : begin + batch_size]
             longest = max(len(sequences[i]) for i in rows)
-            # Right padding with -100 targets: causal attention keeps it from the real tokens.
+            # Right padding, no target: causal attention keeps it from the real tokens.
             idx = torch.full((len(rows), longest), END_OF_TEXT_ID, dtype=torch.long)
-            targets = torch.full((len(rows), longest), -100, dtype=torch.long)
+            targets = torch.full((len(rows), longest - 1), -100, dtype=torch.long)
             for line, i in enumerate(rows):
                 ids = torch.tensor(sequences[i])
                 idx[line, : len(ids)] = ids
                 start = len(prompts_ids[i])
                 targets[line, start : len(ids) - 1] = ids[start + 1 :]
-            logits, _ = self.model(idx[:, :-1])
-            losses = F.cross_entropy(
-                logits.transpose(1, 2), targets[:, :-1], ignore_index=-100, reduction="none"
+            # The output layer only where a completion token is predicted: the prompt's
+            # positions need no logits.
+            hidden, _ = self.model.hidden_states(idx[:, :-1])
+            scored = targets != -100
+            logits = self.model.head(hidden[scored])
+            losses = F.cross_entropy(logits, targets[scored], reduction="none")
+            totals = torch.zeros(len(rows)).index_put_(
+                (scored.nonzero()[:, 0],), losses, accumulate=True
             )
-            counts = (targets[:, :-1] != -100).sum(dim=1)
-            for line, value in enumerate((losses.sum(dim=1) / counts).tolist()):
+            for line, value in enumerate((totals / scored.sum(dim=1)).tolist()):
                 nlls[rows[line]] = float(value)
         return nlls
 
