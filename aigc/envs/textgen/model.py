@@ -136,7 +136,7 @@ class CausalSelfAttention(nn.Module):
         keys[slots[:, None], :, positions] = k.view(batch, time, self.n_head, -1)
         values[slots[:, None], :, positions] = v.view(batch, time, self.n_head, -1)
         end = int(positions[:, -1].max()) + 1
-        k, v = keys[slots, :, :end], values[slots, :, :end]
+        k, v = keys[:, :, :end].index_select(0, slots), values[:, :, :end].index_select(0, slots)
         # Query t of row b sits at starts[b] + t and sees every key up to there.
         mask = (torch.arange(end) <= positions[:, :, None])[:, None]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
