@@ -1,13 +1,18 @@
-"""Text-generation throughput: the reference-policy agent in-process vs through the evaluator.
+"""Text-generation throughput: the text agent that keeps its attention cache against the one
+that recomputes every sequence, each in-process and through the evaluator.
 
 Runs the shipped reference language model, written as an agent package, on the text
-challenge's dev prompts (the same seeds on every side) in one run: directly in this
-process (``agent.act_batch`` over ``parallel`` environments side by side, then ``env.step``
-on each, no protocol) and through the evaluator with the agent in the local sandbox (a
-child process) and in the Docker sandbox (a container). Every side scores its completions
-the same way: the environment's reward model and reference model run in the evaluator's
-process. Prints generated tokens/s for each side and the ratio to in-process, and writes
-the figures to ``benchmarks/results/textgen_throughput.json``.
+challenge's dev prompts (the same seeds on every side) in one run, twice: with the agent
+program that ``aigc.baselines.text_agent`` writes (it keeps its keys and values between
+steps) and with the agent as it was before (``textgen_recomputing_agent.py``, which reads
+every sequence whole for every token). Each runs directly in this process
+(``agent.act_batch`` over ``parallel`` environments side by side, then the evaluator's
+``step_all`` on them, no protocol) and through the evaluator with the agent in the local
+sandbox (a child process) and in the Docker sandbox (a container). Every side scores its
+completions the same way: the environment's reward model and reference model run in the
+evaluator's process. Prints generated tokens/s for each side, the ratio of each side to
+the recomputing agent on the same side, and of each sandbox to in-process for the same
+agent, and writes the figures to ``benchmarks/results/textgen_throughput.json``.
 
     python benchmarks/textgen_throughput.py [--episodes 200] [--parallel 64] [--repeats 3]
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -28,19 +34,27 @@ from provenance import write_results
 from aigc.baselines.text_agent import write_reference_package
 from aigc.submissions.challenge import get_challenge
 from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
+from aigc.submissions.environment_host import step_all
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.package import load_agent_class, read_manifest
 from aigc.submissions.sandbox import LocalSandbox, Sandbox
 
 RESULTS = Path(__file__).parent / "results" / "textgen_throughput.json"
 CHALLENGE = "textgen"
+RECOMPUTING_AGENT = Path(__file__).parent / "textgen_recomputing_agent.py"
+AGENTS = ("recomputing", "cached")
 
 
-def in_process(package: Path, episodes: int, parallel: int) -> tuple[float, int, float]:
-    """Run the agent and ``parallel`` environments in this process, batched as the evaluator
-    batches; return seconds, generated tokens and the mean reward-model score."""
+Run = tuple[float, float, int, float]
+"""Seconds in all, seconds to the first answer, generated tokens, mean reward-model score."""
+
+
+def in_process(package: Path, episodes: int, parallel: int) -> Run:
+    """Make ``parallel`` environments and the agent in this process and run them, batched as
+    the evaluator batches."""
     challenge = get_challenge(CHALLENGE)
     seeds = challenge.phase("dev").seeds(challenge.id, episodes)
+    start = time.perf_counter()  # as the evaluator's side: making the agent counts
     envs = [challenge.environment.make() for _ in range(min(parallel, episodes))]
     cwd = Path.cwd()
     os.chdir(package)  # the agent reads its files from its own folder, as in the sandbox
@@ -51,15 +65,18 @@ def in_process(package: Path, episodes: int, parallel: int) -> tuple[float, int,
     finally:
         os.chdir(cwd)
     pending = list(seeds)
-    start = time.perf_counter()
+    startup = None
     active = [(env, env.reset(seed=pending.pop(0))[0]) for env in envs]
     tokens, scores = 0, []
     while active:
         batch = {key: np.stack([o[key] for _, o in active]) for key in active[0][1]}
         actions = agent.act_batch(batch)
+        startup = startup or time.perf_counter() - start
         still = []
-        for (env, _), action in zip(active, actions, strict=True):
-            observation, reward, terminated, truncated, _ = env.step(int(action))
+        stepped = step_all([env for env, _ in active], [int(a) for a in actions])
+        for (env, _), (observation, reward, terminated, truncated, _) in zip(
+            active, stepped, strict=True
+        ):
             tokens += 1
             if terminated or truncated:
                 scores.append(float(reward))
@@ -68,13 +85,12 @@ def in_process(package: Path, episodes: int, parallel: int) -> tuple[float, int,
             else:
                 still.append((env, observation))
         active = still
-    return time.perf_counter() - start, tokens, float(np.mean(scores))
+    assert startup is not None
+    return time.perf_counter() - start, startup, tokens, float(np.mean(scores))
 
 
-def through_evaluator(
-    package: Path, sandbox: Sandbox, episodes: int, parallel: int
-) -> tuple[float, int, float]:
-    """Evaluate the package on the dev phase; return seconds, tokens and the mean score."""
+def through_evaluator(package: Path, sandbox: Sandbox, episodes: int, parallel: int) -> Run:
+    """Evaluate the package on the dev phase."""
     start = time.perf_counter()
     result = evaluate(
         package,
@@ -86,7 +102,9 @@ def through_evaluator(
     )
     elapsed = time.perf_counter() - start
     assert result.ok, result.failure
-    return elapsed, result.steps, float(result.metrics["mean_return"] or 0.0)
+    assert result.startup_time is not None
+    score = float(result.metrics["mean_return"] or 0.0)
+    return elapsed, result.startup_time, result.steps, score
 
 
 def main() -> None:
@@ -103,49 +121,74 @@ def main() -> None:
     else:
         print("no Docker engine answers: the Docker sandbox is left out")
 
-    rates: dict[str, list[float]] = {}
-    scores: dict[str, list[float]] = {}
+    # Per (agent, side): tokens/s over the whole run and after the first answer.
+    rates: dict[tuple[str, str], list[float]] = {}
+    running: dict[tuple[str, str], list[float]] = {}
+    startups: dict[tuple[str, str], list[float]] = {}
+    scores: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        package = Path(tmp) / "reference"
-        write_reference_package(package)
+        packages = {agent: Path(tmp) / agent for agent in AGENTS}
+        for package in packages.values():
+            write_reference_package(package)
+        shutil.copyfile(RECOMPUTING_AGENT, packages["recomputing"] / "agent.py")
         for repeat in range(args.repeats):
             for name, sandbox in sides:
-                if sandbox is None:
-                    seconds, tokens, score = in_process(package, args.episodes, args.parallel)
-                    label = "in-process"
-                else:
-                    seconds, tokens, score = through_evaluator(
-                        package, sandbox, args.episodes, args.parallel
-                    )
-                    label = f"{name} sandbox, parallel {args.parallel}"
-                rates.setdefault(label, []).append(tokens / seconds)
-                scores.setdefault(label, []).append(score)
+                for agent, package in packages.items():
+                    if sandbox is None:
+                        run = in_process(package, args.episodes, args.parallel)
+                        key = (agent, "in-process")
+                    else:
+                        run = through_evaluator(package, sandbox, args.episodes, args.parallel)
+                        key = (agent, f"{name} sandbox, parallel {args.parallel}")
+                    seconds, startup, tokens, score = run
+                    rates.setdefault(key, []).append(tokens / seconds)
+                    running.setdefault(key, []).append(tokens / (seconds - startup))
+                    startups.setdefault(key, []).append(startup)
+                    scores.setdefault(key, []).append(score)
             print(
                 f"repeat {repeat + 1}/{args.repeats}: "
-                + ", ".join(f"{side} {values[-1]:,.0f} tokens/s" for side, values in rates.items()),
+                + ", ".join(
+                    f"{agent} {side} {values[-1]:,.0f} tokens/s"
+                    for (agent, side), values in rates.items()
+                ),
                 flush=True,
             )
 
-    base = statistics.median(rates["in-process"])
+    def median(values: dict[tuple[str, str], list[float]], agent: str, side: str) -> float:
+        return statistics.median(values[agent, side])
+
     rows = [
         {
+            "agent": agent,
             "side": side,
-            "tokens_per_s_median": statistics.median(values),
-            "tokens_per_s_runs": values,
-            "ratio": statistics.median(values) / base,
-            "mean_reward_model_score": statistics.mean(scores[side]),
+            "tokens_per_s_median": median(rates, agent, side),
+            "tokens_per_s_runs": rates[agent, side],
+            "ratio_to_recomputing": median(rates, agent, side) / median(rates, "recomputing", side),
+            "ratio_to_in_process": median(rates, agent, side) / median(rates, agent, "in-process"),
+            "startup_s_median": median(startups, agent, side),
+            "after_startup_tokens_per_s_median": median(running, agent, side),
+            "after_startup_ratio_to_recomputing": median(running, agent, side)
+            / median(running, "recomputing", side),
+            "after_startup_ratio_to_in_process": median(running, agent, side)
+            / median(running, agent, "in-process"),
+            "mean_reward_model_score": statistics.mean(scores[agent, side]),
         }
-        for side, values in rates.items()
+        for agent, side in rates
     ]
     print(
         f"\n{CHALLENGE}: reference-policy agent, {args.episodes} dev episodes per run, "
-        f"median of {args.repeats} alternating runs"
+        f"median of {args.repeats} alternating runs; after start-up in brackets"
     )
-    print(f"{'side':<32}{'tokens/s':>10}{'ratio':>8}{'RM score':>10}")
+    print(f"{'agent':<13}{'side':<30}{'tokens/s':>16}{'vs recompute':>16}{'vs in-process':>16}")
     for row in rows:
+        after = {k.removeprefix("after_startup_"): v for k, v in row.items()}
         print(
-            f"{row['side']:<32}{row['tokens_per_s_median']:>10,.0f}{row['ratio']:>8.2f}"
-            f"{row['mean_reward_model_score']:>10.3f}"
+            f"{row['agent']:<13}{row['side']:<30}"
+            f"{row['tokens_per_s_median']:>7,.0f} ({after['tokens_per_s_median']:>6,.0f})"
+            f"{row['ratio_to_recomputing']:>9.2f} ({after['ratio_to_recomputing']:.2f})"
+            f"{row['ratio_to_in_process']:>9.2f} ({after['ratio_to_in_process']:.2f})"
+            f"  start-up {row['startup_s_median']:.2f} s"
+            f"  RM score {row['mean_reward_model_score']:.3f}"
         )
     document = {
         "benchmark": "textgen_throughput",

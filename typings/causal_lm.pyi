@@ -3,3 +3,4 @@
 from aigc.envs.textgen.model import END_OF_TEXT_ID as END_OF_TEXT_ID
 from aigc.envs.textgen.model import CausalLM as CausalLM
 from aigc.envs.textgen.model import LMConfig as LMConfig
+from aigc.envs.textgen.model import SlotCache as SlotCache

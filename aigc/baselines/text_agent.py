@@ -5,6 +5,8 @@ self-contained package: ``agent.py`` (a copy of ``agents/language_model_agent.py
 ``causal_lm.py`` (a copy of ``aigc/envs/textgen/model.py``, which imports nothing but torch),
 ``config.json``, ``settings.json`` (the sampling temperature and seed, which the agent reads)
 and ``policy.pt`` (the weights in float16, half the size; the agent computes in float32).
+The agent keeps the model's keys and values of the sequences it has read between steps
+and across its batch, so each token costs one position of the model.
 
 ``python -m aigc.baselines.text_agent --out DIR`` writes the shipped reference model as
 such a package: the starting point of RLHF, and the agent to beat on the text challenge.

@@ -33,6 +33,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker
 
 from aigc.safe_text import printable, short_message
 from aigc.submissions import results as r
@@ -413,9 +414,28 @@ def batch_within(batch: Any, space: gym.Space) -> bool:
 def step_all(
     envs: Sequence[gym.Env], actions: Sequence[Any]
 ) -> list[tuple[Any, Any, bool, bool, dict[str, Any]]]:
-    """Step each environment with its action: one round trip when they share a sandbox."""
+    """Step each environment with its action: one round trip when they share a sandbox, one
+    call of their class's ``step_batch`` when they have one (the text environment scores
+    the completions that end in one batch)."""
     hosts = {env.host for env in envs if isinstance(env, RemoteEnv)}
     if len(hosts) == 1 and all(isinstance(env, RemoteEnv) for env in envs):
         indices = [env.index for env in envs if isinstance(env, RemoteEnv)]
         return list(hosts.pop().step_many(indices, actions))
+    inner = [_passed_through(env) for env in envs]
+    kinds = {type(env) for env in inner}
+    step_batch = getattr(kinds.pop(), "step_batch", None) if len(kinds) == 1 else None
+    if len(envs) > 1 and step_batch is not None and None not in inner:
+        return list(step_batch(inner, actions))
     return [env.step(action) for env, action in zip(envs, actions, strict=True)]
+
+
+def _passed_through(env: gym.Env) -> gym.Env | None:
+    """The environment inside ``env`` if its wrappers would only pass a step on to it (those
+    of ``gymnasium.make`` once they have checked a first step), else None."""
+    while isinstance(env, gym.Wrapper):
+        checked = isinstance(env, OrderEnforcing) and env.has_reset
+        checked |= isinstance(env, PassiveEnvChecker) and env.checked_step
+        if not checked:
+            return None
+        env = env.env
+    return env

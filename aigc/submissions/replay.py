@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from aigc.submissions.sandbox import Sandbox
 
 RETURN_TOLERANCE = 1e-6  # relative: the same floats summed in the same order agree exactly
+# Absolute, for returns near 0: a reward computed by a model in float32 (the text
+# environment's reward model) rounds differently when the evaluator scored it in a batch
+# with others than when the replay scores it alone, by a few parts in 10^7.
+RETURN_ABSOLUTE_TOLERANCE = 1e-5
 DEFAULT_FPS = 30.0
 
 
@@ -211,7 +215,9 @@ def _run(env: gym.Env, episode: EpisodeResult, limits: RenderLimits) -> Replay:
 def _same(replayed: float, recorded: float) -> bool:
     if math.isnan(recorded) or math.isnan(replayed):
         return math.isnan(recorded) and math.isnan(replayed)
-    return math.isclose(replayed, recorded, rel_tol=RETURN_TOLERANCE, abs_tol=1e-9)
+    return math.isclose(
+        replayed, recorded, rel_tol=RETURN_TOLERANCE, abs_tol=RETURN_ABSOLUTE_TOLERANCE
+    )
 
 
 def _mismatch(episode: EpisodeResult, total: float, length: int, how: str) -> str:

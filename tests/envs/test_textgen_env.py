@@ -183,3 +183,65 @@ def test_random_token_policy_scores_low_on_gold_and_real_text_does_not() -> None
         real_gold.append(judge(prompt, passage[len(prompt) :]))
     assert np.mean(random_gold) < 0.05
     assert np.mean(real_gold) > 0.25
+
+
+def test_batched_steps_score_as_one_episode_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    kwargs = {"max_new_tokens": 8, "reference_lm": "default"}
+    batched_envs = [TextGenEnv(**kwargs) for _ in range(6)]  # type: ignore[arg-type]
+    alone_envs = [TextGenEnv(**kwargs) for _ in range(6)]  # type: ignore[arg-type]
+    scorer, reference = batched_envs[0].scorer, batched_envs[0].reference_lm
+    assert all(e.scorer is scorer and e.reference_lm is reference for e in batched_envs)
+    sizes: list[tuple[str, int]] = []
+    for judge, method in ((scorer, "score_batch"), (reference, "nll_batch")):
+        batch = getattr(judge, method)
+        monkeypatch.setattr(
+            judge, method, lambda *a, name=method, f=batch: sizes.append((name, len(a[0]))) or f(*a)
+        )
+    # Two episodes end with <|endoftext|> at step 3, three at step 6, one by its budget.
+    rng = np.random.default_rng(0)
+    ends = [3, 3, 6, 6, 6, 9]
+    plays = [[*rng.integers(1, 4096, n - 1).tolist(), END_OF_TEXT_ID] for n in ends]
+    alone = []
+    for env, actions, seed in zip(alone_envs, plays, range(6), strict=True):
+        alone.append(run(env, actions, seed=seed))
+    assert sizes == [("score_batch", 1), ("nll_batch", 1)] * 6  # one at a time
+    sizes.clear()
+    for env, seed in zip(batched_envs, range(6), strict=True):
+        env.reset(seed=seed)
+    live = list(range(6))
+    batched: dict[int, tuple[float, dict, int]] = {}
+    for step in range(8):
+        stepped = TextGenEnv.step_batch(
+            [batched_envs[i] for i in live], [plays[i][step] for i in live]
+        )
+        for i, (_, reward, terminated, _, info) in zip(list(live), stepped, strict=True):
+            if terminated:
+                batched[i] = (reward, info, step + 1)
+                live.remove(i)
+    # The two and the three that end together are scored in one batch each, the last alone.
+    assert sizes == [
+        *[("score_batch", 2), ("nll_batch", 2), ("score_batch", 3), ("nll_batch", 3)],
+        *[("score_batch", 1), ("nll_batch", 1)],
+    ]
+    for i, (reward, info, steps) in enumerate(alone):
+        b_reward, b_info, b_steps = batched[i]
+        assert b_steps == steps and b_info.keys() == info.keys()
+        # A padded batch rounds differently from one sequence alone, within float32's precision.
+        assert b_reward == b_info["score"] == pytest.approx(reward, rel=1e-5, abs=1e-6)
+        assert b_info["nll"] == pytest.approx(info["nll"], rel=1e-5)
+        exact = {k: v for k, v in info.items() if k not in ("score", "nll")}
+        assert {k: b_info[k] for k in exact} == exact
+
+
+def test_batched_steps_check_every_action_before_any_step() -> None:
+    envs = [TextGenEnv(max_new_tokens=4, scorer="gold") for _ in range(2)]
+    for env in envs:
+        env.reset(seed=0)
+    with pytest.raises(ValueError, match="not a token id"):
+        TextGenEnv.step_batch(envs, [5, 4096])
+    assert [e._generated for e in envs] == [[], []]
+    with pytest.raises(ValueError, match="one each"):
+        TextGenEnv.step_batch(envs, [5])
+    TextGenEnv.step_batch(envs, [END_OF_TEXT_ID, 5])
+    with pytest.raises(RuntimeError, match="call reset"):
+        TextGenEnv.step_batch(envs, [5, 5])

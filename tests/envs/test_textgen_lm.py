@@ -11,6 +11,7 @@ import torch
 from aigc.envs.textgen import train_lm
 from aigc.envs.textgen.env import TextGenEnv
 from aigc.envs.textgen.lm import CausalLM, LMConfig, ReferenceLM, load_lm, save_lm
+from aigc.envs.textgen.model import SlotCache
 from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID, load_tokenizer
 
 TINY = LMConfig(vocab_size=4096, block_size=80, n_layer=1, n_head=2, n_embd=32)
@@ -43,6 +44,65 @@ def test_cached_next_token_logits_match_the_full_forward() -> None:
     longer = torch.cat([x, x[:, :1]], dim=1)
     logits, _ = model.next_token_logits(longer)
     assert torch.allclose(logits, model(longer[:, 1:])[0][:, -1], atol=1e-5)
+
+
+def test_slot_logits_of_ragged_rows_match_the_full_forward() -> None:
+    torch.manual_seed(0)
+    model = CausalLM(TINY).eval()
+    x = torch.randint(0, 4096, (3, 40))
+    full, _ = model(x)
+    cache = SlotCache(TINY, 2, 41)
+    cache.grow(5)
+    assert (cache.slots, cache.length) == (5, 41)
+    # Rows of 4, 9 and 6 real tokens, right-padded, read whole into slots 4, 0 and 2.
+    lengths = torch.tensor([4, 9, 6])
+    padded = x[:, :9].clone()
+    padded[0, 4:], padded[2, 6:] = 11, 12
+    slots = torch.tensor([4, 0, 2])
+    logits = model.slot_logits(padded, torch.zeros(3, dtype=torch.long), lengths - 1, cache, slots)
+    assert torch.allclose(logits, full[torch.arange(3), lengths - 1], atol=1e-5)
+    # Then one token at a time, each row at its own position; row 1 skips a step.
+    for _ in range(12):
+        rows = torch.tensor([0, 2]) if int(lengths[0]) % 3 == 0 else torch.arange(3)
+        at = lengths[rows]
+        tokens = x[rows, at][:, None]
+        zero = torch.zeros(len(rows), dtype=torch.long)
+        logits = model.slot_logits(tokens, at, zero, cache, slots[rows])
+        assert torch.allclose(logits, full[rows, at], atol=1e-4)
+        lengths[rows] += 1
+    with pytest.raises(ValueError, match="longer than the cache"):
+        model.slot_logits(x[:1, :2], torch.tensor([40]), zero[:1], cache, slots[:1])
+
+
+def test_batched_reference_nll_matches_one_pair_at_a_time() -> None:
+    torch.manual_seed(0)
+    reference = ReferenceLM(CausalLM(TINY).eval())
+    pairs = [
+        (torch.randint(1, 4096, (p,)).tolist(), torch.randint(0, 4096, (c,)).tolist())
+        for p, c in [(3, 5), (12, 1), (1, 30), (7, 7), (20, 19)]
+    ]
+    prompts, completions = zip(*pairs, strict=True)
+
+    @torch.no_grad()
+    def loss_of(prompt: list[int], completion: list[int]) -> float:
+        """The model's mean loss on the completion's tokens, the sequence alone."""
+        ids = torch.tensor([[END_OF_TEXT_ID, *prompt, *completion]])
+        targets = ids[:, 1:].clone()
+        targets[:, : len(prompt)] = -100
+        return float(reference.model(ids[:, :-1], targets)[1])  # type: ignore[arg-type]
+
+    one_at_a_time = [loss_of(p, c) for p, c in pairs]
+    # Padded batches round differently from one sequence alone, within float32's precision.
+    assert [reference(p, c) for p, c in pairs] == pytest.approx(one_at_a_time, rel=1e-5)
+    for batch_size in (64, 2):
+        batched = reference.nll_batch(prompts, completions, batch_size=batch_size)
+        assert batched == pytest.approx(one_at_a_time, rel=1e-5)
+    with pytest.raises(ValueError, match="empty"):
+        reference.nll_batch([[5], [6]], [[7], []])
+    with pytest.raises(ValueError, match="block_size"):
+        reference.nll_batch([[5] * 50, [6]], [[7] * 40, [8]])
+    with pytest.raises(ValueError, match="one prompt per completion"):
+        reference.nll_batch([[5]], [[7], [8]])
 
 
 def test_generate_takes_one_temperature_per_row_and_runs_past_block_size() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -230,33 +232,34 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
 
     def step(self, action: int | np.integer) -> tuple[dict[str, Any], float, bool, bool, dict]:
         """Append one token; at the end of the completion, score it."""
-        if self._done:
-            raise RuntimeError("the episode has ended: call reset() before step()")
+        return step_batch([self], [action])[0]
+
+    @staticmethod
+    def step_batch(envs: Sequence[TextGenEnv], actions: Sequence[int | np.integer]) -> list:
+        """Step several environments at once: see :func:`step_batch`."""
+        return step_batch(envs, actions)
+
+    def _append(self, action: int | np.integer) -> str | None:
+        """Append one token (checked by the caller); return why the completion ends with it,
+        or None."""
         token = int(action)
-        if not self.action_space.contains(np.int64(token)):
-            raise ValueError(
-                f"action {action!r} is not a token id: give an int in [0, {self.vocab_size})"
-            )
         self._generated.append(token)
-        ended_by = None
         if token == END_OF_TEXT_ID:
-            ended_by = "end_of_text"
-        elif len(self._generated) >= self.max_new_tokens:
-            ended_by = "max_new_tokens"
-        if ended_by is None:
-            return self._observation(), 0.0, False, False, {}
+            return "end_of_text"
+        if len(self._generated) >= self.max_new_tokens:
+            return "max_new_tokens"
+        return None
+
+    def _end(self) -> None:
         self._done = True
-        text_ids = self._generated[:-1] if token == END_OF_TEXT_ID else self._generated
-        self._completion = self.tokenizer.decode(text_ids)
-        reward = float(self.scorer(self._prompt, self._completion))
+        ended = self._generated[-1] == END_OF_TEXT_ID
+        self._completion = self.tokenizer.decode(self._generated[:-1] if ended else self._generated)
+
+    def _metrics(self, reward: float, ended_by: str, nll: float | None) -> dict[str, Any]:
         if not math.isfinite(reward):
             raise ValueError(
                 f"the scorer returned {reward} for a completion: it must return a finite float"
             )
-        info = self._metrics(reward, ended_by)
-        return self._observation(), reward, True, False, info
-
-    def _metrics(self, reward: float, ended_by: str) -> dict[str, Any]:
         gold = self.gold_judge.score(self._prompt, self._completion)
         info: dict[str, Any] = {
             "prompt": self._prompt,
@@ -270,8 +273,8 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
             "distinct_1": distinct_n(self._completion, 1),
             "distinct_2": distinct_n(self._completion, 2),
         }
-        if self.reference_lm is not None:
-            info["nll"] = float(self.reference_lm(self._prompt_tokens, self._generated))
+        if nll is not None:
+            info["nll"] = nll
         return info
 
     def render(self) -> str | None:  # type: ignore[override]  # ansi frames are text
@@ -280,3 +283,95 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
             return None
         completion = self._completion if self._done else self.tokenizer.decode(self._generated)
         return f"{self._prompt}{completion}"
+
+
+StepResult = tuple[dict[str, Any], float, bool, bool, dict[str, Any]]
+
+
+def step_batch(envs: Sequence[TextGenEnv], actions: Sequence[int | np.integer]) -> list[StepResult]:
+    """Step each environment with its token, as ``env.step`` does, and score the completions
+    that end in one batch per scorer and per reference model.
+
+    Each action is checked before any environment changes. A scorer with a ``score_batch``
+    method and a reference model with an ``nll_batch`` method (the shipped ones) score the
+    completions in one call; others are called once per completion.
+    """
+    if len(envs) != len(actions):
+        raise ValueError(f"{len(envs)} environments and {len(actions)} actions: give one each")
+    for env, action in zip(envs, actions, strict=True):
+        if env._done:
+            raise RuntimeError("the episode has ended: call reset() before step()")
+        if not env.action_space.contains(np.int64(int(action))):
+            raise ValueError(
+                f"action {action!r} is not a token id: give an int in [0, {env.vocab_size})"
+            )
+    ended_by = [env._append(action) for env, action in zip(envs, actions, strict=True)]
+    ending = [env for env, why in zip(envs, ended_by, strict=True) if why is not None]
+    for env in ending:
+        env._end()
+    with _one_thread():
+        rewards = _batched(
+            ending,
+            lambda env: env.scorer,
+            "score_batch",
+            lambda env: (env._prompt, env._completion),
+        )
+        nlls = _batched(
+            ending,
+            lambda env: env.reference_lm,
+            "nll_batch",
+            lambda env: (env._prompt_tokens, env._generated),
+        )
+    results: list[StepResult] = []
+    for env, why in zip(envs, ended_by, strict=True):
+        if why is None:
+            results.append((env._observation(), 0.0, False, False, {}))
+            continue
+        reward = rewards[id(env)]
+        assert reward is not None
+        info = env._metrics(reward, why, nlls[id(env)])
+        results.append((env._observation(), reward, True, False, info))
+    return results
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Let torch compute on one thread: a few short sequences at a time gain nothing from
+    more, and in the evaluator the agent computes on the other cores at the same time."""
+    torch = sys.modules.get("torch")  # the shipped scorers have imported it; others may not
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _batched(
+    envs: Sequence[TextGenEnv],
+    judge_of: Callable[[TextGenEnv], Callable[[Any, Any], float] | None],
+    batch_method: str,
+    arguments: Callable[[TextGenEnv], tuple[Any, Any]],
+) -> dict[int, float | None]:
+    """Call each environment's judge on its arguments, one batch per judge that has
+    ``batch_method``; return the values by ``id(env)`` (None where there is no judge)."""
+    values: dict[int, float | None] = {}
+    groups: dict[int, list[TextGenEnv]] = {}
+    for env in envs:
+        groups.setdefault(id(judge_of(env)), []).append(env)
+    for group in groups.values():
+        judge = judge_of(group[0])
+        if judge is None:
+            values.update((id(env), None) for env in group)
+            continue
+        batch = getattr(judge, batch_method, None)
+        pairs = [arguments(env) for env in group]
+        if batch is None:
+            scores = [judge(*pair) for pair in pairs]
+        else:
+            scores = batch(*zip(*pairs, strict=True))
+        values.update((id(env), float(score)) for env, score in zip(group, scores, strict=True))
+    return values

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn import functional as F
 
 from aigc.envs.textgen.corpus import DATA_DIR
 from aigc.envs.textgen.model import Block, CausalLM, KeyValues, LMConfig
@@ -120,20 +121,58 @@ class ReferenceLM:
     @torch.no_grad()
     def __call__(self, prompt_ids: Sequence[int], completion_ids: Sequence[int]) -> float:
         """Return the mean NLL of ``completion_ids`` after ``prompt_ids``, in nats per token."""
-        if not completion_ids:
-            raise ValueError("the completion is empty: the NLL of no tokens is undefined")
-        ids = [END_OF_TEXT_ID, *prompt_ids, *completion_ids]
-        if len(ids) - 1 > self.block_size:
+        return self.nll_batch([prompt_ids], [completion_ids])[0]
+
+    @torch.no_grad()
+    def nll_batch(
+        self,
+        prompts_ids: Sequence[Sequence[int]],
+        completions_ids: Sequence[Sequence[int]],
+        batch_size: int = 64,
+    ) -> list[float]:
+        """Return the mean NLL of each completion after its prompt, in nats per token, in
+        batches of up to ``batch_size`` pairs of similar length."""
+        if len(prompts_ids) != len(completions_ids):
             raise ValueError(
-                f"prompt and completion have {len(ids) - 1} tokens, more than the reference "
-                f"model's block_size={self.block_size}: shorten max_new_tokens or the prompt"
+                f"{len(prompts_ids)} prompts and {len(completions_ids)} completions: give one "
+                "prompt per completion"
             )
-        sequence = torch.tensor([ids])
-        targets = sequence[:, 1:].clone()
-        targets[:, : len(prompt_ids)] = -100  # score only the completion
-        _, loss = self.model(sequence[:, :-1], targets)
-        assert loss is not None
-        return float(loss)
+        sequences = []
+        for prompt, completion in zip(prompts_ids, completions_ids, strict=True):
+            if not completion:
+                raise ValueError("the completion is empty: the NLL of no tokens is undefined")
+            if len(prompt) + len(completion) > self.block_size:
+                raise ValueError(
+                    f"prompt and completion have {len(prompt) + len(completion)} tokens, more "
+                    f"than the reference model's block_size={self.block_size}: shorten "
+                    "max_new_tokens or the prompt"
+                )
+            sequences.append([END_OF_TEXT_ID, *prompt, *completion])
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        nlls = [0.0] * len(sequences)
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            longest = max(len(sequences[i]) for i in rows)
+            # Right padding, no target: causal attention keeps it from the real tokens.
+            idx = torch.full((len(rows), longest), END_OF_TEXT_ID, dtype=torch.long)
+            targets = torch.full((len(rows), longest - 1), -100, dtype=torch.long)
+            for line, i in enumerate(rows):
+                ids = torch.tensor(sequences[i])
+                idx[line, : len(ids)] = ids
+                start = len(prompts_ids[i])
+                targets[line, start : len(ids) - 1] = ids[start + 1 :]
+            # The output layer only where a completion token is predicted: the prompt's
+            # positions need no logits.
+            hidden, _ = self.model.hidden_states(idx[:, :-1])
+            scored = targets != -100
+            logits = self.model.head(hidden[scored])
+            losses = F.cross_entropy(logits, targets[scored], reduction="none")
+            totals = torch.zeros(len(rows)).index_put_(
+                (scored.nonzero()[:, 0],), losses, accumulate=True
+            )
+            for line, value in enumerate((totals / scored.sum(dim=1)).tolist()):
+                nlls[rows[line]] = float(value)
+        return nlls
 
 
 @functools.cache

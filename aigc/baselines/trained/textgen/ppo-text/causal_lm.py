@@ -4,7 +4,9 @@ One readable file in the manner of nanoGPT: token and position embeddings, ``n_l
 pre-norm blocks of causal self-attention and an MLP, a final layer norm, and an output layer
 tied to the token embedding. :meth:`CausalLM.generate` keeps the keys and values of the
 sequence so far (a KV cache), so sampling a token costs one position, not the whole
-sequence, while the sequence fits in ``block_size``.
+sequence, while the sequence fits in ``block_size``. :class:`SlotCache` and
+:meth:`CausalLM.slot_logits` do the same for a batch of sequences of different lengths that
+come and go (the text agent's observations), each keeping its keys and values in a slot.
 
 This module imports nothing but torch: agent packages of language-model policies carry a
 copy of it (``aigc.baselines.text_agent``), so it runs in the agent sandbox as it is.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -52,6 +55,40 @@ KeyValues = tuple[torch.Tensor, torch.Tensor]
 """The keys and values of one attention layer for the positions seen so far."""
 
 
+class SlotCache:
+    """The keys and values of many sequences, one slot each, in every attention layer.
+
+    Layer i keeps ``keys[i]`` and ``values[i]`` of shape (slots, n_head, length, head size):
+    a slot holds the first positions of one sequence. What a slot holds past the length of
+    its sequence is never attended to, so a slot is reused without being cleared.
+    """
+
+    def __init__(self, config: LMConfig, slots: int, length: int) -> None:
+        if not 1 <= length <= config.block_size:
+            raise ValueError(f"length={length}: give 1 to block_size={config.block_size}")
+        shape = (slots, config.n_head, length, config.n_embd // config.n_head)
+        self.keys = [torch.zeros(shape) for _ in range(config.n_layer)]
+        self.values = [torch.zeros(shape) for _ in range(config.n_layer)]
+
+    @property
+    def slots(self) -> int:
+        """Number of slots."""
+        return self.keys[0].shape[0]
+
+    @property
+    def length(self) -> int:
+        """Longest sequence a slot holds, in positions."""
+        return self.keys[0].shape[2]
+
+    def grow(self, slots: int) -> None:
+        """Make room for at least ``slots`` slots, keeping what the slots hold."""
+        extra = slots - self.slots
+        if extra > 0:
+            more = (extra, *self.keys[0].shape[1:])
+            self.keys = [torch.cat([k, torch.zeros(more)]) for k in self.keys]
+            self.values = [torch.cat([v, torch.zeros(more)]) for v in self.values]
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention in which each position sees only itself and earlier ones."""
 
@@ -80,6 +117,31 @@ class CausalSelfAttention(nn.Module):
         )
         return self.proj(y.transpose(1, 2).reshape(batch, time, width)), (k, v)
 
+    def forward_in_slots(
+        self,
+        x: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        slots: torch.Tensor,
+        starts: torch.Tensor,
+    ) -> torch.Tensor:
+        """Attend from ``x`` (batch, time, width), row b at positions ``starts[b]`` on, to
+        the positions before them in the row's slot of ``keys`` and ``values`` and to
+        itself; write its own keys and values into the slot."""
+        batch, time, width = x.shape
+        q, k, v = self.qkv(x).split(width, dim=2)
+        q = q.view(batch, time, self.n_head, -1).transpose(1, 2)
+        positions = starts[:, None] + torch.arange(time)
+        # Indexed by (slot, position), the slot's cache has shape (batch, time, head, size).
+        keys[slots[:, None], :, positions] = k.view(batch, time, self.n_head, -1)
+        values[slots[:, None], :, positions] = v.view(batch, time, self.n_head, -1)
+        end = int(positions[:, -1].max()) + 1
+        k, v = keys[:, :, :end].index_select(0, slots), values[:, :, :end].index_select(0, slots)
+        # Query t of row b sits at starts[b] + t and sees every key up to there.
+        mask = (torch.arange(end) <= positions[:, :, None])[:, None]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.proj(y.transpose(1, 2).reshape(batch, time, width))
+
 
 class Block(nn.Module):
     """A pre-norm transformer block: attention, then a 4x-wide GELU MLP, each residual."""
@@ -103,6 +165,18 @@ class Block(nn.Module):
         attended, present = self.attn(self.ln1(x), past)
         x = x + attended
         return x + self.mlp(self.ln2(x)), present
+
+    def forward_in_slots(
+        self,
+        x: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        slots: torch.Tensor,
+        starts: torch.Tensor,
+    ) -> torch.Tensor:
+        """Return the block's output, its attention reading and writing the cache slots."""
+        x = x + self.attn.forward_in_slots(self.ln1(x), keys, values, slots, starts)
+        return x + self.mlp(self.ln2(x))
 
 
 class Transformer(nn.Module):
@@ -198,6 +272,38 @@ class CausalLM(Transformer):
         logits = self.head(hidden[:, -1, :])
         fits = present[0][0].shape[2] < self.config.block_size
         return logits, present if fits else None
+
+    @torch.no_grad()
+    def slot_logits(
+        self,
+        idx: torch.Tensor,
+        starts: torch.Tensor,
+        last: torch.Tensor,
+        cache: SlotCache,
+        slots: torch.Tensor,
+    ) -> torch.Tensor:
+        """Return the logits of the token after position ``last[b]`` of each row, (batch,
+        vocab).
+
+        Row b of ``idx`` (batch, time) continues the sequence that slot ``slots[b]`` of
+        ``cache`` holds up to position ``starts[b]`` (0 for a new sequence): its tokens sit
+        at positions ``starts[b]`` on, and their keys and values are written into the slot.
+        Positions of a row past ``last[b]`` are padding, which its real tokens never see.
+        """
+        time = idx.shape[1]
+        end = int(starts.max()) + time
+        if end > cache.length:
+            raise ValueError(
+                f"a sequence of {end} tokens is longer than the cache's {cache.length}: "
+                "recompute it with next_token_logits()"
+            )
+        positions = starts[:, None] + torch.arange(time)
+        x = self.tok_emb(idx) + self.pos_emb(positions)
+        blocks = cast("list[Block]", self.blocks)
+        for block, keys, values in zip(blocks, cache.keys, cache.values, strict=True):
+            x = block.forward_in_slots(x, keys, values, slots, starts)
+        hidden = self.ln_f(x[torch.arange(len(idx)), last])
+        return self.head(hidden)
 
     @torch.no_grad()
     def generate(

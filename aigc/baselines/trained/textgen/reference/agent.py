@@ -6,6 +6,13 @@ the sampling temperature and seed (``settings.json``); needs numpy and torch. Th
 reads the environment's observation (``tokens``, ``length``), runs the model over
 ``<|endoftext|>`` and the tokens so far, and samples the next token with a generator of its
 own, seeded once, so an evaluation repeats exactly.
+
+The model's keys and values of every sequence it has read are kept, keyed by the tokens of
+that sequence: an observation that continues a kept sequence by one token costs the model
+one position, any other (a new episode, a sequence it has dropped) is read whole. A row's
+logits do not depend on which way they were computed (up to float rounding), and the
+generator draws the same numbers for a batch either way, so the tokens sampled are those
+of reading every sequence whole.
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from causal_lm import END_OF_TEXT_ID, CausalLM, LMConfig
+from causal_lm import END_OF_TEXT_ID, CausalLM, LMConfig, SlotCache
+
+# A kept sequence that no observation has continued for this many batches belongs to an
+# episode that has ended (the evaluator alternates between groups of episodes).
+STALE_BATCHES = 4
 
 
 class Agent:
@@ -36,6 +47,12 @@ class Agent:
         self.model.load_state_dict({k: v.float() for k, v in weights.items()})
         self.model.eval()
         self.generator = torch.Generator().manual_seed(int(settings["seed"]))
+        # <|endoftext|> and the longest observation, or as much as the model reads.
+        width = int(np.prod(observation_space["tokens"].shape))  # type: ignore[index]
+        self.cache = SlotCache(config, 0, min(config.block_size, width + 1))
+        self.kept: dict[bytes, tuple[int, int]] = {}  # tokens read -> (slot, batch last used)
+        self.free: list[int] = []
+        self.batches = 0
 
     def act(self, observation: dict[str, Any]) -> int:
         """Return the next token after one observation's tokens."""
@@ -44,15 +61,74 @@ class Agent:
 
     def act_batch(self, observations: dict[str, Any]) -> np.ndarray:
         """Return the next token of each row of stacked observations."""
-        tokens = np.asarray(observations["tokens"])
-        lengths = torch.as_tensor(np.asarray(observations["length"]).reshape(-1))
-        longest = int(lengths.max())
-        # <|endoftext|> first, as in training; padding after a row's length is never seen by
-        # its last real position (the attention is causal).
-        ids = torch.full((len(tokens), longest + 1), END_OF_TEXT_ID, dtype=torch.long)
-        ids[:, 1:] = torch.as_tensor(tokens[:, :longest], dtype=torch.long)
+        tokens = np.asarray(observations["tokens"], dtype=np.int64)
+        lengths = np.asarray(observations["length"], dtype=np.int64).reshape(-1)
+        if tokens.ndim != 2 or len(tokens) != len(lengths):
+            raise ValueError(f"tokens of shape {tokens.shape} for {len(lengths)} lengths")
+        if lengths.min() < 0 or lengths.max() > tokens.shape[1]:
+            raise ValueError(f"lengths {lengths.tolist()} do not fit tokens {tokens.shape}")
+        self.batches += 1
+        logits = torch.empty(len(tokens), self.model.config.vocab_size)
+        read = [tokens[row, :n].tobytes() for row, n in enumerate(lengths)]
+        continued, whole, long = [], [], []
+        for row, n in enumerate(lengths):
+            if n + 1 > self.cache.length:
+                long.append(row)
+                continue
+            # Popped, so two rows that continue one sequence never share its slot.
+            kept = self.kept.pop(tokens[row, : n - 1].tobytes(), None) if n else None
+            if kept is None:
+                whole.append((row, self._take_slot()))
+            else:
+                continued.append((row, kept[0]))
         with torch.no_grad():
-            logits, _ = self.model(ids)
-        last = logits[torch.arange(len(ids)), lengths]
-        probabilities = torch.softmax(last / self.temperature, dim=-1)
+            if whole:
+                rows, slots = zip(*whole, strict=True)
+                longest = int(lengths[list(rows)].max())
+                # <|endoftext|> first, as in training; the padding after a row's length is
+                # never seen by its last real position (the attention is causal).
+                ids = torch.full((len(rows), longest + 1), END_OF_TEXT_ID, dtype=torch.long)
+                ids[:, 1:] = torch.as_tensor(tokens[list(rows), :longest])
+                logits[list(rows)] = self.model.slot_logits(
+                    ids,
+                    torch.zeros(len(rows), dtype=torch.long),
+                    torch.as_tensor(lengths[list(rows)]),
+                    self.cache,
+                    torch.tensor(slots),
+                )
+            if continued:
+                rows, slots = zip(*continued, strict=True)
+                last_token = torch.as_tensor(tokens[list(rows), lengths[list(rows)] - 1])
+                logits[list(rows)] = self.model.slot_logits(
+                    last_token[:, None],
+                    torch.as_tensor(lengths[list(rows)]),
+                    torch.zeros(len(rows), dtype=torch.long),
+                    self.cache,
+                    torch.tensor(slots),
+                )
+            for row in long:  # longer than the model reads: its last block_size tokens
+                ids = torch.as_tensor([END_OF_TEXT_ID, *tokens[row, : lengths[row]]])[None]
+                logits[row] = self.model.next_token_logits(ids)[0][0]
+        for row, slot in whole + continued:
+            self._keep(read[row], slot)
+        self._drop_stale()
+        probabilities = torch.softmax(logits / self.temperature, dim=-1)
         return torch.multinomial(probabilities, 1, generator=self.generator)[:, 0].numpy()
+
+    def _take_slot(self) -> int:
+        if not self.free:
+            slots = self.cache.slots
+            self.cache.grow(max(2 * slots, 8))
+            self.free = list(range(self.cache.slots - 1, slots - 1, -1))
+        return self.free.pop()
+
+    def _keep(self, sequence: bytes, slot: int) -> None:
+        replaced = self.kept.pop(sequence, None)
+        if replaced is not None:  # two rows read the same tokens: keep one copy
+            self.free.append(replaced[0])
+        self.kept[sequence] = (slot, self.batches)
+
+    def _drop_stale(self) -> None:
+        stale = [s for s, (_, used) in self.kept.items() if used <= self.batches - STALE_BATCHES]
+        for sequence in stale:
+            self.free.append(self.kept.pop(sequence)[0])
