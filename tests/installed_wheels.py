@@ -13,6 +13,7 @@ import importlib.metadata
 import zipfile
 from pathlib import Path
 
+STAMP = (2020, 1, 1, 0, 0, 0)  # the same bytes every time: the same wheelhouse, the same image
 INSTALLER_FILES = {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"}
 
 
@@ -39,8 +40,8 @@ def wheel_of_installed(name: str, folder: Path) -> Path:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         for f in sorted(files, key=str):
             data = Path(f.locate()).read_bytes()
-            zf.writestr(f.as_posix(), data)
+            zf.writestr(zipfile.ZipInfo(f.as_posix(), date_time=STAMP), data)
             record.append(f"{f.as_posix()},{_hash(data)},{len(data)}")
         record.append(f"{info}/RECORD,,")
-        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+        zf.writestr(zipfile.ZipInfo(f"{info}/RECORD", date_time=STAMP), "\n".join(record) + "\n")
     return target
