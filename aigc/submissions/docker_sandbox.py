@@ -35,7 +35,7 @@ from aigc.submissions.agent_output import LogBuffer
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
 from aigc.submissions.owners import owner_alive, owner_id, reap_stale_folders
-from aigc.submissions.runtime_packages import challenge_image
+from aigc.submissions.runtime_packages import challenge_image, prepare
 from aigc.submissions.sandbox import (
     SOCKET_NAME,
     AgentProcess,
@@ -204,6 +204,18 @@ class DockerSandbox(Sandbox):
         reap_stale_folders()  # their socket folders and unpacked packages
         self.progress = progress
         self.image = image or runtime_image(client, progress)
+
+    def with_packages(
+        self, packages: tuple[str, ...], find_links: Path | None = None
+    ) -> DockerSandbox:
+        """This sandbox running an image with these runtime packages, resolved and built here
+        (:func:`~aigc.submissions.runtime_packages.prepare`); SpecError if they do not resolve."""
+        if not packages:
+            return self
+        _, image = prepare(self.client, packages, find_links, self.progress)
+        chosen = copy.copy(self)
+        chosen.image = image
+        return chosen
 
     def for_runtime(
         self,

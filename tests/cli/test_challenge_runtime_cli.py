@@ -62,3 +62,29 @@ def test_create_builds_the_runtime_and_show_lists_it(server: ServerProcess, tmp_
     shown = ok(aigc("challenge", "show", "sb3-show", config=config))
     assert "+ stable_baselines3==2.9.2" in shown, shown
     assert "the organizer asked for stable-baselines3" in shown
+
+
+def test_check_and_evaluate_here_run_in_the_challenge_s_image(tmp_path: Path) -> None:
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    docs = Path(__file__).parents[2] / "docs" / "examples" / "sb3-runtime"
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    for name in ("agent.py", "aigc.toml"):
+        (agent / name).write_text((docs / name).read_text())
+    (agent / "requirements.txt").write_text("stable-baselines3\n")
+    PPO("MlpPolicy", gym.make("CartPole-v1"), seed=0).save(agent / "model")
+    spec = tmp_path / "sb3.yaml"
+    spec.write_text(SPEC % "stable-baselines3")
+    wheels = tmp_path / "wheels"
+    wheel_of_installed("stable_baselines3", wheels)
+    config = tmp_path / "none.json"
+    here = {"AIGC_RUNTIME_WHEELS": str(wheels)}
+    checked = ok(aigc("check", agent, "--challenge", spec, "--sandbox", "docker",
+                      config=config, **here))  # fmt: skip
+    assert "plus the challenge's runtime packages stable-baselines3" in checked, checked
+    assert "The package is ready to submit." in checked
+    evaluated = ok(aigc("evaluate", agent, "--challenge", spec, "--sandbox", "docker",
+                        config=config, **here))  # fmt: skip
+    assert "3 of 3" in evaluated and "Evaluation failed" not in evaluated, evaluated

@@ -31,19 +31,8 @@ limits: {startup_timeout: 120s, memory: 2GiB}
 runtime:
   packages: [%s]
 """
-# The ten lines a participant writes around a model saved with model.save.
-AGENT = """\
-import numpy as np
-from stable_baselines3 import PPO
-
-
-class Agent:
-    def __init__(self, observation_space, action_space):
-        self.model = PPO.load("model.zip", device="cpu")
-
-    def act(self, observation):
-        return int(self.model.predict(np.asarray(observation), deterministic=True)[0])
-"""
+# The ten lines a participant writes around a model saved with model.save (docs/agents.md).
+AGENT = (Path(__file__).parents[2] / "docs" / "examples" / "sb3-runtime" / "agent.py").read_text()
 MANIFEST = 'name = "sb3-ppo"\nentry_point = "agent:Agent"\nframework = "torch"\n'
 
 
