@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from aigc.platform import challenges
 from aigc.platform.context import platform
 from aigc.platform.settings import Settings
 from aigc.platform.worker_run import DONE, run_submission
@@ -161,3 +162,75 @@ def test_the_image_tag_is_a_hash_of_its_base_and_its_wheelhouse() -> None:
     assert tag.startswith("aigc-agent-runtime:abc-")
     assert tag != derived_tag("aigc-agent-runtime:abd", "1" * 64)
     assert tag != derived_tag("aigc-agent-runtime:abc", "2" * 64)
+
+
+def put(api: Api, who: Any, text: str) -> Any:
+    return api.client.put(
+        "/api/v1/challenges/sb3-cartpole",
+        data=text,
+        content_type="application/yaml",
+        headers=who.headers,
+    )
+
+
+@pytest.mark.slow
+def test_an_update_resolves_again_and_each_version_keeps_its_runtime(
+    api: Api, settings: Settings
+) -> None:
+    organizer = api.organizer("olga")
+    spec = SPEC % "stable-baselines3==2.9.2"
+    created = api.client.post(
+        "/api/v1/challenges", data=spec, content_type="application/yaml", headers=organizer.headers
+    )
+    assert created.status_code == 201, created.get_json()
+    same = put(api, organizer, spec)
+    assert same.status_code == 200 and same.get_json()["changed"] is False
+    before = stored_files(settings)
+    refused = error(put(api, organizer, SPEC % "no-such-package-aigc"), 400)
+    assert "Could not find a version that satisfies the requirement no-such-package-aigc" in refused
+    assert stored_files(settings) == before
+    assert api.client.get("/api/v1/challenges/sb3-cartpole").get_json()["version"] == 1
+    without = put(api, organizer, spec.split("runtime:")[0])
+    assert without.status_code == 200 and without.get_json()["version"] == 2
+    assert without.get_json()["runtime"] == {"packages": [], "installed": [], "image": None}
+    with api.db.session() as session:
+        challenge = challenges.find(session, "sb3-cartpole")
+        first, second = (challenges.version_of(challenge, v) for v in (1, 2))
+        assert first.runtime_sha256 is not None and first.runtime_pins == "stable_baselines3==2.9.2"
+        assert second.runtime_sha256 is None and second.runtime_image is None
+        # The stored wheelhouse is the one the image was built from.
+        with platform(api.app).store.unpacked_wheelhouse(first.runtime_sha256) as folder:
+            assert sorted(p.name for p in folder.iterdir()) == [
+                "requirements.txt",
+                "stable_baselines3-2.9.2-py3-none-any.whl",
+            ]
+
+
+@pytest.mark.slow
+def test_a_bundle_s_environment_runs_in_the_challenge_s_image_too(
+    api: Api, settings: Settings, docker_sandbox: DockerSandbox
+) -> None:
+    corridor = Path(__file__).parents[1] / "submissions" / "environments" / "corridor"
+    spec = (corridor / "challenge.yaml").read_text().replace("id: corridor", "id: sb3-corridor")
+    spec += "runtime:\n  packages: [stable-baselines3==2.9.2]\n"
+    # The organizer's code needs the package: in the base image it could not even import.
+    code = (corridor / "corridor.py").read_text() + "\nimport stable_baselines3  # noqa: E402\n"
+    data = agent_zip({"challenge.yaml": spec, "corridor.py": code})
+    organizer, alice = api.organizer(), api.account("alice")
+    created = api.client.post(
+        "/api/v1/challenges",
+        data={"file": (io.BytesIO(data), "bundle.zip")},
+        headers=organizer.headers,
+        content_type="multipart/form-data",
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["runtime"]["installed"] == ["stable_baselines3==2.9.2"]
+    walker = Path(__file__).parents[1] / "submissions" / "agents" / "corridor_walker"
+    package = agent_zip({p.name: p.read_bytes() for p in walker.iterdir() if p.is_file()})
+    response = api.upload(alice, package, challenge="sb3-corridor")
+    assert response.status_code == 201, response.get_json()
+    submission_id = response.get_json()["id"]
+    store = platform(api.app).store
+    assert run_submission(api.db, settings, store, submission_id, lambda: docker_sandbox) == DONE
+    body = api.client.get(f"/api/v1/submissions/{submission_id}", headers=alice.headers)
+    assert body.get_json()["status"] == "finished", body.get_json()["failure"]
