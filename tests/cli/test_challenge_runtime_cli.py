@@ -88,3 +88,28 @@ def test_check_and_evaluate_here_run_in_the_challenge_s_image(tmp_path: Path) ->
     evaluated = ok(aigc("evaluate", agent, "--challenge", spec, "--sandbox", "docker",
                         config=config, **here))  # fmt: skip
     assert "3 of 3" in evaluated and "Evaluation failed" not in evaluated, evaluated
+
+
+def test_challenge_check_builds_the_runtime_and_starts_the_environment_in_it(
+    tmp_path: Path,
+) -> None:
+    corridor = Path(__file__).parents[1] / "submissions" / "environments" / "corridor"
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    spec = (corridor / "challenge.yaml").read_text().replace("id: corridor", "id: sb3-check")
+    (bundle / "corridor.py").write_text(
+        (corridor / "corridor.py").read_text() + "\nimport stable_baselines3  # noqa: E402\n"
+    )
+    wheels = tmp_path / "wheels"
+    wheel_of_installed("stable_baselines3", wheels)
+    here = {"AIGC_RUNTIME_WHEELS": str(wheels)}
+    config = tmp_path / "none.json"
+    (bundle / "challenge.yaml").write_text(spec + "runtime: {packages: [no-such-package-aigc]}\n")
+    refused = aigc("challenge", "check", bundle, "--sandbox", "docker", config=config, **here)
+    assert refused.returncode == 1
+    assert "✗ runtime: sb3-check: runtime.packages: Could not find a version" in refused.stdout
+    (bundle / "challenge.yaml").write_text(spec + "runtime: {packages: [stable-baselines3]}\n")
+    checked = ok(aigc("challenge", "check", bundle, "--sandbox", "docker", config=config, **here))
+    assert "✓ runtime: stable-baselines3 resolve; agents run in aigc-agent-runtime:" in checked
+    assert "✓ environment: corridor:Corridor starts in its sandbox" in checked, checked
+    assert "The challenge is ready" in checked
