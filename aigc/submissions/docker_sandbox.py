@@ -88,7 +88,9 @@ def docker_client(timeout: float = 5.0) -> docker.DockerClient | None:
 def reap_stale_containers(client: docker.DockerClient) -> list[str]:
     """Remove sandbox containers whose evaluator is gone; return their names."""
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    # ignore_removed: a container another worker removes while the list is read is skipped.
+    listed = client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
+    for container in listed:
         if owner_alive(container.labels.get(OWNER_LABEL, "")):
             continue
         try:
