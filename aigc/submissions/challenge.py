@@ -824,7 +824,10 @@ def _runtime(path: str, value: Any) -> Runtime:
             "agents import (their dependencies come with them)"
         )
     found = tuple(_requirement(f"{where}[{i}]", p) for i, p in enumerate(packages))
-    names = [re.split(r"[\s\[=<>!~]", p, maxsplit=1)[0].lower().replace("_", "-") for p in found]
+    # Compared as pip compares names: case, '-', '_' and '.' alike.
+    names = [
+        re.sub(r"[-_.]+", "-", re.split(r"[\s\[=<>!~]", p, maxsplit=1)[0]).lower() for p in found
+    ]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise SpecError(f"{where}: {duplicate} is listed twice: keep one requirement for it")

@@ -62,6 +62,7 @@ USER ${AGENT_UID}:${AGENT_UID}
 """
 _WHEEL_NAME = re.compile(r"[A-Za-z0-9_.+!-]{1,200}\.whl")
 MAX_WHEELHOUSE_BYTES = 4 * 2**30
+PIP_TIMEOUT = 900  # seconds for one resolution or download
 _installed_cache: dict[str, dict[str, tuple[str, str]]] = {}
 _installed_lock = threading.Lock()
 
@@ -121,7 +122,13 @@ def _pip_error(stderr: str) -> str:
 
 def _pip(arguments: Sequence[str]) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pip", "--disable-pip-version-check", *arguments]
-    return subprocess.run(command, capture_output=True, text=True)
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise PackagesRefused(
+            f"runtime.packages: pip did not finish within {PIP_TIMEOUT} s: check that this "
+            "host reaches its package index, and try again"
+        ) from None
 
 
 def _sources(find_links: Path | None) -> list[str]:
