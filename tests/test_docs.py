@@ -32,7 +32,7 @@ def python_blocks(markdown: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", markdown.read_text(), flags=re.DOTALL)
 
 
-@pytest.mark.parametrize("example", ["cleanrl-ppo", "sb3-ppo"])
+@pytest.mark.parametrize("example", ["cleanrl-ppo", "sb3-ppo", "sb3-runtime"])
 def test_the_agents_doc_shows_each_example_as_it_is(example):
     assert (EXAMPLES / example / "agent.py").read_text() in python_blocks(DOCS / "agents.md")
 

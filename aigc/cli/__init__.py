@@ -89,7 +89,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "challenge": (
         "remote",
         "challenge",
-        "Check, create, update or archive a challenge: YAML spec or bundle (organizers).",
+        "Check, create, update, show or archive a challenge: YAML spec or bundle (organizers).",
     ),
     "submit": (
         "remote",

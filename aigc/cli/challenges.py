@@ -77,6 +77,25 @@ def _seeds(spec: ChallengeSpec, episodes: int) -> tuple[str, list[int]]:
     return spec.phases[0].id, list(range(episodes))
 
 
+def _runtime_sandbox(runner: Sandbox, spec: ChallengeSpec) -> Sandbox:
+    """The sandbox with the spec's runtime packages, marked as a step of the check."""
+    from aigc.cli.develop import with_runtime
+
+    if not spec.runtime.packages:
+        return runner
+    if runner.name != "docker":
+        _mark(True, "runtime", "--sandbox local: the packages must be installed in this Python")
+        return runner
+    try:
+        chosen = with_runtime(runner, spec)
+    except click.ClickException as exc:
+        _mark(False, "runtime", exc.message)
+        sys.exit(1)
+    image = getattr(chosen, "image", "")
+    _mark(True, "runtime", f"{', '.join(spec.runtime.packages)} resolve; agents run in {image}")
+    return chosen
+
+
 @click.command("check")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -96,7 +115,7 @@ def check(path: Path, episodes: int, sandbox: str | None) -> None:
                 "spec",
                 f"{spec.id} ({spec.title}), phases {', '.join(p.id for p in spec.phases)}",
             )
-            runner = _make_sandbox(sandbox)
+            runner = _runtime_sandbox(_make_sandbox(sandbox), spec)
             make_env: Callable[[], gym.Env] = spec.environment.make
             if spec.environment.in_bundle:
                 assert folder is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,6 +64,32 @@ def _make_sandbox(kind: str | None) -> Sandbox:
         "only evaluate code you trust."
     )
     return LocalSandbox()
+
+
+def _manifest_challenge(folder: Path) -> str | None:
+    """The challenge aigc.toml names, if it can be read (its check reports it otherwise)."""
+    try:
+        return read_manifest(folder).challenge
+    except PackageError:
+        return None
+
+
+def with_runtime(runner: Sandbox, spec: ChallengeSpec) -> Sandbox:
+    """The sandbox with the challenge's runtime packages: in Docker, the image derived for
+    them, built here (the wheels from pip's configured index, or from the folder
+    AIGC_RUNTIME_WHEELS names); the local sandbox runs this Python, where they must be
+    installed."""
+    if not spec.runtime.packages or runner.name != "docker":
+        return runner
+    from aigc.submissions.docker_sandbox import DockerSandbox
+    from aigc.submissions.images import ImageError
+
+    assert isinstance(runner, DockerSandbox)
+    wheels = os.environ.get("AIGC_RUNTIME_WHEELS", "").strip()
+    try:
+        return runner.with_packages(spec.runtime.packages, Path(wheels) if wheels else None)
+    except (ImageError, SpecError) as exc:  # SpecError: pip's line, they do not resolve
+        raise fail(f"{spec.id}: {exc}") from None
 
 
 SANDBOX_OPTION = click.option(
@@ -171,6 +198,13 @@ def check(
     try:
         with open_package(package) as folder:
             runner = _make_sandbox(sandbox)
+            name = challenge or _manifest_challenge(folder)
+            try:
+                spec = find_challenge(name).spec if name is not None else None
+            except SpecError:
+                spec = None  # the check of the challenge below says what is wrong
+            if spec is not None:
+                runner = with_runtime(runner, spec)
             report = check_package(
                 folder,
                 challenge,
@@ -240,7 +274,7 @@ def evaluate(
                 seeds = spec.phase(phase).seeds(spec.id, episodes)
             seeds = seeds[:episodes] if episodes else seeds
             total = len(seeds)
-            runner = _make_sandbox(sandbox)
+            runner = with_runtime(_make_sandbox(sandbox), spec)
             with (
                 environment_for(local, runner, trust_environment) as make_env,
                 Progress(

@@ -159,7 +159,23 @@ class _ChallengeGroup(click.Group):
 
 @click.group(cls=_ChallengeGroup)
 def challenge() -> None:
-    """Check, create, update or archive a challenge: YAML spec or bundle (organizers)."""
+    """Check, create, update, show or archive a challenge: YAML spec or bundle (organizers)."""
+
+
+# How long the server may take to resolve runtime packages and build their image.
+RUNTIME_BUILD_TIMEOUT = 1800.0
+
+
+def _client_for(spec: Any) -> Client:
+    """A client that waits long enough for the server to build the spec's runtime."""
+    client = _client()
+    if spec.runtime.packages:
+        out.print(
+            f"the server resolves {', '.join(spec.runtime.packages)} and builds the challenge's "
+            "image: the first time this can take minutes"
+        )
+        client.timeout = RUNTIME_BUILD_TIMEOUT
+    return client
 
 
 def _send_spec(method: str, file: Path) -> dict[str, Any]:
@@ -175,7 +191,7 @@ def _send_spec(method: str, file: Path) -> dict[str, Any]:
             raise fail(f"{file}: {exc}") from None
         where = "/challenges" if method == "POST" else f"/challenges/{bundle_spec.id}"
         try:
-            return _client().send_file(method, where, data, filename)
+            return _client_for(bundle_spec).send_file(method, where, data, filename)
         except ApiFailure as exc:
             raise fail(str(exc)) from None
     text = file.read_text(encoding="utf-8")
@@ -185,7 +201,11 @@ def _send_spec(method: str, file: Path) -> dict[str, Any]:
         raise fail(f"{file}: {exc}") from None
     path = "/challenges" if method == "POST" else f"/challenges/{spec.id}"
     return _call(
-        _client(), method, path, data=text.encode(), headers={"Content-Type": "application/yaml"}
+        _client_for(spec),
+        method,
+        path,
+        data=text.encode(),
+        headers={"Content-Type": "application/yaml"},
     )
 
 
@@ -206,6 +226,26 @@ def challenge_update(file: Path) -> None:
         out.print(f"updated challenge {body['id']} to version {body['version']}")
     else:
         out.print(f"challenge {body['id']} is unchanged (version {body['version']})")
+
+
+@challenge.command("show")
+@click.argument("challenge_id", metavar="ID")
+def challenge_show(challenge_id: str) -> None:
+    """Show a challenge: its environment, phases and the packages its agents run with."""
+    body = _call(_client(required=False), "GET", f"/challenges/{challenge_id}")
+    out.print(f"{shown(body['id'])}: {shown(body['title'])} (version {body['version']})")
+    out.print(f"environment  {shown(body['environment'])}")
+    for phase in body["phases"]:
+        out.print(
+            f"phase        {shown(phase['id'])}: {phase['episodes']} episodes, {phase['state']}"
+        )
+    runtime = body.get("runtime") or {}
+    out.print("runtime      Python 3.11, numpy, gymnasium, msgpack, torch")
+    for pin in runtime.get("installed") or ():
+        out.print(f"  + {shown(pin)}")
+    if runtime.get("packages"):
+        asked = ", ".join(shown(p) for p in runtime["packages"])
+        out.print(f"  (the organizer asked for {asked})")
 
 
 @challenge.command("archive")

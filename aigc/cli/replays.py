@@ -180,9 +180,11 @@ def replay(
             environment, limits, episode = _from_server(int(source), index, given)
         runner = None
         if environment.entry_point is not None and folder is not None:
-            from aigc.cli.develop import _make_sandbox
+            from aigc.cli.develop import _make_sandbox, with_runtime
 
             runner = _make_sandbox(sandbox)
+            if given is not None:
+                runner = with_runtime(runner, given)
         try:
             with render_env(environment, folder, runner, limits) as env:
                 check_suffix(out_path, "text" if env.render_mode == "ansi" else "rgb")

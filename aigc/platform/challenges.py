@@ -1,10 +1,15 @@
 """Challenges on the platform: created and updated from YAML or a bundle, every update a new
-version. A bundle's archive is stored by sha256 with the packages and named by its version."""
+version. A bundle's archive is stored by sha256 with the packages and named by its version;
+so is the wheelhouse of its runtime packages, resolved and built into an image when the
+version is created (:mod:`aigc.submissions.runtime_packages`)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -16,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from aigc.platform.lru import LRU
 from aigc.platform.models import Challenge, ChallengeVersion, Submission, User, now
+from aigc.platform.settings import Settings
 from aigc.platform.storage import PackageStore
 from aigc.submissions.bundle import SPEC_NAME, open_bundle, pack_bundle
 from aigc.submissions.challenge import (
@@ -27,6 +33,8 @@ from aigc.submissions.challenge import (
     check_environment,
     parse_challenge_yaml,
 )
+
+log = logging.getLogger("aigc.challenges")
 
 
 class ChallengeConflict(ValueError):
@@ -120,6 +128,94 @@ def store_bundle(store: PackageStore, data: bytes, filename: str) -> StoredBundl
     return StoredBundle(spec_yaml, spec, store.put(data))
 
 
+@dataclass(frozen=True)
+class StoredRuntime:
+    """A version's runtime packages: the pins installed, the wheelhouse's hash, the image."""
+
+    pins: tuple[str, ...]
+    sha256: str
+    image: str | None
+
+
+RuntimeMaker = Callable[[ChallengeSpec], "StoredRuntime | None"]
+
+
+def store_runtime(
+    store: PackageStore,
+    settings: Settings,
+    spec: ChallengeSpec,
+    progress: Callable[[str], None] = log.info,
+) -> StoredRuntime | None:
+    """Resolve a spec's runtime packages, store their wheelhouse and build their image.
+
+    SpecError (pip's own line) if they do not resolve; nothing is stored then. With the
+    local sandbox, agents run in this Python: the packages must be installed here.
+    """
+    from aigc.submissions import runtime_packages
+
+    packages = spec.runtime.packages
+    if not packages:
+        return None
+    if settings.sandbox == "local":
+        here = {
+            d.metadata["Name"]: (d.version, d.read_text("METADATA") or "")
+            for d in importlib.metadata.distributions()
+        }
+        wheelhouse = runtime_packages.resolve(packages, here, settings.runtime_wheels, progress)
+        if wheelhouse.pins:
+            raise SpecError(
+                f"runtime.packages: {', '.join(wheelhouse.pins)} not installed here, where the "
+                "local sandbox runs agents: install them, or use the Docker sandbox"
+            )
+        return StoredRuntime((), store.put(wheelhouse.archive), None)
+    from aigc.submissions.docker_sandbox import docker_client
+    from aigc.submissions.images import ImageError
+
+    client = docker_client()
+    if client is None:
+        raise SpecError(
+            "runtime.packages: no Docker engine answers here to build the challenge's image: "
+            "start Docker and try again"
+        )
+    try:
+        wheelhouse, image = runtime_packages.prepare(
+            client, packages, settings.runtime_wheels, progress
+        )
+    except ImageError as exc:
+        raise SpecError(f"runtime.packages: {exc}") from None
+    finally:
+        client.close()
+    return StoredRuntime(wheelhouse.pins, store.put(wheelhouse.archive), image)
+
+
+def runtime_of(record: ChallengeVersion) -> dict[str, object]:
+    """What a version's runtime holds, as participants may read it."""
+    spec = parse(record.spec_yaml)
+    return {
+        "packages": list(spec.runtime.packages),
+        "installed": (record.runtime_pins or "").split(),
+        "image": record.runtime_image,
+    }
+
+
+def _runtime_columns(runtime: StoredRuntime | None) -> dict[str, object]:
+    if runtime is None:
+        return {"runtime_sha256": None, "runtime_pins": None, "runtime_image": None}
+    return {
+        "runtime_sha256": runtime.sha256,
+        "runtime_pins": "\n".join(runtime.pins),
+        "runtime_image": runtime.image,
+    }
+
+
+def _runtime(spec: ChallengeSpec, maker: RuntimeMaker | None) -> StoredRuntime | None:
+    if not spec.runtime.packages:
+        return None
+    if maker is None:
+        raise SpecError("runtime.packages: this platform cannot install runtime packages here")
+    return maker(spec)
+
+
 def public_spec_yaml(spec_yaml: str) -> str:
     """The spec as participants may read it: hidden phases' seeds and every comment left out.
 
@@ -161,13 +257,16 @@ def create(
     by: User | None,
     builtin: bool = False,
     bundle: StoredBundle | None = None,
+    runtime: RuntimeMaker | None = None,
 ) -> Challenge:
-    """Create a challenge from YAML or a stored bundle; SpecError if the spec is invalid."""
+    """Create a challenge from YAML or a stored bundle; SpecError if the spec is invalid
+    or its runtime packages do not resolve (``runtime`` resolves and builds them)."""
     spec = check(spec_yaml) if bundle is None else bundle.spec
     if find(session, spec.id) is not None:
         raise ChallengeConflict(
             f"a challenge with id {spec.id!r} exists: update it instead (aigc challenge update)"
         )
+    stored = _runtime(spec, runtime)
     challenge = Challenge(slug=spec.id, title=spec.title, current_version=1, builtin=builtin)
     challenge.versions.append(
         ChallengeVersion(
@@ -175,6 +274,7 @@ def create(
             spec_yaml=spec_yaml,
             bundle_sha256=bundle.sha256 if bundle else None,
             created_by_id=by.id if by else None,
+            **_runtime_columns(stored),
         )
     )
     session.add(challenge)
@@ -188,6 +288,7 @@ def update(
     spec_yaml: str,
     by: User | None,
     bundle: StoredBundle | None = None,
+    runtime: RuntimeMaker | None = None,
 ) -> bool:
     """Add a version with the new YAML or bundle; return False if nothing changed."""
     current = version_of(challenge)
@@ -203,6 +304,7 @@ def update(
         )
     if unchanged:
         return False
+    stored = _runtime(spec, runtime)
     if by is not None:
         # An organizer who edits a built-in challenge takes it over: restarts of the
         # platform no longer put the shipped spec back.
@@ -217,6 +319,7 @@ def update(
             spec_yaml=spec_yaml,
             bundle_sha256=sha256,
             created_by_id=by.id if by else None,
+            **_runtime_columns(stored),
         )
     )
     session.flush()

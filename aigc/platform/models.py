@@ -235,6 +235,11 @@ class ChallengeVersion(Base):
     spec_yaml: Mapped[str] = mapped_column(StorableText)
     # A bundle's archive (the spec and the organizer's environment), stored by sha256.
     bundle_sha256: Mapped[str | None] = mapped_column(StorableString(64))
+    # Its runtime packages: the wheelhouse's archive (by sha256), the pins it installs (one
+    # a line) and the image built from it where it was created (a worker rebuilds it).
+    runtime_sha256: Mapped[str | None] = mapped_column(StorableString(64))
+    runtime_pins: Mapped[str | None] = mapped_column(StorableText)
+    runtime_image: Mapped[str | None] = mapped_column(StorableString(255))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
 

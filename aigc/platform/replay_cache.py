@@ -136,6 +136,7 @@ def render_replay(
         spec = challenges.spec_of(submission.challenge, submission.challenge_version)
         version = challenges.version_of(submission.challenge, submission.challenge_version)
         bundle, episode = version.bundle_sha256, as_result(row)
+        wheelhouse = version.runtime_sha256
     if spec.environment.in_bundle and (bundle is None or store is None or make_sandbox is None):
         cache.fail(submission_id, index, "this challenge's bundle is not at hand to replay it")
         return "failed"
@@ -150,6 +151,10 @@ def render_replay(
                 assert bundle is not None and store is not None and make_sandbox is not None
                 unpacked = stack.enter_context(store.unpacked_bundle(bundle))
                 sandbox = make_sandbox()
+                if wheelhouse is not None:  # the image the evaluation ran the environment in
+                    sandbox = sandbox.for_runtime(
+                        wheelhouse, lambda: store.unpacked_wheelhouse(wheelhouse)
+                    )
             env = stack.enter_context(render_env(spec.environment, unpacked, sandbox, spec.limits))
             replay = replay_episode(spec.environment, episode, WEB_LIMITS, env)
             suffix = ".txt" if replay.kind == "text" else ".gif"

@@ -113,6 +113,9 @@ class Settings:
     token_days: int = 30
     signups_per_hour: int = 20
     trusted_proxies: int = 0
+    # A folder of wheels: challenges' runtime packages come from it alone (no index); unset,
+    # from the index pip is configured with on this host.
+    runtime_wheels: Path | None = None
 
     @property
     def database_shown(self) -> str:
@@ -160,6 +163,9 @@ class Settings:
             token_days=_int("AIGC_TOKEN_DAYS", 30),
             signups_per_hour=_int("AIGC_SIGNUPS_PER_HOUR", 20),
             trusted_proxies=_int("AIGC_TRUSTED_PROXIES", 0, minimum=0),
+            runtime_wheels=Path(os.environ["AIGC_RUNTIME_WHEELS"]).expanduser()
+            if os.environ.get("AIGC_RUNTIME_WHEELS", "").strip()
+            else None,
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -12,6 +12,7 @@ from pathlib import Path
 from aigc.submissions.archive import ArchiveLimits
 from aigc.submissions.bundle import open_bundle
 from aigc.submissions.package import compile_package, open_package
+from aigc.submissions.runtime_packages import unpack_wheelhouse
 
 
 class PackageStore:
@@ -53,6 +54,13 @@ class PackageStore:
         """Yield the folder of a stored challenge bundle, extracted afresh and removed after."""
         with open_bundle(self.path(sha256), self.limits) as bundle:
             yield bundle.folder
+
+    @contextmanager
+    def unpacked_wheelhouse(self, sha256: str) -> Iterator[Path]:
+        """Yield the folder of a stored wheelhouse (a challenge's runtime packages)."""
+        with tempfile.TemporaryDirectory(prefix="aigc-wheelhouse-") as tmp:
+            unpack_wheelhouse(self.read(sha256), Path(tmp))
+            yield Path(tmp)
 
     @contextmanager
     def unpacked(self, sha256: str) -> Iterator[Path]:

@@ -222,7 +222,8 @@ def run_submission(
         submission = session.get_one(Submission, submission_id)
         challenge = submission.challenge
         spec = challenges.spec_of(challenge, submission.challenge_version)
-        bundle = challenges.version_of(challenge, submission.challenge_version).bundle_sha256
+        record = challenges.version_of(challenge, submission.challenge_version)
+        bundle, wheelhouse = record.bundle_sha256, record.runtime_sha256
         phase, sha256 = submission.phase, submission.package_sha256
     if held.attempt > settings.max_attempts:
         _give_up(db, held, INTERRUPTED, f"the evaluation was interrupted {held.attempt - 1} times")
@@ -241,24 +242,23 @@ def run_submission(
     if running is not None:
         running.add(heartbeat)
     try:
-        with (
-            heartbeat,
-            store.unpacked(sha256) as folder,
-            _environment(store, spec, bundle, make_sandbox, heartbeat.stop) as make_env,
-        ):
-            result = evaluate(
-                folder,
-                spec,
-                phase,
-                sandbox=make_sandbox(),
-                # Drawn for this submission, or ordered for it: the agent can know neither.
-                seeds=spec.phase(phase).seeds(
-                    spec.id, secret=settings.seed_secret, evaluation=str(submission_id)
-                ),
-                on_episode=heartbeat.on_episode,
-                cancel=heartbeat.stop,
-                make_env=make_env,
-            )
+        with heartbeat, store.unpacked(sha256) as folder:
+            # Built here if this worker lacks it, while the heartbeat keeps the claim.
+            sandbox = _sandbox(store, wheelhouse, make_sandbox)
+            with _environment(store, spec, bundle, sandbox, heartbeat.stop) as make_env:
+                result = evaluate(
+                    folder,
+                    spec,
+                    phase,
+                    sandbox=sandbox,
+                    # Drawn for this submission, or ordered for it: the agent can know neither.
+                    seeds=spec.phase(phase).seeds(
+                        spec.id, secret=settings.seed_secret, evaluation=str(submission_id)
+                    ),
+                    on_episode=heartbeat.on_episode,
+                    cancel=heartbeat.stop,
+                    make_env=make_env,
+                )
     except EvaluationCancelled:
         if heartbeat.interrupted:
             # This worker is shutting down: the submission goes back to the queue as it was.
@@ -310,12 +310,22 @@ def run_submission(
     return DONE
 
 
+def _sandbox(
+    store: PackageStore, wheelhouse: str | None, make_sandbox: Callable[[], Sandbox]
+) -> Sandbox:
+    """The sandbox for the challenge version: one running its image, built first if this
+    worker lacks it (a failure to build is the platform's, tried again later)."""
+    if wheelhouse is None:
+        return make_sandbox()
+    return make_sandbox().for_runtime(wheelhouse, lambda: store.unpacked_wheelhouse(wheelhouse))
+
+
 @contextmanager
 def _environment(
     store: PackageStore,
     spec: ChallengeSpec,
     bundle: str | None,
-    make_sandbox: Callable[[], Sandbox],
+    sandbox: Sandbox,
     cancel: threading.Event,
 ) -> Iterator[Callable[[], gym.Env] | None]:
     """How the evaluation makes its environments: here, or a bundle's in its own sandbox."""
@@ -331,7 +341,7 @@ def _environment(
             spec.environment,
             spec.metrics.info,
             spec.limits,
-            make_sandbox(),
+            sandbox,
             cancel=cancel,  # a cancel reaches an environment that hangs as it does an agent
         ) as host,
     ):

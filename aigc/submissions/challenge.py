@@ -45,6 +45,12 @@ A challenge names a Gymnasium environment and the rules to score agents on it::
     quotas:
       per_day: 10                    # leave out for no limit
       total: 200
+    runtime:
+      packages: [stable-baselines3==2.9.2]
+                                     # optional: wheels the platform installs into the image
+                                     # the agents (and a bundle's environment) run in, beside
+                                     # numpy, gymnasium, msgpack and torch; resolved when the
+                                     # challenge is created or updated, never at evaluation
 
 Seeds. ``fresh`` (the default of public phases): the platform draws each submission's
 seeds from its secret and the submission, and publishes them with the result, so the
@@ -90,6 +96,14 @@ Visibility = Literal["public", "hidden"]
 SUCCESS_RULES = ("terminated", "truncated", "info")
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _ENTRY_POINT = re.compile(r"[A-Za-z_]\w{0,63}(\.[A-Za-z_]\w{0,63}){0,7}:[A-Za-z_]\w{0,63}")
+# A requirement as pip reads it, without URLs, markers or options: name, extras, versions.
+_VERSION_CLAUSE = r"(?:===?|>=|<=|~=|!=|<|>)\s*[A-Za-z0-9.*+!_-]{1,64}"
+_REQUIREMENT = re.compile(
+    rf"[A-Za-z0-9](?:[A-Za-z0-9._-]{{0,98}}[A-Za-z0-9])?(?:\[[A-Za-z0-9._,-]{{1,100}}\])?"
+    rf"\s*(?:{_VERSION_CLAUSE}(?:\s*,\s*{_VERSION_CLAUSE}){{0,3}})?",
+    re.ASCII,
+)
+MAX_RUNTIME_PACKAGES = 32
 _INFO_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr)?")
@@ -260,6 +274,13 @@ class Quotas:
 
 
 @dataclass(frozen=True)
+class Runtime:
+    """Packages the organizer adds to the image agents run in (pip requirements)."""
+
+    packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ChallengeSpec:
     id: str
     title: str
@@ -269,6 +290,7 @@ class ChallengeSpec:
     limits: Limits = Limits()
     metrics: MetricsSpec = field(default_factory=MetricsSpec)
     quotas: Quotas = Quotas()
+    runtime: Runtime = Runtime()
 
     def phase(self, phase_id: str) -> Phase:
         """Return the phase with this id."""
@@ -778,6 +800,40 @@ def _quotas(path: str, value: Any) -> Quotas:
     )
 
 
+def _requirement(path: str, value: Any) -> str:
+    text = _str(path, value).strip()
+    if not _REQUIREMENT.fullmatch(text):
+        raise SpecError(
+            f"{path}: {text[:80]!r} is not a package requirement: write a name and, best, "
+            "its version, e.g. stable-baselines3==2.9.2 (no URLs, paths or pip options)"
+        )
+    return text
+
+
+def _runtime(path: str, value: Any) -> Runtime:
+    fields = _Fields(value, path, ("packages",))
+    packages = fields.data.get("packages")
+    if packages is None:
+        return Runtime()
+    where = fields.name("packages")
+    if not isinstance(packages, list):
+        raise SpecError(f"{where}: expected a list of requirements, e.g. [stable-baselines3]")
+    if len(packages) > MAX_RUNTIME_PACKAGES:
+        raise SpecError(
+            f"{where}: {len(packages)} packages, at most {MAX_RUNTIME_PACKAGES}: list only what "
+            "agents import (their dependencies come with them)"
+        )
+    found = tuple(_requirement(f"{where}[{i}]", p) for i, p in enumerate(packages))
+    # Compared as pip compares names: case, '-', '_' and '.' alike.
+    names = [
+        re.sub(r"[-_.]+", "-", re.split(r"[\s\[=<>!~]", p, maxsplit=1)[0]).lower() for p in found
+    ]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise SpecError(f"{where}: {duplicate} is listed twice: keep one requirement for it")
+    return Runtime(found)
+
+
 def _phases(path: str, value: Any) -> tuple[Phase, ...]:
     if not isinstance(value, list) or not value:
         raise SpecError(f"{path}: expected a list with at least one phase (e.g. id: dev)")
@@ -799,7 +855,17 @@ def parse_challenge(
     reads, and :func:`check_environment` says why it is unavailable. ``bundle`` is the
     folder of a challenge bundle, where an ``entry_point`` module must be.
     """
-    known = ("id", "title", "description", "environment", "phases", "limits", "metrics", "quotas")
+    known = (
+        "id",
+        "title",
+        "description",
+        "environment",
+        "phases",
+        "limits",
+        "metrics",
+        "quotas",
+        "runtime",
+    )
     fields = _Fields(data, "", known)
     return ChallengeSpec(
         id=fields.get("id", _identifier),
@@ -812,6 +878,7 @@ def parse_challenge(
         limits=fields.get("limits", _limits, default=Limits()),
         metrics=fields.get("metrics", _metrics, default=MetricsSpec()),
         quotas=fields.get("quotas", _quotas, default=Quotas()),
+        runtime=fields.get("runtime", _runtime, default=Runtime()),
     )
 
 

@@ -49,13 +49,17 @@ class CheckResult:
     warning: bool = False  # passed, but something in the package will not do what it seems
 
 
-def install_warning(package_dir: Path) -> str | None:
-    """Say that requirements.txt and the like are ignored, and what the runtime holds."""
+def install_warning(package_dir: Path, added: tuple[str, ...] = ()) -> str | None:
+    """Say that requirements.txt and the like are ignored, and what the runtime holds
+    (``added``: the challenge's runtime packages)."""
     found = install_files(package_dir)
     if not found:
         return None
+    holds = runtime_holds()
+    if added:
+        holds += f", plus the challenge's runtime packages {', '.join(added)}"
     return (
-        f"{', '.join(found)} ignored: this challenge's runtime holds {runtime_holds()}; "
+        f"{', '.join(found)} ignored: this challenge's runtime holds {holds}; "
         "ask the organizer or vendor pure-Python code"
     )
 
@@ -179,6 +183,10 @@ def check_package(
             lambda: check_challenge(manifest, challenge, resolve),
             lambda c: f"{c.id} ({c.environment.id})",
         )
+        if warning is not None and spec.runtime.packages:
+            packages = next(i for i, item in enumerate(report) if item.name == "packages")
+            added = install_warning(package_dir, spec.runtime.packages) or warning
+            report[packages] = CheckResult("packages", True, added, warning=True)
         phase = _record(
             report, "phase", lambda: public_phase(spec), lambda p: f"{p} (public seeds)"
         )

@@ -17,8 +17,11 @@ containers left behind by an evaluator that died are removed by
 from __future__ import annotations
 
 import contextlib
+import copy
 import heapq
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from aigc.submissions.agent_output import LogBuffer
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
 from aigc.submissions.owners import owner_alive, owner_id, reap_stale_folders
+from aigc.submissions.runtime_packages import challenge_image, prepare
 from aigc.submissions.sandbox import (
     SOCKET_NAME,
     AgentProcess,
@@ -84,7 +88,9 @@ def docker_client(timeout: float = 5.0) -> docker.DockerClient | None:
 def reap_stale_containers(client: docker.DockerClient) -> list[str]:
     """Remove sandbox containers whose evaluator is gone; return their names."""
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    # ignore_removed: a container another worker removes while the list is read is skipped.
+    listed = client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
+    for container in listed:
         if owner_alive(container.labels.get(OWNER_LABEL, "")):
             continue
         try:
@@ -198,7 +204,34 @@ class DockerSandbox(Sandbox):
         self.owner = owner_id()
         reap_stale_containers(client)
         reap_stale_folders()  # their socket folders and unpacked packages
+        self.progress = progress
         self.image = image or runtime_image(client, progress)
+
+    def with_packages(
+        self, packages: tuple[str, ...], find_links: Path | None = None
+    ) -> DockerSandbox:
+        """This sandbox running an image with these runtime packages, resolved and built here
+        (:func:`~aigc.submissions.runtime_packages.prepare`); SpecError if they do not resolve."""
+        if not packages:
+            return self
+        _, image = prepare(self.client, packages, find_links, self.progress)
+        chosen = copy.copy(self)
+        chosen.image = image
+        return chosen
+
+    def for_runtime(
+        self,
+        wheelhouse_sha256: str | None,
+        open_wheelhouse: Callable[[], AbstractContextManager[Path]],
+    ) -> DockerSandbox:
+        """This sandbox running the challenge's image (:func:`challenge_image`), which is
+        built first from the wheelhouse if this engine lacks it."""
+        if wheelhouse_sha256 is None:
+            return self
+        image = challenge_image(self.client, wheelhouse_sha256, open_wheelhouse, self.progress)
+        chosen = copy.copy(self)
+        chosen.image = image
+        return chosen
 
     def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
         command = ["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT]

@@ -202,18 +202,31 @@ def build(
     tag: str,
     buildargs: dict[str, str],
     progress: Progress,
+    network_mode: str | None = None,
 ) -> None:
-    """Build the image of a filled build context, showing its steps; ImageError if it fails."""
+    """Build the image of a filled build context, showing its steps; ImageError if it fails.
+
+    ``network_mode="none"`` gives the build's steps no network at all.
+    """
     progress(f"building {tag}")
+    last = ""  # the build's last line of output, which says why a step failed
     try:
         for chunk in client.api.build(
-            path=str(context), tag=tag, buildargs=buildargs, rm=True, decode=True
+            path=str(context),
+            tag=tag,
+            buildargs=buildargs,
+            rm=True,
+            decode=True,
+            network_mode=network_mode,
         ):
             if "error" in chunk:
-                raise ImageError(f"building {tag} failed: {chunk['error'].strip()}")
+                said = f" after: {last}" if last else ""
+                raise ImageError(f"building {tag} failed: {chunk['error'].strip()}{said}")
             line = chunk.get("stream", "").strip()
             if line.startswith("Step "):
                 progress(line)
+            elif line:
+                last = line.splitlines()[-1][:300]
     except docker.errors.APIError as exc:
         raise ImageError(f"building {tag} failed: {exc.explanation}") from None
 

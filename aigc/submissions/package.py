@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import re
 import sys
 import tomllib
@@ -34,6 +35,8 @@ if TYPE_CHECKING:  # the sandbox's image carries no more than the runtime needs 
 MANIFEST = "aigc.toml"
 # The Python packages of the agent-runtime image (beside Python's standard library).
 RUNTIME_PACKAGES = ("numpy", "gymnasium", "msgpack", "torch")
+# Set in the image of a challenge with runtime packages: their pins, separated by spaces.
+CHALLENGE_PACKAGES_VARIABLE = "AIGC_CHALLENGE_PACKAGES"
 # Files that install packages elsewhere; an evaluation installs nothing, so they do nothing.
 INSTALL_FILES = ("requirements.txt", "pyproject.toml", "setup.py", "setup.cfg", "environment.yml")
 FRAMEWORKS = ("python", "numpy", "torch")
@@ -136,7 +139,12 @@ def runtime_holds() -> str:
             held.append(f"{name} {importlib.metadata.version(name).split('+')[0]}")
         except importlib.metadata.PackageNotFoundError:
             held.append(name)
-    return ", ".join(held) + " and Python's standard library"
+    text = ", ".join(held) + " and Python's standard library"
+    # A challenge's own packages: the image derived for it names them (runtime_packages).
+    added = os.environ.get(CHALLENGE_PACKAGES_VARIABLE, "").split()
+    if added:
+        text += f", plus the challenge's runtime packages {', '.join(added)}"
+    return text
 
 
 def install_files(package_dir: Path) -> list[str]:

@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import cast
 
@@ -83,6 +85,18 @@ class Sandbox(ABC):
     def start_environment(self, bundle_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
         """Start the environment runtime for a challenge bundle, with an agent's isolation."""
         raise SandboxError(f"the {self.name} sandbox cannot run an organizer's environment")
+
+    def for_runtime(
+        self,
+        wheelhouse_sha256: str | None,
+        open_wheelhouse: Callable[[], AbstractContextManager[Path]],
+    ) -> Sandbox:
+        """This sandbox with a challenge's runtime packages (its wheelhouse, by sha256).
+
+        Here, by default, they must be installed in this Python already; a sandbox with an
+        image of its own runs the image derived for that wheelhouse.
+        """
+        return self
 
 
 def describe_status(status: int) -> str:

@@ -262,6 +262,27 @@ VISIBLE_CHARTS = """() => [...document.querySelectorAll('figure.chart svg')]
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
+def test_organizer_creates_a_challenge_from_a_bundle_on_the_page(
+    browser: object, server: str, tmp_path: Path
+) -> None:
+    corridor = REPO / "tests" / "submissions" / "environments" / "corridor"
+    spec = (corridor / "challenge.yaml").read_text()
+    spec = spec.replace("id: corridor", "id: browser-corridor")
+    spec = spec.replace("title: Walk the corridor", "title: Browser corridor")
+    archive = tmp_path / "corridor.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("challenge.yaml", spec)
+        zf.write(corridor / "corridor.py", "corridor.py")
+    organizer = Watched(browser, server)
+    log_in(organizer, "orga", "orga-password")
+    organizer.go("/organize/challenges/new")
+    organizer.page.set_input_files('input[name="bundle_file"]', str(archive))
+    organizer.page.click('main form button[type="submit"]')
+    organizer.page.wait_for_selector("h1:has-text('Browser corridor')")
+    assert "corridor:Corridor" in organizer.page.inner_text("main")
+    organizer.close()
+
+
 def fits(watched: Watched, width: int) -> None:
     scroll = watched.page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= width, f"{watched.page.url}: {scroll} px wide on a {width} px screen"

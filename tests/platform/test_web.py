@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -370,6 +372,46 @@ def test_organizers_create_and_edit_challenges_from_yaml(api):
     assert "current version 2" in text(client.get("/organize/challenges/tight/edit"))
     other = post(client, "/organize/challenges/tight/edit", {"spec_yaml": wrong})
     assert other.status_code == 400 and "phases[0].episodes" in text(other)
+
+
+def test_organizers_create_and_update_challenges_from_a_bundle_on_the_page(api):
+    from aigc.submissions.bundle import pack_bundle
+
+    corridor = Path(__file__).parents[1] / "submissions" / "environments" / "corridor"
+    client = signed_in(api, api.organizer())
+    assert 'name="bundle_file"' in text(client.get("/organize/challenges/new"))
+    bad = post(
+        client,
+        "/organize/challenges/new",
+        {"bundle_file": (io.BytesIO(b"not an archive"), "bundle.zip")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 400 and "is not a .zip or .tar.gz archive" in text(bad)
+    created = post(
+        client,
+        "/organize/challenges/new",
+        {"bundle_file": (io.BytesIO(pack_bundle(corridor)), "corridor.zip")},
+        content_type="multipart/form-data",
+    )
+    assert created.status_code == 302 and created.headers["Location"] == "/challenges/corridor"
+    with api.db.session() as session:
+        record = challenges.version_of(challenges.find(session, "corridor"))
+        assert record.bundle_sha256 is not None and record.version == 1
+    spec = (corridor / "challenge.yaml").read_text().replace("length: 8", "length: 6")
+    changed = io.BytesIO()
+    with zipfile.ZipFile(changed, "w") as zf:
+        zf.writestr("challenge.yaml", spec)
+        zf.writestr("corridor.py", (corridor / "corridor.py").read_text())
+    saved = post(
+        client,
+        "/organize/challenges/corridor/edit",
+        {"bundle_file": (io.BytesIO(changed.getvalue()), "corridor.zip")},
+        content_type="multipart/form-data",
+    )
+    assert saved.status_code == 302
+    assert "Saved as version 2" in text(client.get("/challenges/corridor"))
+    with api.db.session() as session:
+        assert challenges.find(session, "corridor").current_version == 2
 
 
 def test_organizers_rerun_cancel_and_disqualify_through_forms(api):

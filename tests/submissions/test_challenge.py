@@ -760,3 +760,37 @@ def test_the_text_board_titles_its_metrics():
     textgen = next(spec for spec in builtin_challenges() if spec.id == "textgen").metrics
     headings = [(s.title, s.arrow) for s in map(textgen.show, textgen.report)]
     assert ("Gold judge", "↑") in headings and ("NLL per token", "↓") in headings
+
+
+def test_runtime_packages_are_read_as_pip_requirements():
+    spec = spec_with(("runtime", {"packages": ["stable-baselines3==2.9.2", "pandas>=2,<3"]}))
+    assert spec.runtime.packages == ("stable-baselines3==2.9.2", "pandas>=2,<3")
+    assert parse_challenge(valid()).runtime.packages == ()
+
+
+@pytest.mark.parametrize(
+    ("packages", "words"),
+    [
+        (["--index-url=http://127.0.0.1/simple"], "no URLs, paths or pip options"),
+        (["-e", "."], "no URLs, paths or pip options"),
+        (["git+https://127.0.0.1/x.git"], "no URLs, paths or pip options"),
+        (["./wheel.whl"], "no URLs, paths or pip options"),
+        (["name; python_version<'3'"], "no URLs, paths or pip options"),
+        (["pkg @ file:///etc/passwd"], "no URLs, paths or pip options"),
+        (["my_pkg==1", "My.Pkg"], "my-pkg is listed twice"),
+        ("stable-baselines3", "expected a list of requirements"),
+        ([["nested"]], "expected text"),
+        ([f"p{i}" for i in range(33)], "at most 32"),
+    ],
+)
+def test_hostile_runtime_packages_are_refused_with_the_fix(packages, words):
+    spec = valid()
+    spec["runtime"] = {"packages": packages}
+    message = spec_error(spec)
+    assert message.startswith("runtime.packages") and words in message, message
+
+
+def test_runtime_has_only_packages():
+    spec = valid()
+    spec["runtime"] = {"packges": ["x"]}
+    assert "did you mean 'packages'?" in spec_error(spec)

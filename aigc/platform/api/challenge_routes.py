@@ -63,6 +63,12 @@ def _bundle(store: PackageStore, max_bytes: int) -> challenges.StoredBundle | No
         raise ApiError(400, str(exc)) from None
 
 
+def _runtime_maker() -> challenges.RuntimeMaker:
+    """Resolve and build a spec's runtime packages on this host, into this platform's store."""
+    p = platform()
+    return lambda spec: challenges.store_runtime(p.store, p.settings, spec)
+
+
 def _spec_yaml() -> str:
     if request.is_json:
         data = request.get_json(silent=True)
@@ -136,7 +142,9 @@ def create_challenge() -> Any:
         bundle = _bundle(p.store, p.settings.max_upload_bytes)
         text = bundle.spec_yaml if bundle else _spec_yaml()
         try:
-            challenge = challenges.create(session, text, by=user, bundle=bundle)
+            challenge = challenges.create(
+                session, text, by=user, bundle=bundle, runtime=_runtime_maker()
+            )
         except SpecError as exc:
             raise ApiError(400, str(exc)) from None
         except challenges.ChallengeConflict as exc:
@@ -161,7 +169,9 @@ def update_challenge(slug: str) -> Any:
         bundle = _bundle(p.store, p.settings.max_upload_bytes)
         text = bundle.spec_yaml if bundle else _spec_yaml()
         try:
-            changed = challenges.update(session, challenge, text, by=user, bundle=bundle)
+            changed = challenges.update(
+                session, challenge, text, by=user, bundle=bundle, runtime=_runtime_maker()
+            )
         except SpecError as exc:
             raise ApiError(400, str(exc)) from None
         except challenges.ChallengeConflict as exc:

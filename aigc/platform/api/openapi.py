@@ -147,6 +147,16 @@ SCHEMAS: dict[str, Any] = {
             },
             "participants": _integer,
             "phases": {"type": "array", "items": {"$ref": "#/components/schemas/Phase"}},
+            "runtime": {
+                "type": "object",
+                "description": "the packages agents run with beside numpy, gymnasium, msgpack "
+                "and torch: as the organizer asked for them, as installed, and the image",
+                "properties": {
+                    "packages": {"type": "array", "items": _string},
+                    "installed": {"type": "array", "items": _string},
+                    "image": {"type": ["string", "null"]},
+                },
+            },
             "description": _string,
             "limits": {"type": "object"},
             "metrics": {"type": "object"},

@@ -92,6 +92,7 @@ def challenge_json(challenge: Challenge, detail: bool, participants: int) -> dic
         "archived": challenge.archived_at is not None,
         "participants": participants,
         "phases": [phase_json(spec, p.id) for p in spec.phases],
+        "runtime": challenges.runtime_of(challenges.version_of(challenge)),
         "updated_at": when(challenge.updated_at),
     }
     if detail:

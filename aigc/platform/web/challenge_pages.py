@@ -20,6 +20,7 @@ from aigc.platform.web.formatting import number
 from aigc.platform.web.signin import current_user
 from aigc.submissions.challenge import ChallengeSpec, EnvironmentSpec, Phase
 from aigc.submissions.metrics import info_metric
+from aigc.submissions.package import RUNTIME_PACKAGES
 from aigc.submissions.spaces import describe_space
 
 bp = Blueprint("pages", __name__)
@@ -186,6 +187,7 @@ def challenge_page(slug: str) -> Any:
         spec = challenges.spec_of(challenge)
         count = challenges.participants(session).get(challenge.id, 0)
         version = challenge.current_version
+        runtime = challenges.runtime_of(challenges.version_of(challenge))
     viewer = current_user()
     return render_template(
         "challenge.html",
@@ -200,6 +202,8 @@ def challenge_page(slug: str) -> Any:
         phases=phase_rows(spec),
         participants=count,
         organizer=viewer is not None and viewer.is_organizer,
+        runtime=runtime,
+        runtime_base=", ".join(RUNTIME_PACKAGES),
     )
 
 

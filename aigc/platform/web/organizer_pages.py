@@ -1,4 +1,5 @@
-"""Organizer pages: challenges from YAML; everyone's submissions and what to do with them."""
+"""Organizer pages: challenges from YAML or a bundle; everyone's submissions and what to do
+with them."""
 
 from __future__ import annotations
 
@@ -57,6 +58,27 @@ def _spec_text() -> str:
     return request.form.get("spec_yaml", "").replace("\r\n", "\n")
 
 
+def _bundle() -> challenges.StoredBundle | None:
+    """The bundle of the form (a .zip or .tar.gz), checked and stored; None if none was sent.
+
+    SpecError if it is too large or not a bundle.
+    """
+    upload = request.files.get("bundle_file")
+    if upload is None or not upload.filename:
+        return None
+    p = platform()
+    limit = p.settings.max_upload_bytes
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise SpecError(f"the bundle is larger than the {limit} bytes allowed: shrink it")
+    return challenges.store_bundle(p.store, data, upload.filename)
+
+
+def _runtime_maker() -> challenges.RuntimeMaker:
+    p = platform()
+    return lambda spec: challenges.store_runtime(p.store, p.settings, spec)
+
+
 def _check_text(text: str) -> str | None:
     if "\0" in text:
         return "the uploaded file is not UTF-8 text: save it as UTF-8"
@@ -68,15 +90,22 @@ def _check_text(text: str) -> str | None:
 @bp.route("/challenges/new", methods=["GET", "POST"])
 @organizers_only
 def new_challenge() -> Any:
-    """Create a challenge from a YAML spec pasted or uploaded."""
+    """Create a challenge from a YAML spec pasted or uploaded, or from a bundle."""
     if request.method == "GET":
         return render_template("challenge_form.html", text=EXAMPLE, challenge=None)
-    text = _spec_text()
+    try:
+        bundle = _bundle()
+    except SpecError as exc:
+        page = render_template("challenge_form.html", text=EXAMPLE, challenge=None, error=str(exc))
+        return page, 400
+    text = bundle.spec_yaml if bundle else _spec_text()
     error = _check_text(text)
     if error is None:
         try:
             with platform().db.session() as session:
-                challenge = challenges.create(session, text, by=viewing_user(session))
+                challenge = challenges.create(
+                    session, text, by=viewing_user(session), bundle=bundle, runtime=_runtime_maker()
+                )
                 slug = challenge.slug
         except (SpecError, challenges.ChallengeConflict) as exc:
             error = str(exc)
@@ -101,13 +130,27 @@ def edit_challenge(slug: str) -> Any:
         return render_template(
             "challenge_form.html", text=current, challenge=shown, version=version
         )
-    text = _spec_text()
+    try:
+        bundle = _bundle()
+    except SpecError as exc:
+        page = render_template(
+            "challenge_form.html", text=current, challenge=shown, version=version, error=str(exc)
+        )
+        return page, 400
+    text = bundle.spec_yaml if bundle else _spec_text()
     error = _check_text(text)
     if error is None:
         try:
             with p.db.session() as session:
                 challenge = load(session, slug)
-                changed = challenges.update(session, challenge, text, by=viewing_user(session))
+                changed = challenges.update(
+                    session,
+                    challenge,
+                    text,
+                    by=viewing_user(session),
+                    bundle=bundle,
+                    runtime=_runtime_maker(),
+                )
                 version = challenge.current_version
         except (SpecError, challenges.ChallengeConflict) as exc:
             error = str(exc)
