@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import operator
 import shutil
 import socket
 import threading
@@ -30,7 +31,7 @@ from aigc.safe_text import short_message
 from aigc.submissions import agent_output, recording
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
-from aigc.submissions.environment_host import EnvironmentFailed, step_all
+from aigc.submissions.environment_host import EnvironmentFailed, RemoteEnv, step_all
 from aigc.submissions.metrics import compute_metrics, episode_success, info_values
 from aigc.submissions.owners import make_temp_folder
 from aigc.submissions.package import read_manifest
@@ -59,6 +60,8 @@ EXIT_WAIT = 2.0  # seconds to let an agent that closed its socket finish exiting
 CANCEL_CHECK = 0.25  # seconds between looks at the cancel event while the agent thinks
 LAST_WORDS_WAIT = 0.5  # seconds to read what a departed agent left on the connection
 
+_STARTED = operator.attrgetter("started")
+
 OnEpisode = Callable[[EpisodeResult, int, int], None]
 T = TypeVar("T")
 
@@ -75,7 +78,7 @@ class AgentFailed(Exception):
         self.code, self.message = code, message
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Episode:
     env: gym.Env
     index: int
@@ -162,6 +165,7 @@ class _Run:
         self.challenge, self.limits = challenge, challenge.limits
         self.record = record
         self.action_space: gym.Space | None = None
+        self.remote_envs = False  # the environments are an EnvironmentHost's
         self.record_steps = 0  # the longest episode whose actions are kept
         self.recorded_chars = 0  # what the evaluation's recordings hold so far
         self.result, self.on_episode, self.cancel = result, on_episode, cancel
@@ -192,6 +196,7 @@ class _Run:
                 f"{self.challenge.environment.id} has an unsupported action space {action_space}"
             )
         self.action_space = action_space
+        self.remote_envs = isinstance(probe, RemoteEnv)
         self.record_steps = recording.max_recorded_steps(action_space) if self.record else 0
         self.workdir = make_temp_folder("eval")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -293,19 +298,25 @@ class _Run:
         if reply["type"] != "action":
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent answered act with {reply['type']!r}")
         try:
-            actions = check_actions(decode_array(reply["actions"], "actions"), action_space, n)
+            decoded = decode_array(reply["actions"], "actions", writable=False)
+            actions = check_actions(decoded, action_space, n)
         except InvalidAction as exc:
             where = f"episode {group[0].index}, step {group[0].length}"
             raise AgentFailed(r.INVALID_ACTION, f"{exc} ({where})") from None
         except ProtocolError as exc:
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent broke the protocol: {exc}") from None
+        # An organizer's environments step in one round trip to their sandbox; the others
+        # step here one by one, within this loop (the evaluator's time goes to this loop).
+        stepped = step_all([e.env for e in group], actions) if self.remote_envs else None
+        record_steps = self.record_steps
         refilled = []
-        stepped = step_all([e.env for e in group], actions)
-        for episode, action, (observation, reward, terminated, truncated, info) in zip(
-            group, actions, stepped, strict=True
-        ):
+        for i, episode in enumerate(group):
+            action = actions[i]
+            observation, reward, terminated, truncated, info = (
+                episode.env.step(action) if stepped is None else stepped[i]
+            )
             if episode.actions is not None:
-                if episode.length < self.record_steps:
+                if episode.length < record_steps:
                     episode.actions.append(action)
                 else:  # longer than a recording keeps: this episode is not replayable
                     episode.actions = None
@@ -360,7 +371,7 @@ class _Run:
         than what is left of the oldest episode and of the evaluation.
         """
         limits = self.limits
-        oldest = min(group, key=lambda e: e.started)
+        oldest = min(group, key=_STARTED)
         when, kind = min(
             (time.monotonic() + limits.step_timeout * observations, r.STEP_TIMEOUT),
             (oldest.started + limits.episode_timeout, r.EPISODE_TIMEOUT),
