@@ -56,6 +56,7 @@ from aigc.submissions.spaces import (
 
 DEFAULT_PARALLEL = 64
 PIPELINE_GROUPS = 2
+CLOSE_WAIT = 1.0  # seconds for an agent told to close to exit on its own
 EXIT_WAIT = 2.0  # seconds to let an agent that closed its socket finish exiting
 CANCEL_CHECK = 0.25  # seconds between looks at the cancel event while the agent thinks
 LAST_WORDS_WAIT = 0.5  # seconds to read what a departed agent left on the connection
@@ -205,6 +206,11 @@ class _Run:
             listener.listen(1)
             self.started = time.monotonic()
             self.process = sandbox.start(package_dir, self.workdir, self.limits)
+            # Built while the agent starts, not once it has (a stateful agent will use one);
+            # the agent's time to start counts from here.
+            width = min(self.parallel, len(self.pending))
+            while len(self.envs) < width:
+                self.envs.append(self.make_env())
             startup = min(self.deadline, time.monotonic() + self.limits.startup_timeout)
             self.conn = Connection(self._accept(listener, startup))
         finally:
@@ -225,9 +231,8 @@ class _Run:
             )
         self.stateful = bool(hello["stateful"])
         # A stateful agent sees one episode at a time so its state is never shared.
-        width = 1 if self.stateful else min(self.parallel, len(self.pending))
-        while len(self.envs) < width:
-            self.envs.append(self.make_env())
+        if self.stateful:
+            width = 1
         # Two groups of episodes, each with a request in flight: the agent computes one
         # group's actions while this process steps the other group's environments.
         count = PIPELINE_GROUPS if width >= PIPELINE_GROUPS else 1
@@ -248,12 +253,16 @@ class _Run:
                 in_flight.append(group)
 
     def shutdown(self) -> None:
+        ends = time.monotonic() + CLOSE_WAIT
         if self.conn is not None:
             with contextlib.suppress(OSError, DeadlineExceeded, PeerClosed):
-                self.conn.send({"type": "close"}, time.monotonic() + 1.0)
+                self.conn.send({"type": "close"}, ends)
+                # The agent's end of the socket closes as its process exits: seen at once
+                # here, where asking the sandbox whether the process has ended takes a call.
+                self.conn.drain(ends)
             self.conn.close()
         if self.process is not None:
-            wait_exit(self.process, 1.0)
+            wait_exit(self.process, max(0.0, ends - time.monotonic()))
             self.process.stop()
             self.result.logs = self.process.logs()
         for env in self.envs:

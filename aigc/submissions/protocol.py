@@ -455,6 +455,16 @@ class Connection:
                 raise PeerClosed("the connection was closed")
             self._end += received
 
+    def drain(self, deadline: float) -> None:
+        """Read and drop whatever the peer sends until it closes the connection.
+
+        Raises PeerClosed when it has, DeadlineExceeded if it has not by ``deadline``.
+        """
+        self._start = self._end = 0
+        while True:
+            self._fill(len(self._buffer), deadline)
+            self._start = self._end = 0
+
     def _make_room(self, size: int) -> None:
         """Move the bytes not yet decoded to the front of a buffer that holds ``size``."""
         kept = self._end - self._start
