@@ -70,7 +70,10 @@ def make_challenge(episodes: int):
 
 
 def in_process(package: Path, challenge, episodes: int) -> tuple[float, int, list[float]]:
-    """Run the policy and the env in this process; return seconds, steps and returns."""
+    """Run the policy and the env in this process; return seconds, steps and returns.
+
+    The seconds are wall-clock time; ``process_time()`` around the call gives its CPU time.
+    """
     agent_class = load_agent_class(package, read_manifest(package))
     env = challenge.environment.make()
     agent = agent_class(env.observation_space, env.action_space)
@@ -126,24 +129,31 @@ def main() -> None:
 
     challenge = make_challenge(args.episodes)
     rates: dict[str, list[float]] = {"in-process": []}
+    # This process's CPU time per step: the evaluator's alone (the agent runs elsewhere).
+    cpu_per_step: dict[str, list[float]] = {}
     pairs: dict[int, list[float]] = {}  # recording's speed over none's, per adjacent pair
     starts: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         package = make_package(Path(tmp) / "agent")
         for repeat in range(args.repeats):
+            cpu = time.process_time()
             seconds, steps, expected = in_process(package, challenge, args.episodes)
             rates["in-process"].append(steps / seconds)
+            cpu_per_step.setdefault("in-process", []).append((time.process_time() - cpu) / steps)
             for kind, sandbox, widths in sandboxes:
                 for width in widths:
+                    cpu = time.process_time()
                     start = time.perf_counter()
                     result = evaluate(package, challenge, sandbox=sandbox, parallel=width)
                     elapsed = time.perf_counter() - start
+                    side = f"{kind} sandbox, parallel {width}"
+                    cpu_per_step.setdefault(side, []).append(
+                        (time.process_time() - cpu) / result.steps
+                    )
                     assert result.ok, result.failure
                     got = [e.total_return for e in result.episodes]
                     assert got == expected, "the evaluator and the in-process loop disagree"
-                    rates.setdefault(f"{kind} sandbox, parallel {width}", []).append(
-                        result.steps / elapsed
-                    )
+                    rates.setdefault(side, []).append(result.steps / elapsed)
                     assert all(e.actions for e in result.episodes), "an episode went unrecorded"
             for width in args.recording_parallel:
                 # Back to back, in turns first: a pair sees the same load on the machine.
@@ -164,22 +174,34 @@ def main() -> None:
             starts[kind] = cold_starts(sandbox, package, args.cold_starts)
 
     base = statistics.median(rates["in-process"])
+    base_cpu = statistics.median(cpu_per_step["in-process"])
     rows = [
         {
             "side": side,
             "steps_per_s_median": statistics.median(values),
             "steps_per_s_runs": values,
             "ratio": statistics.median(values) / base,
+            # Each run's ratio to the in-process run just before it (the same load).
+            "ratio_within_repeat_median": statistics.median(
+                v / b for v, b in zip(values, rates["in-process"], strict=True)
+            ),
+            "cpu_us_per_step_median": statistics.median(cpu_per_step[side]) * 1e6,
+            "cpu_ratio": base_cpu / statistics.median(cpu_per_step[side]),
         }
         for side, values in rates.items()
     ]
     print(
         f"\nCartPole-v1, {args.episodes} episodes ({steps} steps) per run, same seeds on every "
-        f"side, median of {args.repeats} alternating runs"
+        f"side, median of {args.repeats} alternating runs; CPU is this process's (the "
+        "evaluator's) per step"
     )
-    print(f"{'side':<32}{'steps/s':>12}{'ratio':>8}")
+    print(f"{'side':<32}{'steps/s':>12}{'ratio':>8}{'in repeat':>11}{'CPU us':>8}{'CPU ratio':>11}")
     for row in rows:
-        print(f"{row['side']:<32}{row['steps_per_s_median']:>12,.0f}{row['ratio']:>8.2f}")
+        print(
+            f"{row['side']:<32}{row['steps_per_s_median']:>12,.0f}{row['ratio']:>8.2f}"
+            f"{row['ratio_within_repeat_median']:>11.2f}{row['cpu_us_per_step_median']:>8.2f}"
+            f"{row['cpu_ratio']:>11.2f}"
+        )
     recording = {}
     for width, ratios in pairs.items():
         recording[str(width)] = {"median": statistics.median(ratios), "pairs": ratios}
@@ -198,7 +220,11 @@ def main() -> None:
         "episodes": args.episodes,
         "steps_per_run": steps,
         "repeats": args.repeats,
-        "machine": {"python": platform.python_version(), "cores": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "cores": os.cpu_count(),
+            "load_average_at_end": os.getloadavg(),
+        },
         "rows": rows,
         "recording_speed_ratio": recording,
         "cold_start_seconds": {

@@ -169,8 +169,9 @@ class Runtime:
             actions = [act(o) for o in unbatch(batch, self.observation_space)]
         except Exception as exc:
             raise self._failure(exc, "act") from exc
-        if all(type(a) is int and -(2**63) <= a < 2**63 for a in actions):  # fast, Discrete
-            return np.array(actions, dtype=np.int64)
+        if set(map(type, actions)) == {int}:  # the usual Discrete answer, checked at once
+            with contextlib.suppress(OverflowError):  # an int beyond 64 bits: refused below
+                return np.array(actions, dtype=np.int64)
         arrays = [to_numpy(a) for a in actions]
         if len({a.shape for a in arrays}) > 1:
             raise UnusableAction(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import operator
 import shutil
 import socket
 import threading
@@ -31,7 +32,7 @@ from aigc.submissions import agent_output, recording
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
 from aigc.submissions.deadlines import check, until
-from aigc.submissions.environment_host import EnvironmentFailed, step_all
+from aigc.submissions.environment_host import EnvironmentFailed, RemoteEnv, step_all
 from aigc.submissions.metrics import compute_metrics, episode_success, info_values
 from aigc.submissions.owners import make_temp_folder
 from aigc.submissions.package import read_manifest
@@ -56,8 +57,11 @@ from aigc.submissions.spaces import (
 
 DEFAULT_PARALLEL = 64
 PIPELINE_GROUPS = 2
+CLOSE_WAIT = 1.0  # seconds for an agent told to close to exit on its own
 EXIT_WAIT = 2.0  # seconds to let an agent that closed its socket finish exiting
 LAST_WORDS_WAIT = 0.5  # seconds to read what a departed agent left on the connection
+
+_STARTED = operator.attrgetter("started")
 
 OnEpisode = Callable[[EpisodeResult, int, int], None]
 T = TypeVar("T")
@@ -71,7 +75,7 @@ class AgentFailed(Exception):
         self.code, self.message = code, message
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Episode:
     env: gym.Env
     index: int
@@ -158,6 +162,7 @@ class _Run:
         self.challenge, self.limits = challenge, challenge.limits
         self.record = record
         self.action_space: gym.Space | None = None
+        self.remote_envs = False  # the environments are an EnvironmentHost's
         self.record_steps = 0  # the longest episode whose actions are kept
         self.recorded_chars = 0  # what the evaluation's recordings hold so far
         self.result, self.on_episode, self.cancel = result, on_episode, cancel
@@ -188,6 +193,7 @@ class _Run:
                 f"{self.challenge.environment.id} has an unsupported action space {action_space}"
             )
         self.action_space = action_space
+        self.remote_envs = isinstance(probe, RemoteEnv)
         self.record_steps = recording.max_recorded_steps(action_space) if self.record else 0
         self.workdir = make_temp_folder("eval")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -196,6 +202,11 @@ class _Run:
             listener.listen(1)
             self.started = time.monotonic()
             self.process = sandbox.start(package_dir, self.workdir, self.limits)
+            # Built while the agent starts, not once it has (a stateful agent will use one);
+            # the agent's time to start counts from here.
+            width = min(self.parallel, len(self.pending))
+            while len(self.envs) < width:
+                self.envs.append(self.make_env())
             startup = min(self.deadline, time.monotonic() + self.limits.startup_timeout)
             self.conn = Connection(self._accept(listener, startup))
         finally:
@@ -216,9 +227,8 @@ class _Run:
             )
         self.stateful = bool(hello["stateful"])
         # A stateful agent sees one episode at a time so its state is never shared.
-        width = 1 if self.stateful else min(self.parallel, len(self.pending))
-        while len(self.envs) < width:
-            self.envs.append(self.make_env())
+        if self.stateful:
+            width = 1
         # Two groups of episodes, each with a request in flight: the agent computes one
         # group's actions while this process steps the other group's environments.
         count = PIPELINE_GROUPS if width >= PIPELINE_GROUPS else 1
@@ -238,12 +248,16 @@ class _Run:
                 in_flight.append(group)
 
     def shutdown(self) -> None:
+        ends = time.monotonic() + CLOSE_WAIT
         if self.conn is not None:
             with contextlib.suppress(OSError, DeadlineExceeded, PeerClosed):
-                self.conn.send({"type": "close"}, time.monotonic() + 1.0)
+                self.conn.send({"type": "close"}, ends)
+                # The agent's end of the socket closes as its process exits: seen at once
+                # here, where asking the sandbox whether the process has ended takes a call.
+                self.conn.drain(ends)
             self.conn.close()
         if self.process is not None:
-            wait_exit(self.process, 1.0)
+            wait_exit(self.process, max(0.0, ends - time.monotonic()))
             self.process.stop()
             self.result.logs = self.process.logs()
         for env in self.envs:
@@ -288,19 +302,25 @@ class _Run:
         if reply["type"] != "action":
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent answered act with {reply['type']!r}")
         try:
-            actions = check_actions(decode_array(reply["actions"], "actions"), action_space, n)
+            decoded = decode_array(reply["actions"], "actions", writable=False)
+            actions = check_actions(decoded, action_space, n)
         except InvalidAction as exc:
             where = f"episode {group[0].index}, step {group[0].length}"
             raise AgentFailed(r.INVALID_ACTION, f"{exc} ({where})") from None
         except ProtocolError as exc:
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent broke the protocol: {exc}") from None
+        # An organizer's environments step in one round trip to their sandbox; the others
+        # step here one by one, within this loop (the evaluator's time goes to this loop).
+        stepped = step_all([e.env for e in group], actions) if self.remote_envs else None
+        record_steps = self.record_steps
         refilled = []
-        stepped = step_all([e.env for e in group], actions)
-        for episode, action, (observation, reward, terminated, truncated, info) in zip(
-            group, actions, stepped, strict=True
-        ):
+        for i, episode in enumerate(group):
+            action = actions[i]
+            observation, reward, terminated, truncated, info = (
+                episode.env.step(action) if stepped is None else stepped[i]
+            )
             if episode.actions is not None:
-                if episode.length < self.record_steps:
+                if episode.length < record_steps:
                     episode.actions.append(action)
                 else:  # longer than a recording keeps: this episode is not replayable
                     episode.actions = None
@@ -355,7 +375,7 @@ class _Run:
         than what is left of the oldest episode and of the evaluation.
         """
         limits = self.limits
-        oldest = min(group, key=lambda e: e.started)
+        oldest = min(group, key=_STARTED)
         when, kind = min(
             (time.monotonic() + limits.step_timeout * observations, r.STEP_TIMEOUT),
             (oldest.started + limits.episode_timeout, r.EPISODE_TIMEOUT),

@@ -55,11 +55,14 @@ Limits
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import select
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +74,9 @@ PROTOCOL_VERSION = 1
 DEFAULT_MAX_FRAME_BYTES = 16 * 2**20
 HEADER = struct.Struct(">I")
 MAX_NDIM = 32
+_RECV_BYTES = 2**16  # a connection's receive buffer; it grows to hold a larger frame
+_KEEP_BYTES = 2**20  # a buffer grown beyond this shrinks back once its frame is decoded
+_MAX_CHUNKS = 64  # buffers handed to one sendmsg (the system allows at least 1024)
 
 Fields = dict[str, type | tuple[type, ...]]
 
@@ -175,6 +181,9 @@ ALLOWED_DTYPES = frozenset(
     | {np.dtype(name).newbyteorder(">").str for name in _NUMERIC_DTYPES}
 )
 
+_DTYPES = {name: np.dtype(name) for name in ALLOWED_DTYPES}
+_ARRAY_FIELDS = frozenset({"dtype", "shape", "data"})
+
 
 class ProtocolError(Exception):
     """The peer sent something the protocol does not allow."""
@@ -200,12 +209,17 @@ def encode_array(array: np.ndarray) -> dict[str, Any]:
     return {"dtype": array.dtype.str, "shape": list(array.shape), "data": array.tobytes()}
 
 
-def decode_array(value: object, what: str = "array") -> np.ndarray:
-    """Rebuild an array sent by :func:`encode_array`, checking every field first."""
-    if not isinstance(value, dict) or set(value) != {"dtype", "shape", "data"}:
+def decode_array(value: object, what: str = "array", writable: bool = True) -> np.ndarray:
+    """Rebuild an array sent by :func:`encode_array`, checking every field first.
+
+    The array is a writable copy in native byte order; with ``writable=False``, for a
+    caller that only reads it, an array already in native order is a view of the bytes.
+    """
+    if not isinstance(value, dict) or value.keys() != _ARRAY_FIELDS:
         raise ProtocolError(f"{what} is not an encoded array (a map of dtype, shape and data)")
     dtype, shape, data = value["dtype"], value["shape"], value["data"]
-    if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
+    np_dtype = _DTYPES.get(dtype) if isinstance(dtype, str) else None
+    if np_dtype is None:
         raise ProtocolError(f"{what} has dtype {dtype!r}; only plain numeric dtypes are allowed")
     if not isinstance(shape, list) or len(shape) > MAX_NDIM:
         raise ProtocolError(f"{what} has an invalid shape")
@@ -213,7 +227,6 @@ def decode_array(value: object, what: str = "array") -> np.ndarray:
         raise ProtocolError(f"{what} has an invalid shape {shape!r}")
     if not isinstance(data, bytes):
         raise ProtocolError(f"{what} carries no bytes")
-    np_dtype = np.dtype(dtype)
     if math.prod(shape) * np_dtype.itemsize != len(data):
         raise ProtocolError(
             f"{what} has shape {tuple(shape)} of {np_dtype} but {len(data)} bytes of data"
@@ -222,6 +235,8 @@ def decode_array(value: object, what: str = "array") -> np.ndarray:
         array = np.frombuffer(data, dtype=np_dtype).reshape(shape)
     except (ValueError, OverflowError):  # e.g. shape [0, 2**63]: empty, but too big for numpy
         raise ProtocolError(f"{what} has an unsupported shape {tuple(shape)}") from None
+    if not writable and np_dtype.isnative:
+        return array
     # A writable copy in native byte order: agents may modify what they are given.
     return array.astype(np_dtype.newbyteorder("="), copy=True)
 
@@ -249,11 +264,14 @@ _NAMES = {
 
 
 class _Counter:
-    """Counts the values msgpack builds and stops the decoding past ``limit``.
+    """Checks each map's keys and counts the values msgpack builds, stopping past ``limit``.
 
     msgpack calls the hooks as each container completes, so at most the containers still
     open (bounded by its nesting limit and the length limits) are built beyond the limit.
+    Timestamps need no check here: they are extensions, refused by ``max_ext_len=0``.
     """
+
+    __slots__ = ("left", "limit")
 
     def __init__(self, limit: int):
         self.left = limit
@@ -266,24 +284,26 @@ class _Counter:
                 f"a frame holds more than {self.limit} values, more than any message needs"
             )
 
-    def map(self, pairs: list[tuple[object, object]]) -> dict:
-        self._count(1 + 2 * len(pairs))
-        for key, value in pairs:
-            if not isinstance(key, str):
-                raise ProtocolError("map keys must be strings")
-            if isinstance(value, msgpack.Timestamp):
-                raise ProtocolError("msgpack timestamps are not allowed")
-        return dict(pairs)
+    def map(self, mapping: dict) -> dict:
+        self._count(1 + 2 * len(mapping))
+        return _string_keys(mapping)
 
     def list(self, items: list) -> list:
         self._count(1 + len(items))
-        if any(isinstance(item, msgpack.Timestamp) for item in items):
-            raise ProtocolError("msgpack timestamps are not allowed")
         return items
 
 
+def _string_keys(mapping: dict) -> dict:
+    for key in mapping:
+        if key.__class__ is not str:
+            raise ProtocolError("map keys must be strings")
+    return mapping
+
+
 def _decode(body: bytes | memoryview, limits: DecodeLimits) -> object:
-    counter = _Counter(limits.max_values)
+    # Every value takes at least one byte: a body no longer than the limit cannot hold more
+    # values than it allows, and needs only its keys checked.
+    counter = _Counter(limits.max_values) if len(body) > limits.max_values else None
     try:
         return msgpack.unpackb(
             body,
@@ -291,13 +311,13 @@ def _decode(body: bytes | memoryview, limits: DecodeLimits) -> object:
             strict_map_key=True,
             ext_hook=_refuse_extension,
             use_list=True,
-            object_pairs_hook=counter.map,
-            list_hook=counter.list,
+            object_hook=_string_keys if counter is None else counter.map,
+            list_hook=None if counter is None else counter.list,
             max_str_len=limits.max_str_bytes,
             max_bin_len=len(body),
             max_array_len=limits.max_array_len,
             max_map_len=limits.max_map_len,
-            max_ext_len=0,  # extensions are refused whatever their size
+            max_ext_len=0,  # extensions (timestamps among them) are refused whatever their size
         )
     except ProtocolError:
         raise
@@ -341,13 +361,25 @@ class Connection:
     what arrived, and a send that times out mid-frame keeps the rest queued, to go out
     before anything else (by :meth:`flush` or the next :meth:`send`). A caller may
     therefore wait in short slices without breaking the stream.
+
+    A round trip costs few system calls: a frame goes out in one ``sendmsg`` (header and
+    body, uncopied) and comes in by ``recv_into`` a buffer kept between frames. With a
+    deadline the socket is non-blocking and waits only when the peer is not ready (a
+    ``poll`` with the time left); without one it blocks.
     """
 
     def __init__(self, sock: socket.socket, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
         self.sock = sock
         self.max_frame_bytes = max_frame_bytes
-        self._buffer = bytearray()
-        self._outgoing = bytearray()
+        self._buffer = bytearray(_RECV_BYTES)
+        self._start = self._end = 0  # the received bytes not yet decoded: _buffer[_start:_end]
+        self._outgoing: deque[bytes | memoryview] = deque()
+        self._packer = msgpack.Packer(use_bin_type=True)
+        self._blocking: bool | None = None  # the socket's mode, once this end has set it
+        self._readable = select.poll()
+        self._readable.register(sock, select.POLLIN)
+        self._writable = select.poll()
+        self._writable.register(sock, select.POLLOUT)
 
     def send(self, message: Mapping[str, Any], deadline: float | None = None) -> None:
         """Send one message; ``deadline`` is a ``time.monotonic()`` value or None."""
@@ -356,59 +388,106 @@ class Connection:
 
     def queue(self, message: Mapping[str, Any]) -> None:
         """Add one message to what is to be sent, without sending it yet."""
-        self._outgoing += pack(message)
+        body = self._packer.pack(message)
+        self._outgoing += (HEADER.pack(len(body)), body)
 
     def flush(self, deadline: float | None = None) -> None:
         """Send everything queued, or raise DeadlineExceeded keeping the rest queued."""
-        while self._outgoing:
-            self.sock.settimeout(_remaining(deadline))
+        outgoing = self._outgoing
+        while outgoing:
+            if deadline is not None and deadline <= time.monotonic():
+                raise DeadlineExceeded("the deadline has passed")
+            self._mode(deadline)
             try:
-                sent = self.sock.send(self._outgoing)
-            except TimeoutError:
-                raise DeadlineExceeded("sending a message timed out") from None
+                sent = self.sock.sendmsg(list(itertools.islice(outgoing, _MAX_CHUNKS)))
+            except BlockingIOError:
+                self._wait(self._writable, deadline, "sending a message timed out")
+                continue
             except (BrokenPipeError, ConnectionResetError):
                 raise PeerClosed("the connection was closed") from None
-            del self._outgoing[:sent]
+            while sent:
+                first = outgoing[0]
+                if sent < len(first):
+                    outgoing[0] = memoryview(first)[sent:]
+                    break
+                sent -= len(first)
+                outgoing.popleft()
 
     def recv(self, allowed: Messages, deadline: float | None = None) -> dict:
         """Receive one message of the ``allowed`` kinds before ``deadline``."""
         self._fill(HEADER.size, deadline)
-        (length,) = HEADER.unpack_from(self._buffer)
+        (length,) = HEADER.unpack_from(self._buffer, self._start)
         if length > self.max_frame_bytes:
             raise FrameTooLarge(
                 f"a frame of {length} bytes exceeds the cap of {self.max_frame_bytes} bytes"
             )
-        end = HEADER.size + length
-        self._fill(end, deadline)
+        self._fill(HEADER.size + length, deadline)
+        begin = self._start + HEADER.size
+        end = begin + length
         try:
             # Decoded in place: a copy of the body would double what a frame costs.
-            with memoryview(self._buffer)[HEADER.size : end] as body:
+            with memoryview(self._buffer)[begin:end] as body:
                 return unpack(body, allowed)
         finally:
-            del self._buffer[:end]
+            self._start = end
+            if self._start == self._end:
+                self._start = self._end = 0
+                if len(self._buffer) > _KEEP_BYTES:  # a large frame's room is given back
+                    self._buffer = bytearray(_RECV_BYTES)
 
     def _fill(self, size: int, deadline: float | None) -> None:
-        while len(self._buffer) < size:
-            self.sock.settimeout(_remaining(deadline))
+        """Have at least ``size`` received bytes at ``_buffer[_start:]``."""
+        while self._end - self._start < size:
+            if self._start + size > len(self._buffer):
+                self._make_room(size)
+            if deadline is not None and deadline <= time.monotonic():
+                raise DeadlineExceeded("the deadline has passed")
+            self._mode(deadline)
             try:
-                chunk = self.sock.recv(max(65536, size - len(self._buffer)))
-            except TimeoutError:
-                raise DeadlineExceeded("no answer before the deadline") from None
+                with memoryview(self._buffer)[self._end :] as free:
+                    received = self.sock.recv_into(free)
+            except BlockingIOError:
+                self._wait(self._readable, deadline, "no answer before the deadline")
+                continue
             except ConnectionResetError:
-                chunk = b""
-            if not chunk:
+                received = 0
+            if not received:
                 raise PeerClosed("the connection was closed")
-            self._buffer += chunk
+            self._end += received
+
+    def drain(self, deadline: float) -> None:
+        """Read and drop whatever the peer sends until it closes the connection.
+
+        Raises PeerClosed when it has, DeadlineExceeded if it has not by ``deadline``.
+        """
+        self._start = self._end = 0
+        while True:
+            self._fill(len(self._buffer), deadline)
+            self._start = self._end = 0
+
+    def _make_room(self, size: int) -> None:
+        """Move the bytes not yet decoded to the front of a buffer that holds ``size``."""
+        kept = self._end - self._start
+        buffer = bytearray(max(size, _RECV_BYTES))
+        buffer[:kept] = memoryview(self._buffer)[self._start : self._end]
+        self._buffer, self._start, self._end = buffer, 0, kept
+
+    def _mode(self, deadline: float | None) -> None:
+        """Block without a deadline; with one, never block in a read or write."""
+        blocking = deadline is None
+        if self._blocking is not blocking:
+            self.sock.setblocking(blocking)
+            self._blocking = blocking
+
+    def _wait(self, poller: select.poll, deadline: float | None, message: str) -> None:
+        """Wait until the socket is ready for ``poller``'s event, or raise at ``deadline``."""
+        if deadline is None:  # only reached if the socket's mode was changed behind our back
+            poller.poll()
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not poller.poll(remaining * 1000):
+            raise DeadlineExceeded(message)
 
     def close(self) -> None:
         """Close the socket."""
         self.sock.close()
-
-
-def _remaining(deadline: float | None) -> float | None:
-    if deadline is None:
-        return None
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise DeadlineExceeded("the deadline has passed")
-    return remaining

@@ -212,5 +212,7 @@ class LocalSandbox(Sandbox):
 def wait_exit(process: AgentProcess, seconds: float) -> None:
     """Wait up to ``seconds`` for ``process`` to end on its own."""
     end = time.monotonic() + seconds
+    pause = 0.002  # a process that was told to exit is usually gone within milliseconds
     while process.poll() is None and time.monotonic() < end:
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(2 * pause, 0.02)

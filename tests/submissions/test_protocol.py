@@ -273,6 +273,79 @@ def test_sending_to_a_peer_that_does_not_read_hits_the_deadline(sockets):
         Connection(sockets[0]).send(big, soon(0.1))
 
 
+def test_a_send_cut_off_by_its_deadline_goes_on_whole_and_first(sockets):
+    sockets[0].setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    sender, receiver = Connection(sockets[0]), Connection(sockets[1])
+    big = {**ERROR, "message": "x" * 2**20}
+    with raises_exactly(DeadlineExceeded):
+        sender.send(big, soon(0.05))  # part of the frame went out, the rest is kept
+    reader = threading.Thread(
+        target=lambda: received.extend(receiver.recv(AGENT_MESSAGES, later()) for _ in range(2))
+    )
+    received: list[dict] = []
+    reader.start()
+    sender.send(ERROR, later())  # the rest of the first frame, then this one
+    reader.join()
+    assert received == [big, ERROR]
+
+
+def test_one_frame_goes_out_in_one_system_call(sockets):
+    calls = []
+
+    class Counting(socket.socket):
+        def sendmsg(self, *args, **kwargs):  # type: ignore[override]
+            calls.append(args)
+            return super().sendmsg(*args, **kwargs)
+
+    counted = Counting(fileno=sockets[0].detach())
+    try:
+        Connection(counted).send(AGENT_EXAMPLES["action"], later())
+        assert Connection(sockets[1]).recv(AGENT_MESSAGES, later()) == AGENT_EXAMPLES["action"]
+    finally:
+        counted.close()
+    assert len(calls) == 1
+
+
+def test_a_large_frame_is_read_whole_and_its_room_given_back(agent_to_evaluator):
+    agent_sock, conn = agent_to_evaluator
+    large = {**ERROR, "message": "x" * 2**19, "traceback": "y" * (2**19 + 10)}  # over 1 MiB
+    data = b"".join(pack(m) for m in (ERROR, large, ERROR, AGENT_EXAMPLES["action"]))
+    writer = threading.Thread(target=agent_sock.sendall, args=(data,))
+    writer.start()
+    try:
+        assert conn.recv(AGENT_MESSAGES, later()) == ERROR
+        assert conn.recv(AGENT_MESSAGES, later()) == large
+        assert conn.recv(AGENT_MESSAGES, later()) == ERROR
+        assert conn.recv(AGENT_MESSAGES, later()) == AGENT_EXAMPLES["action"]
+    finally:
+        writer.join()
+    assert len(conn._buffer) < 2**20  # what a large frame needed is not kept
+
+
+def test_a_connection_used_without_deadlines_leaves_its_socket_blocking(sockets):
+    sender, receiver = Connection(sockets[0]), Connection(sockets[1])
+    sender.send(ERROR, later())
+    assert receiver.recv(AGENT_MESSAGES, later()) == ERROR
+    sender.send(ERROR)
+    assert receiver.recv(AGENT_MESSAGES) == ERROR
+    assert sockets[0].getblocking() and sockets[1].getblocking()
+
+
+def test_drain_drops_what_the_peer_sends_until_it_closes(agent_to_evaluator):
+    agent_sock, conn = agent_to_evaluator
+    agent_sock.sendall(pack(ERROR) * 3 + b"\xff" * 100_000)  # frames, then anything at all
+    agent_sock.close()
+    with raises_exactly(PeerClosed):
+        conn.drain(later())
+
+
+def test_drain_waits_no_longer_than_its_deadline(agent_to_evaluator):
+    agent_sock, conn = agent_to_evaluator
+    agent_sock.sendall(pack(ERROR))
+    with raises_exactly(DeadlineExceeded):
+        conn.drain(soon(0.05))
+
+
 # --- hostile message bodies --------------------------------------------------------------------
 
 HOSTILE_BODIES = [
@@ -335,6 +408,22 @@ HOSTILE_BODIES = [
     pytest.param(b"\xc6\xff\xff\xff\xff", id="bin32-of-4gb"),
     pytest.param(b"\xdb\xff\xff\xff\xff", id="str32-of-4gb"),
 ]
+
+
+@pytest.mark.parametrize(
+    "padding", [0, 8192], ids=["small-frame", "frame-of-more-bytes-than-values"]
+)
+@pytest.mark.parametrize(
+    "extra",
+    [{"a": {b"k": 1}}, [1, {b"k": 1}], [[{"a": 1}, {b"k": {}}]]],
+    ids=["in-a-map", "in-a-list", "deep"],
+)
+def test_a_bytes_key_anywhere_is_refused(extra, padding):
+    # Past AGENT_MESSAGES' 4096 values' worth of bytes, values are counted one by one too.
+    body = body_of({**ERROR, "traceback": "t" * padding, "extra": extra})
+    assert (len(body) > AGENT_MESSAGES.limits.max_values) == (padding > 0)
+    with pytest.raises(ProtocolError, match="map keys must be strings"):
+        unpack(body, AGENT_MESSAGES)
 
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES)
@@ -589,6 +678,20 @@ def test_decoded_array_is_writable_and_does_not_share_memory_with_the_frame():
     assert not np.shares_memory(decoded, np.frombuffer(data, np.uint8))
     decoded[...] = -1
     assert data == np.arange(6.0).tobytes()
+
+
+def test_an_array_only_read_is_a_view_of_the_frame_in_native_order():
+    body = pack({"type": "action", "actions": encode_array(np.arange(6.0).reshape(2, 3))})[4:]
+    encoded = unpack(body, AGENT_MESSAGES)["actions"]
+    decoded = decode_array(encoded, writable=False)
+    assert decoded.tolist() == np.arange(6.0).reshape(2, 3).tolist()
+    assert not decoded.flags.writeable
+    assert np.shares_memory(decoded, np.frombuffer(encoded["data"], np.uint8))
+
+
+def test_an_array_only_read_in_the_other_byte_order_is_still_converted():
+    decoded = decode_array(encode_array(np.arange(4, dtype=">i4")), writable=False)
+    assert decoded.dtype.isnative and decoded.tolist() == [0, 1, 2, 3]
 
 
 def test_decoded_array_from_the_other_byte_order_is_writable_and_owned():

@@ -309,6 +309,27 @@ def test_observation_batches_round_trip_through_an_act_message(space, n):
         assert space.contains(got)
 
 
+SIMPLE_BATCH_SPACES = [
+    p for p in BATCH_SPACES if not isinstance(p.values[0], (spaces.Dict, spaces.Tuple))
+]
+
+
+@pytest.mark.parametrize("space", SIMPLE_BATCH_SPACES)
+def test_a_batch_holds_what_stacking_the_observations_gives(space):
+    space.seed(3)
+    observations = [space.sample() for _ in range(7)]
+    batch = decode_array(encode_batch(observations, space))
+    expected = np.asarray(np.stack(observations), dtype=space.dtype)
+    assert batch.dtype == expected.dtype and batch.shape == expected.shape
+    assert batch.tobytes() == expected.tobytes()
+
+
+def test_a_batch_of_plain_python_numbers_is_stacked_in_the_space_dtype():
+    space = spaces.Discrete(5)
+    batch = decode_array(encode_batch([1, 4, np.int64(2)], space))
+    assert batch.dtype == np.int64 and batch.tolist() == [1, 4, 2]
+
+
 def test_a_box_batch_stacks_observations_on_axis_0():
     space = spaces.Box(-1, 1, (3,), F32)
     batch = decode_batch(encode_batch([np.zeros(3), np.ones(3)], space), space)
@@ -515,6 +536,24 @@ def test_non_integer_actions_for_an_integer_space_are_refused(actions, space):
 def test_integer_actions_out_of_range_are_refused(actions, space, shown):
     message = refused(actions, space, 2)
     assert message == f"action {shown} is outside {describe_space(space)}"
+
+
+@pytest.mark.parametrize(
+    ("actions", "shown"),
+    [
+        pytest.param(np.array([5, 2**64 - 1], np.uint64), "18446744073709551615", id="uint64-max"),
+        pytest.param(np.array([5, -(2**63)], np.int64), "-9223372036854775808", id="int64-min"),
+        pytest.param(np.array([8, 5], np.uint8), "8", id="uint8"),
+    ],
+)
+def test_discrete_actions_at_the_ends_of_their_dtype_are_refused(actions, shown):
+    assert refused(actions, DISCRETE, 2) == f"action {shown} is outside {describe_space(DISCRETE)}"
+
+
+def test_the_ends_of_a_discrete_space_are_accepted():
+    space = spaces.Discrete(2**62, start=-(2**61))
+    actions = np.array([-(2**61), 2**62 - 2**61 - 1, 0], np.int64)
+    assert check_actions(actions, space, 3) == [-(2**61), 2**62 - 2**61 - 1, 0]
 
 
 def test_discrete_refusal_names_the_first_bad_action_and_the_valid_integers():
