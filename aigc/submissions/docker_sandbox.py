@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -28,6 +30,7 @@ from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
 from aigc.submissions import seccomp
+from aigc.submissions import warm_pool as warm_pools
 from aigc.submissions.agent_output import LogBuffer
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
@@ -41,6 +44,7 @@ from aigc.submissions.sandbox import (
 )
 
 LABEL = "aigc.sandbox"
+POOL_LABEL = "aigc.pool"  # a warm container (its value: the image), idle or claimed
 OWNER_LABEL = "aigc.owner"
 PACKAGE_MOUNT = "/agent"
 BUNDLE_MOUNT = "/environment"
@@ -82,9 +86,14 @@ def docker_client(timeout: float = 5.0) -> docker.DockerClient | None:
 
 
 def reap_stale_containers(client: docker.DockerClient) -> list[str]:
-    """Remove sandbox containers whose evaluator is gone; return their names."""
+    """Remove sandbox containers, warm ones too, whose evaluator is gone; return their names."""
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    found = [
+        container
+        for label in (LABEL, POOL_LABEL)
+        for container in client.containers.list(all=True, filters={"label": label})
+    ]
+    for container in found:
         if owner_alive(container.labels.get(OWNER_LABEL, "")):
             continue
         try:
@@ -121,9 +130,52 @@ def merged_logs(container: Container) -> list[tuple[str, bytes]]:
     return [(stream, text) for _, stream, text in heapq.merge(*streams, key=lambda e: e[0])]
 
 
+AGENT_COMMAND = ["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT]
+
+
+def container_options(caps: SandboxCaps, memory: int, cpus: float) -> dict[str, Any]:
+    """Everything a sandbox container is started with but its command, mounts and labels.
+
+    Cold and warm containers (:mod:`aigc.submissions.warm_pool`) share it, so that the
+    two cannot differ in their locks.
+    """
+    threads = str(max(1, int(cpus)))
+    return {
+        "detach": True,
+        "init": True,  # signals reach the runtime; orphans are reaped
+        "environment": {
+            "PYTHONHASHSEED": "0",
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+        },
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={caps.tmp_bytes}"},
+        "shm_size": caps.shm_bytes,
+        "user": f"{AGENT_UID}:{AGENT_UID}",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges", seccomp.security_option()],
+        "pids_limit": caps.pids,
+        "mem_limit": memory,
+        "memswap_limit": memory,  # no swap beyond the memory limit
+        "nano_cpus": int(cpus * 1e9),
+        "ulimits": [
+            Ulimit(name="nofile", soft=caps.open_files, hard=caps.open_files),
+            Ulimit(name="fsize", soft=caps.file_size_bytes, hard=caps.file_size_bytes),
+            Ulimit(name="core", soft=0, hard=0),
+        ],
+        "log_config": LogConfig(
+            type="json-file", config={"max-size": str(caps.log_bytes), "max-file": "1"}
+        ),
+    }
+
+
 class DockerProcess(AgentProcess):
-    def __init__(self, container: Container, memory_bytes: int, grace: float):
+    def __init__(
+        self, container: Container, memory_bytes: int, grace: float, folder: Path | None = None
+    ):
         self.container = container
+        self.folder = folder  # a warm container's host folders, removed with it
         self.memory_bytes = memory_bytes
         self.grace = grace
         self.final_logs: str | None = None
@@ -173,6 +225,37 @@ class DockerProcess(AgentProcess):
             self.final_logs = self.logs()
         with contextlib.suppress(docker.errors.NotFound):
             self.container.remove(force=True, v=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def warm_pool(
+    client: docker.DockerClient, image: str, caps: SandboxCaps, size: int
+) -> warm_pools.WarmPool:
+    """This process's pool of warm containers of ``image`` (see :mod:`.warm_pool`)."""
+    labels = {POOL_LABEL: image, OWNER_LABEL: owner_id()}
+
+    def launch(
+        client: docker.DockerClient, key: warm_pools.PoolKey, package_dir: Path, socket_dir: Path
+    ) -> Container:
+        memory, cpus = key
+        # The command a cold container gets: the runtime finds no socket yet, and waits.
+        return client.containers.run(
+            image,
+            command=AGENT_COMMAND,
+            labels=labels,
+            volumes={
+                str(package_dir): {"bind": PACKAGE_MOUNT, "mode": "ro"},
+                str(socket_dir): {"bind": SOCKET_MOUNT, "mode": "rw"},
+            },
+            working_dir=PACKAGE_MOUNT,
+            **container_options(caps, memory, cpus),
+        )
+
+    return warm_pools.shared(
+        (image, caps),
+        lambda: warm_pools.WarmPool(image, size, launch, labels, docker_client),
+    )
 
 
 class DockerSandbox(Sandbox):
@@ -187,6 +270,7 @@ class DockerSandbox(Sandbox):
         client: docker.DockerClient | None = None,
         caps: SandboxCaps = SandboxCaps(),
         progress: Progress = print,
+        pool_size: int = 0,
     ):
         client = client or docker_client()
         if client is None:
@@ -199,11 +283,25 @@ class DockerSandbox(Sandbox):
         reap_stale_containers(client)
         reap_stale_folders()  # their socket folders and unpacked packages
         self.image = image or runtime_image(client, progress)
+        # Warm containers of this image, shared by every sandbox of this process.
+        self.pool = warm_pool(client, self.image, caps, pool_size) if pool_size > 0 else None
+        if self.pool is not None:
+            self.pool.want(self.cut(Limits()))  # the limits most challenges keep
 
     def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
-        command = ["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT]
+        if self.pool is not None:
+            memory, cpus = self.cut(limits)
+            warm = self.pool.claim((memory, cpus), self.client)
+            if warm is not None:
+                self._open_socket_to_agent(socket_dir)
+                try:
+                    warm.hand_over(package_dir, socket_dir)
+                except OSError:  # e.g. the socket folder on another filesystem: start cold
+                    warm.discard()
+                else:
+                    return DockerProcess(warm.container, memory, self.caps.stop_grace, warm.folder)
         mounts = {str(Path(package_dir).resolve()): {"bind": PACKAGE_MOUNT, "mode": "ro"}}
-        return self._run(command, None, mounts, PACKAGE_MOUNT, socket_dir, limits, "agent's")
+        return self._run(AGENT_COMMAND, None, mounts, PACKAGE_MOUNT, socket_dir, limits, "agent's")
 
     def start_environment(self, bundle_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
         """Start an organizer's environment runtime, locked down as an agent is.
@@ -234,52 +332,31 @@ class DockerSandbox(Sandbox):
         limits: Limits,
         whose: str,
     ) -> AgentProcess:
-        caps = self.caps
-        memory = min(limits.memory_bytes, caps.max_memory_bytes)
-        cpus = min(limits.cpus, caps.max_cpus)
+        memory, cpus = self.cut(limits)
         self._open_socket_to_agent(socket_dir)
-        threads = str(max(1, int(cpus)))
+        options = container_options(self.caps, memory, cpus)
         try:
             container = self.client.containers.run(
                 self.image,
                 command=command,
                 entrypoint=entrypoint,
-                detach=True,
-                init=True,  # signals reach the runtime; orphans are reaped
                 labels={LABEL: "1", OWNER_LABEL: self.owner},
-                environment={
-                    "PYTHONHASHSEED": "0",
-                    "OMP_NUM_THREADS": threads,
-                    "MKL_NUM_THREADS": threads,
-                },
-                network_mode="none",
-                read_only=True,
-                tmpfs={"/tmp": f"rw,noexec,nosuid,nodev,size={caps.tmp_bytes}"},
-                shm_size=caps.shm_bytes,
-                user=f"{AGENT_UID}:{AGENT_UID}",
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges", seccomp.security_option()],
-                pids_limit=caps.pids,
-                mem_limit=memory,
-                memswap_limit=memory,  # no swap beyond the memory limit
-                nano_cpus=int(cpus * 1e9),
-                ulimits=[
-                    Ulimit(name="nofile", soft=caps.open_files, hard=caps.open_files),
-                    Ulimit(name="fsize", soft=caps.file_size_bytes, hard=caps.file_size_bytes),
-                    Ulimit(name="core", soft=0, hard=0),
-                ],
-                log_config=LogConfig(
-                    type="json-file", config={"max-size": str(caps.log_bytes), "max-file": "1"}
-                ),
                 volumes={
                     **mounts,
                     str(Path(socket_dir).resolve()): {"bind": SOCKET_MOUNT, "mode": "rw"},
                 },
                 working_dir=working_dir,
+                **options,
             )
         except docker.errors.APIError as exc:
             raise SandboxError(f"the {whose} container could not start: {exc.explanation}") from exc
-        return DockerProcess(container, memory, caps.stop_grace)
+        return DockerProcess(container, memory, self.caps.stop_grace)
+
+    def cut(self, limits: Limits) -> tuple[int, float]:
+        """The memory and CPUs a container gets: the challenge's limits, cut to the caps."""
+        return min(limits.memory_bytes, self.caps.max_memory_bytes), min(
+            limits.cpus, self.caps.max_cpus
+        )
 
     def _open_socket_to_agent(self, socket_dir: Path) -> None:
         """Let the container's user connect to the socket, and create nothing beside it.
