@@ -172,10 +172,14 @@ def container_options(caps: SandboxCaps, memory: int, cpus: float) -> dict[str, 
 
 class DockerProcess(AgentProcess):
     def __init__(
-        self, container: Container, memory_bytes: int, grace: float, folder: Path | None = None
+        self,
+        container: Container,
+        memory_bytes: int,
+        grace: float,
+        folders: tuple[Path, ...] = (),
     ):
         self.container = container
-        self.folder = folder  # a warm container's host folders, removed with it
+        self.folders = folders  # a warm container's host folders, removed with it
         self.memory_bytes = memory_bytes
         self.grace = grace
         self.final_logs: str | None = None
@@ -225,8 +229,8 @@ class DockerProcess(AgentProcess):
             self.final_logs = self.logs()
         with contextlib.suppress(docker.errors.NotFound):
             self.container.remove(force=True, v=True)
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        for folder in self.folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def warm_pool(
@@ -299,7 +303,7 @@ class DockerSandbox(Sandbox):
                 except OSError:  # e.g. the socket folder on another filesystem: start cold
                     warm.discard()
                 else:
-                    return DockerProcess(warm.container, memory, self.caps.stop_grace, warm.folder)
+                    return DockerProcess(warm.container, memory, self.caps.stop_grace, warm.folders)
         mounts = {str(Path(package_dir).resolve()): {"bind": PACKAGE_MOUNT, "mode": "ro"}}
         return self._run(AGENT_COMMAND, None, mounts, PACKAGE_MOUNT, socket_dir, limits, "agent's")
 

@@ -4,9 +4,9 @@ A :class:`WarmPool` keeps ``size`` containers of one runtime image running for e
 limits it has been asked for. Memory and CPUs are fixed when a container starts (the
 runtime's thread count follows the CPUs), so the pool is keyed by them; the other locks
 come from the platform's :class:`~aigc.submissions.docker_sandbox.SandboxCaps` and are the
-same for every container. Each warm container has its own host folder holding an empty
-package folder (mounted read-only at ``/agent``) and an empty socket folder (at
-``/run/aigc``); its runtime has imported what agents use and waits for its socket.
+same for every container. Each warm container has its own empty package folder (mounted
+read-only at ``/agent``) and socket folder (at ``/run/aigc``), made and named as a cold
+container's are; its runtime has imported what agents use and waits for its socket.
 
 A claim takes one container of the claimed limits that still runs, fills its package
 folder with the package (hard links where the filesystem allows, else copies, with the
@@ -49,6 +49,8 @@ PoolKey = tuple[int, float]  # memory in bytes, CPUs: fixed once a container run
 # Start one container of these limits with these host folders as /agent and /run/aigc.
 Launch = Callable[[docker.DockerClient, PoolKey, Path, Path], Container]
 
+_Idle = tuple[str, tuple[Path, Path]]  # a waiting container's id, its package and socket folders
+
 MAX_KEYS = 4  # sets of limits kept warm at once; the least recently claimed goes first
 IDLE_CHECK = 2.0  # seconds between looks at whether the waiting containers still run
 MAX_IDLE_DEATHS = 3  # containers of one set of limits that may die waiting before it goes cold
@@ -60,15 +62,12 @@ class WarmContainer:
     """A claimed warm container: its engine handle and its host folders."""
 
     container: Container
-    folder: Path
+    package_dir: Path
+    socket_dir: Path
 
     @property
-    def package_dir(self) -> Path:
-        return self.folder / "package"
-
-    @property
-    def socket_dir(self) -> Path:
-        return self.folder / "socket"
+    def folders(self) -> tuple[Path, Path]:
+        return self.package_dir, self.socket_dir
 
     def hand_over(self, package_dir: Path, socket_dir: Path) -> None:
         """Give the container its package, then the evaluation's socket (which starts it)."""
@@ -81,7 +80,8 @@ class WarmContainer:
         """Remove the container and its folders."""
         with contextlib.suppress(docker.errors.APIError):
             self.container.remove(force=True, v=True)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        for folder in self.folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _place(source: str, target: str) -> None:
@@ -92,14 +92,16 @@ def _place(source: str, target: str) -> None:
         shutil.copy2(source, target, follow_symlinks=False)
 
 
-def make_folders() -> Path:
-    """A warm container's host folder with its empty package and socket folders."""
-    folder = make_temp_folder("pool")
-    (folder / "package").mkdir(mode=0o700)
-    socket_dir = folder / "socket"
-    socket_dir.mkdir()
+def make_folders() -> tuple[Path, Path]:
+    """A warm container's empty package and socket folders, of the kinds a cold one mounts."""
+    package_dir, socket_dir = make_temp_folder("package"), make_temp_folder("eval")
     os.chmod(socket_dir, 0o711)  # the agent may enter, but neither list nor write
-    return folder
+    return package_dir, socket_dir
+
+
+def _remove_folders(folders: tuple[Path, Path]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class WarmPool:
@@ -118,10 +120,10 @@ class WarmPool:
         self.image, self.size, self.launch, self.labels = image, size, launch, labels
         self.client_factory = client_factory
         self.lock = threading.Condition()
-        self.idle: dict[PoolKey, deque[tuple[str, Path]]] = {}
+        self.idle: dict[PoolKey, deque[_Idle]] = {}
         self.wanted: OrderedDict[PoolKey, None] = OrderedDict()  # least recently claimed first
         self.deaths: dict[PoolKey, int] = {}
-        self.retiring: list[tuple[str, Path]] = []  # of limits no longer kept warm
+        self.retiring: list[_Idle] = []  # of limits no longer kept warm
         self.closed = False
         self.thread = threading.Thread(
             target=self._fill_forever, name="aigc-warm-pool", daemon=True
@@ -149,8 +151,9 @@ class WarmPool:
                 self.lock.notify_all()  # the pool starts the next one now
             if entry is None:
                 return None
-            container_id, folder = entry
-            warm = WarmContainer(client.containers.prepare_model({"Id": container_id}), folder)
+            container_id, folders = entry
+            model = client.containers.prepare_model({"Id": container_id})
+            warm = WarmContainer(model, *folders)
             try:
                 warm.container.reload()
                 running = warm.container.status == "running"
@@ -235,11 +238,11 @@ class WarmPool:
             client.close()
 
     def _add(self, key: PoolKey) -> None:
-        folder = make_folders()
+        folders = make_folders()
         try:
-            container = self.launch(self.client, key, folder / "package", folder / "socket")
+            container = self.launch(self.client, key, *folders)
         except docker.errors.APIError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove_folders(folders)
             log.warning("a warm container of %s could not start: %s", self.image, exc)
             self._died(key)
             with self.lock:
@@ -248,9 +251,9 @@ class WarmPool:
         with self.lock:
             keep = not self.closed and key in self.wanted
             if keep:
-                self.idle[key].append((str(container.id), folder))
+                self.idle[key].append((str(container.id), folders))
         if not keep:
-            self._retire(str(container.id), folder)
+            self._retire(str(container.id), folders)
 
     def _check_idle(self) -> None:
         """Remove and replace the waiting containers that no longer run."""
@@ -260,21 +263,21 @@ class WarmPool:
         except docker.errors.APIError:
             return
         running = {c["Id"] for c in found if c.get("State") == "running"}
-        dead: list[tuple[PoolKey, str, Path]] = []
+        dead: list[tuple[PoolKey, str, tuple[Path, Path]]] = []
         with self.lock:
             for key, waiting in self.idle.items():
                 for entry in list(waiting):
                     if entry[0] not in running:
                         waiting.remove(entry)
                         dead.append((key, *entry))
-        for key, container_id, folder in dead:
-            self._retire(container_id, folder)
+        for key, container_id, folders in dead:
+            self._retire(container_id, folders)
             self._died(key)
 
-    def _retire(self, container_id: str, folder: Path) -> None:
+    def _retire(self, container_id: str, folders: tuple[Path, Path]) -> None:
         with contextlib.suppress(docker.errors.APIError):
             self.client.api.remove_container(container_id, force=True, v=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove_folders(folders)
 
     def _remove_all(self) -> None:
         with self.lock:
@@ -282,8 +285,8 @@ class WarmPool:
             entries += self.retiring
             self.idle.clear()
             self.retiring = []
-        for container_id, folder in entries:
-            self._retire(container_id, folder)
+        for container_id, folders in entries:
+            self._retire(container_id, folders)
 
 
 _pools: dict[object, WarmPool] = {}
