@@ -141,7 +141,6 @@ def container_options(caps: SandboxCaps, memory: int, cpus: float) -> dict[str, 
     """
     threads = str(max(1, int(cpus)))
     return {
-        "detach": True,
         "init": True,  # signals reach the runtime; orphans are reaped
         "environment": {
             "PYTHONHASHSEED": "0",
@@ -244,7 +243,7 @@ def warm_pool(
     ) -> Container:
         memory, cpus = key
         # The command a cold container gets: the runtime finds no socket yet, and waits.
-        return client.containers.run(
+        return client.containers.create(
             image,
             command=AGENT_COMMAND,
             labels=labels,
@@ -257,7 +256,7 @@ def warm_pool(
         )
 
     return warm_pools.shared(
-        (image, caps),
+        (image, caps, size),
         lambda: warm_pools.WarmPool(image, size, launch, labels, docker_client),
     )
 
@@ -344,6 +343,7 @@ class DockerSandbox(Sandbox):
                 self.image,
                 command=command,
                 entrypoint=entrypoint,
+                detach=True,
                 labels={LABEL: "1", OWNER_LABEL: self.owner},
                 volumes={
                     **mounts,

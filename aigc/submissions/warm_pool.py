@@ -46,7 +46,8 @@ from aigc.submissions.sandbox import SOCKET_NAME
 log = logging.getLogger("aigc.warm_pool")
 
 PoolKey = tuple[int, float]  # memory in bytes, CPUs: fixed once a container runs
-# Start one container of these limits with these host folders as /agent and /run/aigc.
+# Create (not start) a container of these limits with these host folders as /agent and
+# /run/aigc.
 Launch = Callable[[docker.DockerClient, PoolKey, Path, Path], Container]
 
 _Idle = tuple[str, tuple[Path, Path]]  # a waiting container's id, its package and socket folders
@@ -124,6 +125,7 @@ class WarmPool:
         self.wanted: OrderedDict[PoolKey, None] = OrderedDict()  # least recently claimed first
         self.deaths: dict[PoolKey, int] = {}
         self.retiring: list[_Idle] = []  # of limits no longer kept warm
+        self.starting: set[str] = set()  # created, not yet waiting
         self.closed = False
         self.thread = threading.Thread(
             target=self._fill_forever, name="aigc-warm-pool", daemon=True
@@ -173,10 +175,15 @@ class WarmPool:
             self.lock.notify_all()
         self.thread.join(timeout=60)
 
-    def idle_ids(self) -> set[str]:
-        """The ids of the containers waiting now."""
+    def waiting_ids(self) -> set[str]:
+        """The ids of the containers waiting to be claimed."""
         with self.lock:
-            return {entry[0] for waiting in self.idle.values() for entry in waiting}
+            return {entry[0] for queue in self.idle.values() for entry in queue}
+
+    def held_ids(self) -> set[str]:
+        """The ids of the containers not handed out: waiting, or being started."""
+        with self.lock:
+            return self.waiting_ids() | self.starting
 
     # -- the filling thread ------------------------------------------------------------
 
@@ -239,9 +246,17 @@ class WarmPool:
 
     def _add(self, key: PoolKey) -> None:
         folders = make_folders()
+        container: Container | None = None
         try:
             container = self.launch(self.client, key, *folders)
+            with self.lock:
+                self.starting.add(str(container.id))
+            container.start()
         except docker.errors.APIError as exc:
+            with self.lock:
+                self.starting.discard(str(container.id) if container is not None else "")
+            if container is not None:
+                self._retire(str(container.id), folders)
             _remove_folders(folders)
             log.warning("a warm container of %s could not start: %s", self.image, exc)
             self._died(key)
@@ -249,6 +264,7 @@ class WarmPool:
                 self.lock.wait(FAILED_START_PAUSE)
             return
         with self.lock:
+            self.starting.discard(str(container.id))
             keep = not self.closed and key in self.wanted
             if keep:
                 self.idle[key].append((str(container.id), folders))
@@ -294,7 +310,7 @@ _pools_lock = threading.Lock()
 
 
 def shared(key: object, make: Callable[[], WarmPool]) -> WarmPool:
-    """This process's pool for ``key`` (an image and its caps), made on first use."""
+    """This process's pool for ``key`` (an image, its caps, a size), made on first use."""
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None or pool.closed:

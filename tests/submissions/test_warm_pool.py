@@ -66,18 +66,22 @@ def pooled(docker_sandbox: DockerSandbox):
     assert pool_containers(sandbox.client, sandbox.owner) == {}, "the pool left containers"
 
 
+@pytest.fixture(scope="module")
+def cold(docker_sandbox: DockerSandbox) -> DockerSandbox:
+    """A sandbox without a pool (the session's may have one, see AIGC_POOL_SIZE)."""
+    return DockerSandbox(image=docker_sandbox.image, client=docker_sandbox.client)
+
+
 def default_key(sandbox: DockerSandbox) -> tuple[int, float]:
     return sandbox.cut(Limits())
 
 
 def ready(pool: WarmPool) -> set[str]:
     """Wait until the pool holds a container, and return the ids of those it holds."""
-    return wait_for(pool.idle_ids, 120, "a warm container")  # type: ignore[return-value]
+    return wait_for(pool.waiting_ids, 120, "a warm container")  # type: ignore[return-value]
 
 
-def test_a_warm_evaluation_scores_as_a_cold_one_and_its_container_is_replaced(
-    pooled, docker_sandbox
-):
+def test_a_warm_evaluation_scores_as_a_cold_one_and_its_container_is_replaced(pooled, cold):
     assert pooled.pool is not None
     [warm_id] = ready(pooled.pool)
     challenge = make_challenge(episodes=4)
@@ -86,29 +90,29 @@ def test_a_warm_evaluation_scores_as_a_cold_one_and_its_container_is_replaced(
     assert warm_id not in pool_containers(pooled.client, pooled.owner)
     [replacement] = ready(pooled.pool)
     assert replacement != warm_id
-    cold = evaluate(agent("good"), challenge, sandbox=docker_sandbox)
+    cold = evaluate(agent("good"), challenge, sandbox=cold)
     assert warm.failure is None and cold.failure is None
     assert [e.total_return for e in warm.episodes] == [e.total_return for e in cold.episodes]
     assert warm.metrics == cold.metrics
 
 
-def test_a_torch_agent_runs_warm(pooled, docker_sandbox):
+def test_a_torch_agent_runs_warm(pooled, cold):
     assert pooled.pool is not None
     ready(pooled.pool)
     challenge = make_challenge(episodes=2)
     warm = evaluate(agent("torch_policy"), challenge, sandbox=pooled)
-    cold = evaluate(agent("torch_policy"), challenge, sandbox=docker_sandbox)
+    cold = evaluate(agent("torch_policy"), challenge, sandbox=cold)
     assert warm.failure is None, warm.failure
     assert [e.total_return for e in warm.episodes] == [e.total_return for e in cold.episodes]
 
 
 @pytest.mark.parametrize("name", ["crash_import", "crash_init", "no_act"])
-def test_a_broken_package_fails_warm_as_it_does_cold(pooled, docker_sandbox, name):
+def test_a_broken_package_fails_warm_as_it_does_cold(pooled, cold, name):
     assert pooled.pool is not None
     ready(pooled.pool)
     challenge = make_challenge(episodes=1)
     warm = evaluate(agent(name), challenge, sandbox=pooled)
-    cold = evaluate(agent(name), challenge, sandbox=docker_sandbox)
+    cold = evaluate(agent(name), challenge, sandbox=cold)
     assert warm.failure is not None and cold.failure is not None
     assert (warm.failure.code, warm.failure.message) == (cold.failure.code, cold.failure.message)
     assert warm.failure.code == r.AGENT_START_FAILED
@@ -129,7 +133,7 @@ def report(logs: str) -> dict:
     return seen
 
 
-def test_an_agent_finds_nothing_from_before_its_claim(pooled, docker_sandbox):
+def test_an_agent_finds_nothing_from_before_its_claim(pooled, cold):
     assert pooled.pool is not None
     ready(pooled.pool)
     time.sleep(1.0)  # let the waiting runtime finish its imports: its quietest state
@@ -139,7 +143,7 @@ def test_an_agent_finds_nothing_from_before_its_claim(pooled, docker_sandbox):
     try:
         shutil.copytree(hostile("pre_claim_state"), unpacked, dirs_exist_ok=True)
         warm = evaluate(unpacked, challenge, sandbox=pooled)
-        cold = evaluate(unpacked, challenge, sandbox=docker_sandbox)
+        cold = evaluate(unpacked, challenge, sandbox=cold)
     finally:
         shutil.rmtree(unpacked)
     assert warm.failure is None and cold.failure is None
@@ -226,7 +230,7 @@ def test_a_worker_that_stops_removes_its_pool(docker_sandbox):
         docker_sandbox.image,
         1,
         """
-        while not sandbox.pool.idle_ids():
+        while not sandbox.pool.waiting_ids():
             time.sleep(0.1)
         print("ready", flush=True)
         time.sleep(3600)
@@ -279,7 +283,7 @@ def test_claims_take_only_containers_of_their_own_limits(pooled):
     # From now on those limits are kept warm as well, in containers of their own.
     def of_other() -> list[str]:
         found = []
-        for container_id in pool.idle_ids():
+        for container_id in pool.waiting_ids():
             config = pooled.client.api.inspect_container(container_id)["HostConfig"]
             if config["Memory"] == other[0]:
                 found.append(container_id)
