@@ -42,7 +42,16 @@ pytestmark = pytest.mark.slow
 
 
 def sandbox_containers(sandbox: DockerSandbox) -> list:
-    return sandbox.client.containers.list(all=True, filters={"label": LABEL})
+    """This process's sandbox containers (other sessions may share the engine)."""
+    labels = [LABEL, f"{OWNER_LABEL}={sandbox.owner}"]
+    return sandbox.client.containers.list(all=True, filters={"label": labels})
+
+
+def containers_of(sandbox: DockerSandbox, pid: int) -> list:
+    """The sandbox containers of the evaluator process ``pid`` on this host."""
+    found = sandbox.client.containers.list(all=True, filters={"label": LABEL})
+    mine = [c for c in found if c.labels.get(OWNER_LABEL, "").startswith(socket.gethostname())]
+    return [c for c in mine if c.labels[OWNER_LABEL].split(":")[1] == str(pid)]
 
 
 @pytest.fixture(autouse=True)
@@ -154,8 +163,10 @@ def test_reaper_removes_containers_of_dead_evaluators_only(docker_sandbox):
     elsewhere = make(docker_sandbox.image, labels={LABEL: "1", OWNER_LABEL: "other-host:1:1"})
     try:
         removed = reap_stale_containers(client)
-        names = {c.name for c in sandbox_containers(docker_sandbox)}
-        assert removed == [dead.name]
+        made = {dead.id, mine.id, elsewhere.id}
+        listed = client.containers.list(all=True, filters={"label": LABEL})
+        names = {c.name for c in listed if c.id in made}
+        assert dead.name in removed
         assert names == {mine.name, elsewhere.name}
     finally:
         for container in (dead, mine, elsewhere):
@@ -175,16 +186,15 @@ def test_container_of_a_killed_evaluator_is_reaped(docker_sandbox, tmp_path):
     )
     evaluator = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
     try:
-        wait_for(lambda: sandbox_containers(docker_sandbox), 60, "the agent's container")
-        [container] = sandbox_containers(docker_sandbox)
-        assert container.labels[OWNER_LABEL].split(":")[1] == str(evaluator.pid)
+        wait_for(lambda: containers_of(docker_sandbox, evaluator.pid), 60, "its container")
+        [container] = containers_of(docker_sandbox, evaluator.pid)
     finally:
         evaluator.send_signal(signal.SIGKILL)
         evaluator.wait()
     # The evaluator died without cleaning up; the next one to start reaps its container.
-    assert [c.name for c in sandbox_containers(docker_sandbox)] == [container.name]
+    assert [c.name for c in containers_of(docker_sandbox, evaluator.pid)] == [container.name]
     DockerSandbox(image=docker_sandbox.image, client=docker_sandbox.client)
-    assert sandbox_containers(docker_sandbox) == []
+    assert containers_of(docker_sandbox, evaluator.pid) == []
 
 
 def test_folders_of_a_killed_evaluator_are_reaped(docker_sandbox, tmp_path_factory, monkeypatch):
@@ -209,8 +219,7 @@ def test_folders_of_a_killed_evaluator_are_reaped(docker_sandbox, tmp_path_facto
     evaluator = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
 
     def its_containers() -> list:
-        owned = [c for c in sandbox_containers(docker_sandbox) if OWNER_LABEL in c.labels]
-        return [c for c in owned if c.labels[OWNER_LABEL].split(":")[1] == str(evaluator.pid)]
+        return containers_of(docker_sandbox, evaluator.pid)
 
     try:
         wait_for(its_containers, 60, "the agent's container to start")
