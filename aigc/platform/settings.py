@@ -14,10 +14,10 @@
   kept in the data folder with mode 0600).
 - ``AIGC_WORKERS``: evaluations at once in the in-process pool (default 2).
 - ``AIGC_POOL_SIZE``: warm Docker sandboxes each worker process keeps started ahead of
-  need, per runtime image and set of limits (default 0: every agent starts a cold
-  container). With 2, an agent's start (claim to first action) falls from a second or
-  more to a few hundredths; each waiting container holds its runtime's imports in memory
-  (with torch, some 300 MiB).
+  need, per runtime image, set of limits and kind of package (torch imported ahead or
+  not; default 0: every agent starts a cold container). With 2, an agent's start (claim
+  to first action) falls from a second or more to a few hundredths; each waiting
+  container holds its runtime's imports in memory (with torch, some 150 MiB).
 - ``AIGC_MAX_UPLOAD_BYTES``: the largest accepted upload (default 64 MiB).
 - ``AIGC_MAX_PACKAGE_BYTES``: the largest package once unpacked (default 512 MiB).
 - ``AIGC_MAX_ATTEMPTS``: evaluation attempts before a platform failure (default 3).

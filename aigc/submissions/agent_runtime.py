@@ -4,9 +4,10 @@ Started as ``python -m aigc.submissions.agent_runtime --socket PATH --package DI
 connects to the evaluator's socket, waits for ``hello``, builds the agent, then answers
 ``act`` messages until ``close``. Started before its evaluation exists (a warm container of
 :mod:`aigc.submissions.warm_pool`, whose socket is not there yet), it first imports what
-agents use (numpy, gymnasium, msgpack, torch where the image has it), touches nothing
-under the package folder, writes nothing, and waits for the socket to appear; from then
-on it runs exactly as one started at that moment. Anything the agent raises is sent back
+agents use (numpy, gymnasium, msgpack, and torch when ``AIGC_RUNTIME_PRELOAD`` says so,
+for a package that declares that framework), touches nothing under the package folder,
+writes nothing, and waits for the socket to appear; from then on it runs exactly as one
+started at that moment. Anything the agent raises is sent back
 as an ``error`` message (with the agent's own traceback) and the runtime exits with
 status 1.
 
@@ -49,8 +50,8 @@ if TYPE_CHECKING:  # the sandbox's image carries no more than the runtime needs 
 
 MAX_TRACEBACK_CHARS = 4000
 CLAIM_POLL = 0.002  # seconds between looks for the socket of a warm container's evaluation
-# What a warm container imports while it waits (torch only where the image has it).
-PRELOAD = ("numpy", "gymnasium", "msgpack", "torch")
+# What a warm container imports while it waits; torch only when the package declares it.
+PRELOAD = ("numpy", "gymnasium", "msgpack")
 
 
 class AgentFailure(Exception):
@@ -218,7 +219,8 @@ def wait_for_claim(socket_path: str) -> None:
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")
-        for name in PRELOAD:
+        extra = ("torch",) if os.environ.get("AIGC_RUNTIME_PRELOAD") == "torch" else ()
+        for name in PRELOAD + extra:
             with contextlib.suppress(Exception):
                 if importlib.util.find_spec(name) is not None:
                     importlib.import_module(name)

@@ -12,6 +12,11 @@ started it (:mod:`aigc.submissions.owners`). It is removed when its evaluation e
 containers left behind by an evaluator that died are removed by
 :func:`reap_stale_containers`, and its temporary folders by
 :func:`~aigc.submissions.owners.reap_stale_folders`, both run when a sandbox starts.
+
+With ``pool_size`` above 0 an agent starts in a warm container of
+:mod:`aigc.submissions.warm_pool` when one of its limits waits, started with the same
+options (:func:`container_options`) and command; warm containers carry ``aigc.pool``
+instead of ``aigc.sandbox``, and the reaper knows both. With 0 nothing changes.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from aigc.submissions.agent_output import LogBuffer
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
 from aigc.submissions.owners import owner_alive, owner_id, reap_stale_folders
+from aigc.submissions.package import PackageError, read_manifest
 from aigc.submissions.sandbox import (
     SOCKET_NAME,
     AgentProcess,
@@ -130,10 +136,26 @@ def merged_logs(container: Container) -> list[tuple[str, bytes]]:
     return [(stream, text) for _, stream, text in heapq.merge(*streams, key=lambda e: e[0])]
 
 
+# What a waiting runtime imports beyond its own modules (numpy, gymnasium, msgpack): torch
+# for a package that declares ``framework = "torch"``, else nothing more. Cold containers
+# get the same variable, so that the two look alike from inside.
+PRELOAD_VARIABLE = "AIGC_RUNTIME_PRELOAD"
+NO_PRELOAD = "none"
 AGENT_COMMAND = ["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT]
 
 
-def container_options(caps: SandboxCaps, memory: int, cpus: float) -> dict[str, Any]:
+def preload_for(package_dir: Path) -> str:
+    """What a warm runtime for this package imports ahead (see PRELOAD_VARIABLE)."""
+    try:
+        framework = read_manifest(package_dir).framework
+    except PackageError:
+        return NO_PRELOAD
+    return "torch" if framework == "torch" else NO_PRELOAD
+
+
+def container_options(
+    caps: SandboxCaps, memory: int, cpus: float, preload: str = NO_PRELOAD
+) -> dict[str, Any]:
     """Everything a sandbox container is started with but its command, mounts and labels.
 
     Cold and warm containers (:mod:`aigc.submissions.warm_pool`) share it, so that the
@@ -144,6 +166,11 @@ def container_options(caps: SandboxCaps, memory: int, cpus: float) -> dict[str, 
         "init": True,  # signals reach the runtime; orphans are reaped
         "environment": {
             "PYTHONHASHSEED": "0",
+            # The package folder (the working folder) must not shadow the runtime's own
+            # imports: a warm runtime has them before the package is there, so a cold one
+            # must not take them from the package either.
+            "PYTHONSAFEPATH": "1",
+            PRELOAD_VARIABLE: preload,
             "OMP_NUM_THREADS": threads,
             "MKL_NUM_THREADS": threads,
         },
@@ -241,7 +268,7 @@ def warm_pool(
     def launch(
         client: docker.DockerClient, key: warm_pools.PoolKey, package_dir: Path, socket_dir: Path
     ) -> Container:
-        memory, cpus = key
+        memory, cpus, preload = key
         # The command a cold container gets: the runtime finds no socket yet, and waits.
         return client.containers.create(
             image,
@@ -252,7 +279,7 @@ def warm_pool(
                 str(socket_dir): {"bind": SOCKET_MOUNT, "mode": "rw"},
             },
             working_dir=PACKAGE_MOUNT,
-            **container_options(caps, memory, cpus),
+            **container_options(caps, memory, cpus, preload),
         )
 
     return warm_pools.shared(
@@ -289,12 +316,14 @@ class DockerSandbox(Sandbox):
         # Warm containers of this image, shared by every sandbox of this process.
         self.pool = warm_pool(client, self.image, caps, pool_size) if pool_size > 0 else None
         if self.pool is not None:
-            self.pool.want(self.cut(Limits()))  # the limits most challenges keep
+            for preload in (NO_PRELOAD, "torch"):  # the limits most challenges keep
+                self.pool.want((*self.cut(Limits()), preload))
 
     def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
+        preload = preload_for(package_dir)
         if self.pool is not None:
             memory, cpus = self.cut(limits)
-            warm = self.pool.claim((memory, cpus), self.client)
+            warm = self.pool.claim((memory, cpus, preload), self.client)
             if warm is not None:
                 self._open_socket_to_agent(socket_dir)
                 try:
@@ -304,7 +333,9 @@ class DockerSandbox(Sandbox):
                 else:
                     return DockerProcess(warm.container, memory, self.caps.stop_grace, warm.folders)
         mounts = {str(Path(package_dir).resolve()): {"bind": PACKAGE_MOUNT, "mode": "ro"}}
-        return self._run(AGENT_COMMAND, None, mounts, PACKAGE_MOUNT, socket_dir, limits, "agent's")
+        return self._run(
+            AGENT_COMMAND, None, mounts, PACKAGE_MOUNT, socket_dir, limits, "agent's", preload
+        )
 
     def start_environment(self, bundle_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
         """Start an organizer's environment runtime, locked down as an agent is.
@@ -334,10 +365,11 @@ class DockerSandbox(Sandbox):
         socket_dir: Path,
         limits: Limits,
         whose: str,
+        preload: str = NO_PRELOAD,
     ) -> AgentProcess:
         memory, cpus = self.cut(limits)
         self._open_socket_to_agent(socket_dir)
-        options = container_options(self.caps, memory, cpus)
+        options = container_options(self.caps, memory, cpus, preload)
         try:
             container = self.client.containers.run(
                 self.image,

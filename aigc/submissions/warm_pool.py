@@ -2,7 +2,9 @@
 
 A :class:`WarmPool` keeps ``size`` containers of one runtime image running for each set of
 limits it has been asked for. Memory and CPUs are fixed when a container starts (the
-runtime's thread count follows the CPUs), so the pool is keyed by them; the other locks
+runtime's thread count follows the CPUs), and so is what the runtime imports while it
+waits (torch only for packages that declare it: importing it costs a second or more of
+CPU that a numpy agent would waste), so the pool is keyed by the three; the other locks
 come from the platform's :class:`~aigc.submissions.docker_sandbox.SandboxCaps` and are the
 same for every container. Each warm container has its own empty package folder (mounted
 read-only at ``/agent``) and socket folder (at ``/run/aigc``), made and named as a cold
@@ -45,7 +47,8 @@ from aigc.submissions.sandbox import SOCKET_NAME
 
 log = logging.getLogger("aigc.warm_pool")
 
-PoolKey = tuple[int, float]  # memory in bytes, CPUs: fixed once a container runs
+# Memory in bytes, CPUs, what the runtime imports ahead: all fixed once a container runs.
+PoolKey = tuple[int, float, str]
 # Create (not start) a container of these limits with these host folders as /agent and
 # /run/aigc.
 Launch = Callable[[docker.DockerClient, PoolKey, Path, Path], Container]
@@ -152,6 +155,7 @@ class WarmPool:
                 entry = waiting.popleft() if waiting else None
                 self.lock.notify_all()  # the pool starts the next one now
             if entry is None:
+                log.info("no warm container of %s waits: the agent starts cold", key)
                 return None
             container_id, folders = entry
             model = client.containers.prepare_model({"Id": container_id})
@@ -164,6 +168,7 @@ class WarmPool:
             if running:
                 with self.lock:
                     self.deaths[key] = 0
+                log.info("an agent starts in warm container %.12s", container_id)
                 return warm
             warm.discard()  # died while it waited: never handed out
             self._died(key)
@@ -207,7 +212,8 @@ class WarmPool:
             self.deaths[key] = self.deaths.get(key, 0) + 1
             if self.deaths[key] == MAX_IDLE_DEATHS:
                 log.warning(
-                    "warm containers of %s (%s bytes, %s CPUs) keep dying while they wait: "
+                    "warm containers of %s (%s bytes, %s CPUs, preloading %s) keep dying "
+                    "while they wait: "
                     "those limits start cold from now on",
                     self.image,
                     *key,

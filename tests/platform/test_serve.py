@@ -231,7 +231,8 @@ def test_serve_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
         return [c for c in found if c["Labels"][OWNER_LABEL].split(":")[1] == pid]
 
     try:
-        waiting = wait_for(warm, 120, "the server's warm container")
+        # One for agents that declare torch, one for the others.
+        waiting = wait_for(lambda: len(warm()) == 2 and warm(), 120, "its warm containers")
         organizer = sign_in(server, "olga", "olga-password")
         made = requests.post(
             server.api("/challenges"),
@@ -257,9 +258,10 @@ def test_serve_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
 
         shown = wait_for(finished, 120, "the evaluation")
         assert shown["status"] == "finished", shown
-        # The waiting container served it and is gone; another waits in its place.
-        served = {c["Id"] for c in waiting}
-        wait_for(lambda: warm() and not served & {c["Id"] for c in warm()}, 120, "a new one")
+        # One of the waiting containers served it and is gone; another waits in its place.
+        before = {c["Id"] for c in waiting}
+        wait_for(lambda: before - {c["Id"] for c in warm()}, 120, "the served one's removal")
+        wait_for(lambda: len(warm()) == 2, 120, "its replacement")
         server.terminate()
         assert warm() == [], "the server left its warm containers"
     finally:

@@ -26,6 +26,7 @@ from aigc.submissions import results as r
 from aigc.submissions.challenge import Limits
 from aigc.submissions.docker_sandbox import (
     LABEL,
+    NO_PRELOAD,
     OWNER_LABEL,
     POOL_LABEL,
     DockerSandbox,
@@ -33,7 +34,7 @@ from aigc.submissions.docker_sandbox import (
 )
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.owners import make_temp_folder
-from aigc.submissions.warm_pool import WarmPool
+from aigc.submissions.warm_pool import PoolKey
 
 from .conftest import agent, hostile, make_challenge
 
@@ -72,23 +73,30 @@ def cold(docker_sandbox: DockerSandbox) -> DockerSandbox:
     return DockerSandbox(image=docker_sandbox.image, client=docker_sandbox.client)
 
 
-def default_key(sandbox: DockerSandbox) -> tuple[int, float]:
-    return sandbox.cut(Limits())
+def default_key(sandbox: DockerSandbox, preload: str = NO_PRELOAD) -> PoolKey:
+    return (*sandbox.cut(Limits()), preload)
 
 
-def ready(pool: WarmPool) -> set[str]:
-    """Wait until the pool holds a container, and return the ids of those it holds."""
-    return wait_for(pool.waiting_ids, 120, "a warm container")  # type: ignore[return-value]
+def ready(sandbox: DockerSandbox, preload: str = NO_PRELOAD) -> set[str]:
+    """Wait until the pool holds a container of the default limits, and return its ids."""
+    pool, key = sandbox.pool, default_key(sandbox, preload)
+    assert pool is not None
+
+    def waiting() -> set[str]:
+        with pool.lock:
+            return {entry[0] for entry in pool.idle.get(key, ())}
+
+    return wait_for(waiting, 120, "a warm container")  # type: ignore[return-value]
 
 
 def test_a_warm_evaluation_scores_as_a_cold_one_and_its_container_is_replaced(pooled, cold):
     assert pooled.pool is not None
-    [warm_id] = ready(pooled.pool)
+    [warm_id] = ready(pooled)
     challenge = make_challenge(episodes=4)
     warm = evaluate(agent("good"), challenge, sandbox=pooled)
     # The waiting container served it: it is gone, and a new one waits in its place.
     assert warm_id not in pool_containers(pooled.client, pooled.owner)
-    [replacement] = ready(pooled.pool)
+    [replacement] = ready(pooled)
     assert replacement != warm_id
     cold = evaluate(agent("good"), challenge, sandbox=cold)
     assert warm.failure is None and cold.failure is None
@@ -96,11 +104,12 @@ def test_a_warm_evaluation_scores_as_a_cold_one_and_its_container_is_replaced(po
     assert warm.metrics == cold.metrics
 
 
-def test_a_torch_agent_runs_warm(pooled, cold):
+def test_a_torch_agent_runs_warm_in_a_container_that_imported_torch(pooled, cold):
     assert pooled.pool is not None
-    ready(pooled.pool)
+    [torch_ready] = ready(pooled, "torch")
     challenge = make_challenge(episodes=2)
     warm = evaluate(agent("torch_policy"), challenge, sandbox=pooled)
+    assert torch_ready not in pool_containers(pooled.client, pooled.owner)  # it served
     cold = evaluate(agent("torch_policy"), challenge, sandbox=cold)
     assert warm.failure is None, warm.failure
     assert [e.total_return for e in warm.episodes] == [e.total_return for e in cold.episodes]
@@ -109,7 +118,7 @@ def test_a_torch_agent_runs_warm(pooled, cold):
 @pytest.mark.parametrize("name", ["crash_import", "crash_init", "no_act"])
 def test_a_broken_package_fails_warm_as_it_does_cold(pooled, cold, name):
     assert pooled.pool is not None
-    ready(pooled.pool)
+    ready(pooled)
     challenge = make_challenge(episodes=1)
     warm = evaluate(agent(name), challenge, sandbox=pooled)
     cold = evaluate(agent(name), challenge, sandbox=cold)
@@ -133,15 +142,20 @@ def report(logs: str) -> dict:
     return seen
 
 
-def test_an_agent_finds_nothing_from_before_its_claim(pooled, cold):
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_an_agent_finds_nothing_from_before_its_claim(pooled, cold, framework):
     assert pooled.pool is not None
-    ready(pooled.pool)
+    ready(pooled, "torch" if framework == "torch" else NO_PRELOAD)
     time.sleep(1.0)  # let the waiting runtime finish its imports: its quietest state
     challenge = make_challenge(episodes=1)
     # Cold from a folder of the kind the platform unpacks to, as the warm one's is.
     unpacked = make_temp_folder("package")
     try:
         shutil.copytree(hostile("pre_claim_state"), unpacked, dirs_exist_ok=True)
+        if framework == "torch":  # a torch agent: torch imported ahead in the warm one
+            manifest, code = unpacked / "aigc.toml", unpacked / "agent.py"
+            manifest.write_text(manifest.read_text() + 'framework = "torch"\n')
+            code.write_text("import torch  # noqa: F401\n" + code.read_text())
         warm = evaluate(unpacked, challenge, sandbox=pooled)
         cold = evaluate(unpacked, challenge, sandbox=cold)
     finally:
@@ -162,7 +176,7 @@ def test_an_agent_finds_nothing_from_before_its_claim(pooled, cold):
 def test_a_container_that_died_waiting_is_never_handed_out(pooled):
     pool = pooled.pool
     assert pool is not None
-    [waiting] = ready(pool)
+    [waiting] = ready(pooled)
     pooled.client.api.kill(waiting)
     warm = pool.claim(default_key(pooled), pooled.client)
     # The dead one is removed; a claim gets its replacement if the pool made one already.
@@ -170,7 +184,7 @@ def test_a_container_that_died_waiting_is_never_handed_out(pooled):
     if warm is not None:
         warm.discard()
     assert waiting not in pool_containers(pooled.client, pooled.owner)
-    [replacement] = ready(pool)
+    [replacement] = ready(pooled)
     assert replacement != waiting
     result = evaluate(agent("good"), make_challenge(episodes=1), sandbox=pooled)
     assert result.failure is None
@@ -179,11 +193,11 @@ def test_a_container_that_died_waiting_is_never_handed_out(pooled):
 def test_a_container_that_dies_waiting_is_replaced(pooled):
     pool = pooled.pool
     assert pool is not None
-    [waiting] = ready(pool)
+    [waiting] = ready(pooled)
     pooled.client.api.kill(waiting)
     # The pool's own look at its containers removes the dead one and starts another.
     wait_for(lambda: waiting not in pool_containers(pooled.client, pooled.owner), 60, "removal")
-    assert waiting not in ready(pool)
+    assert waiting not in ready(pooled)
 
 
 def child(image: str, size: int, body: str) -> tuple[subprocess.Popen, str]:
@@ -214,14 +228,15 @@ def test_the_reaper_removes_the_warm_containers_of_a_killed_worker(docker_sandbo
     client = docker_sandbox.client
     process, owner = child(docker_sandbox.image, 2, "time.sleep(3600)")
     try:
-        wait_for(lambda: len(pool_containers(client, owner)) == 2, 120, "two warm containers")
+        # Two of each kind (with torch imported ahead, and without) for the default limits.
+        wait_for(lambda: len(pool_containers(client, owner)) == 4, 120, "four warm containers")
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    assert len(pool_containers(client, owner)) == 2  # it could not remove them itself
+    assert len(pool_containers(client, owner)) == 4  # it could not remove them itself
     removed = reap_stale_containers(client)
     assert pool_containers(client, owner) == {}
-    assert len(removed) >= 2
+    assert len(removed) >= 4
 
 
 def test_a_worker_that_stops_removes_its_pool(docker_sandbox):
@@ -239,7 +254,7 @@ def test_a_worker_that_stops_removes_its_pool(docker_sandbox):
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
-        assert len(pool_containers(client, owner)) == 1
+        assert pool_containers(client, owner)
         process.send_signal(signal.SIGTERM)
         process.wait(60)
     finally:
@@ -276,8 +291,8 @@ def test_pool_size_zero_starts_no_warm_container(docker_sandbox):
 def test_claims_take_only_containers_of_their_own_limits(pooled):
     pool = pooled.pool
     assert pool is not None
-    ready(pool)
-    other = (256 * 2**20, 1.0)
+    ready(pooled)
+    other = (256 * 2**20, 1.0, NO_PRELOAD)
     assert pool.claim(other, pooled.client) is None  # none yet: that evaluation starts cold
 
     # From now on those limits are kept warm as well, in containers of their own.
@@ -293,3 +308,17 @@ def test_claims_take_only_containers_of_their_own_limits(pooled):
     warm = pool.claim(other, pooled.client)
     assert warm is not None and warm.container.id == small
     warm.discard()
+
+
+def test_a_package_cannot_shadow_the_runtimes_imports_warm_or_cold(pooled, cold):
+    assert pooled.pool is not None
+    ready(pooled)
+    challenge = make_challenge(episodes=2)
+    warm_result = evaluate(hostile("shadow_numpy"), challenge, sandbox=pooled)
+    cold_result = evaluate(hostile("shadow_numpy"), challenge, sandbox=cold)
+    for result in (warm_result, cold_result):
+        assert result.failure is None, result.failure
+        assert "SHADOWED" not in result.logs
+    assert [e.total_return for e in warm_result.episodes] == [
+        e.total_return for e in cold_result.episodes
+    ]
