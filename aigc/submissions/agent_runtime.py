@@ -4,7 +4,7 @@ Started as ``python -m aigc.submissions.agent_runtime --socket PATH --package DI
 connects to the evaluator's socket, waits for ``hello``, builds the agent, then answers
 ``act`` messages until ``close``. Started before its evaluation exists (a warm container of
 :mod:`aigc.submissions.warm_pool`, whose socket is not there yet), it first imports what
-agents use (numpy, gymnasium, msgpack, and torch when ``AIGC_RUNTIME_PRELOAD`` says so,
+agents use (numpy, gymnasium, msgpack, and torch when ``RUNTIME_PRELOAD`` says so,
 for a package that declares that framework), touches nothing under the package folder,
 writes nothing, and waits for the socket to appear; from then on it runs exactly as one
 started at that moment. Anything the agent raises is sent back
@@ -219,7 +219,7 @@ def wait_for_claim(socket_path: str) -> None:
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")
-        extra = ("torch",) if os.environ.get("AIGC_RUNTIME_PRELOAD") == "torch" else ()
+        extra = ("torch",) if os.environ.get("RUNTIME_PRELOAD") == "torch" else ()
         for name in PRELOAD + extra:
             with contextlib.suppress(Exception):
                 if importlib.util.find_spec(name) is not None:

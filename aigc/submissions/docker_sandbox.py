@@ -94,23 +94,25 @@ def docker_client(timeout: float = 5.0) -> docker.DockerClient | None:
 def reap_stale_containers(client: docker.DockerClient) -> list[str]:
     """Remove sandbox containers, warm ones too, whose evaluator is gone; return their names."""
     removed = []
+    # The listing alone (no look at each container): containers come and go meanwhile.
     found = [
         container
         for label in (LABEL, POOL_LABEL)
-        for container in client.containers.list(all=True, filters={"label": label})
+        for container in client.api.containers(all=True, filters={"label": label})
     ]
     for container in found:
-        if owner_alive(container.labels.get(OWNER_LABEL, "")):
+        if owner_alive((container.get("Labels") or {}).get(OWNER_LABEL, "")):
             continue
         try:
-            container.remove(force=True, v=True)
+            client.api.remove_container(container["Id"], force=True, v=True)
         except docker.errors.NotFound:
             continue
         except docker.errors.APIError as exc:
             if exc.status_code == 409:  # another worker is removing it at this moment
                 continue
             raise
-        removed.append(container.name)
+        names = container.get("Names") or [container["Id"][:12]]
+        removed.append(names[0].lstrip("/"))
     return removed
 
 
@@ -139,7 +141,7 @@ def merged_logs(container: Container) -> list[tuple[str, bytes]]:
 # What a waiting runtime imports beyond its own modules (numpy, gymnasium, msgpack): torch
 # for a package that declares ``framework = "torch"``, else nothing more. Cold containers
 # get the same variable, so that the two look alike from inside.
-PRELOAD_VARIABLE = "AIGC_RUNTIME_PRELOAD"
+PRELOAD_VARIABLE = "RUNTIME_PRELOAD"
 NO_PRELOAD = "none"
 AGENT_COMMAND = ["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT]
 

@@ -172,7 +172,10 @@ class Watch:
     def survivors(self) -> list[str]:
         """Host processes still in one of the watched containers' cgroups."""
         assert self.container_ids, "the watch never saw the agent's container"
-        return host_processes(*(i.encode() for i in self.container_ids))
+        # A warm container seen while it was being made waits in the pool now: not watched.
+        pool = self.sandbox.pool
+        watched = self.container_ids - (pool.held_ids() if pool is not None else set())
+        return host_processes(*(i.encode() for i in watched))
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
