@@ -27,7 +27,7 @@ import yaml
 from provenance import write_results
 from torch import nn
 
-from aigc.submissions.challenge import parse_challenge
+from aigc.submissions.challenge import Limits, parse_challenge
 from aigc.submissions.docker_sandbox import DockerSandbox, docker_client
 from aigc.submissions.evaluator import evaluate
 
@@ -106,8 +106,14 @@ def startup(package: Path, sandbox: DockerSandbox) -> float:
 
 
 def wait_warm(sandbox: DockerSandbox, settle: float) -> None:
-    assert sandbox.pool is not None
-    while not sandbox.pool.waiting_ids():
+    """Wait for a warm container that imported torch (both agents declare it)."""
+    pool = sandbox.pool
+    assert pool is not None
+    key = (*sandbox.cut(Limits()), "torch")
+    while True:
+        with pool.lock:
+            if pool.idle.get(key):
+                break
         time.sleep(0.05)
     time.sleep(settle)  # its imports (torch: about a second and a half) are done by then
 
