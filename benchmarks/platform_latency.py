@@ -1,10 +1,14 @@
-"""Submission latency and throughput: the embedded platform against Celery workers.
+"""Submission latency and throughput: embedded against Celery, warm sandboxes against cold.
 
-Both setups run as real processes in one run, with the Docker sandbox:
+Every setup runs as real processes in one run, with the Docker sandbox:
 
 - embedded: ``aigc serve`` alone, SQLite, its in-process pool of 2 workers;
 - celery: ``aigc serve`` with PostgreSQL and the Redis broker, plus 2 ``aigc worker``
-  processes.
+  processes;
+
+each with the warm pool off (``AIGC_POOL_SIZE=0``, every agent in a fresh container) and
+on (``--pool-size``, 2 by default), for two agents: a plain CartPole policy (numpy only)
+and a CleanRL-style torch agent (see ``agent_startup.py``).
 
 Latency is upload to stored result (the API reports the submission finished), for a
 20-episode CartPole challenge, one submission at a time. Throughput is 50 submissions
@@ -12,6 +16,7 @@ uploaded at once and the time until the last one is scored. Figures go to
 ``benchmarks/results/platform_latency.json``.
 
     python benchmarks/platform_latency.py [--latency-runs 10] [--queued 50]
+        [--setups embedded celery] [--agents plain torch] [--pool-size 2]
 
 Needs a Docker engine, and for the celery side PostgreSQL and Redis (127.0.0.1).
 """
@@ -36,12 +41,14 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
+from agent_startup import cleanrl_package
 from provenance import write_results
 
 REPO = Path(__file__).parents[1]
 RESULTS = Path(__file__).parent / "results" / "platform_latency.json"
 POSTGRES = "postgresql+psycopg://root@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/13"
+PAUSE = 2.0  # seconds between two latency runs
 CHALLENGE = """
 id: bench-cartpole
 title: CartPole, 20 episodes
@@ -58,11 +65,16 @@ class Agent:
 """
 
 
-def package() -> bytes:
+def package(agent: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("aigc.toml", 'name = "bench"\nentry_point = "agent:Agent"\n')
-        zf.writestr("agent.py", POLICY)
+        if agent == "plain":
+            zf.writestr("aigc.toml", 'name = "bench"\nentry_point = "agent:Agent"\n')
+            zf.writestr("agent.py", POLICY)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                for path in sorted(cleanrl_package(Path(tmp)).iterdir()):
+                    zf.write(path, path.name)
     return buffer.getvalue()
 
 
@@ -130,13 +142,14 @@ class Platform:
 
 
 @contextmanager
-def platform(kind: str, folder: Path) -> Iterator[Platform]:
+def platform(kind: str, folder: Path, pool_size: int) -> Iterator[Platform]:
     port = free_port()
     env = {
         **os.environ,
         "AIGC_DATA_DIR": str(folder),
         "AIGC_SANDBOX": "docker",
         "AIGC_WORKERS": "2",
+        "AIGC_POOL_SIZE": str(pool_size),
         "AIGC_BASELINES_DIR": "none",
         "PYTHONPATH": str(REPO),
     }
@@ -197,15 +210,18 @@ def wait_finished(running: Platform, ids: list[int], poll: float = 0.05) -> dict
     return done
 
 
-def measure(kind: str, runs: int, queued: int) -> dict:
-    data = package()
+def measure(kind: str, agent: str, pool_size: int, runs: int, queued: int) -> dict:
+    data = package(agent)
     with (
         tempfile.TemporaryDirectory(prefix=f"aigc-bench-{kind}-") as tmp,
-        platform(kind, Path(tmp)) as running,
+        platform(kind, Path(tmp), pool_size) as running,
     ):
         wait_finished(running, [running.upload(data)])  # warm up: images, imports, caches
         latencies = []
         for _ in range(runs):
+            # One at a time, as a participant who waits for each score: the pool has had
+            # the time to start the next container.
+            time.sleep(PAUSE)
             start = time.perf_counter()
             submission_id = running.upload(data)
             latencies.append(wait_finished(running, [submission_id])[submission_id] - start)
@@ -233,22 +249,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-runs", type=int, default=10)
     parser.add_argument("--queued", type=int, default=50)
+    parser.add_argument("--setups", nargs="+", default=["embedded", "celery"])
+    parser.add_argument("--agents", nargs="+", default=["plain", "torch"])
+    parser.add_argument("--pool-size", type=int, default=2)
     args = parser.parse_args()
-    results = {}
-    for kind in ("embedded", "celery"):
-        print(f"measuring {kind} ...", flush=True)
-        results[kind] = measure(kind, args.latency_runs, args.queued)
-    embedded, celery = results["embedded"], results["celery"]
+    results: dict[str, dict] = {}
+    for kind in args.setups:
+        for agent in args.agents:
+            for side, size in (("pool_off", 0), ("pool_on", args.pool_size)):
+                print(f"measuring {kind}, {agent} agent, {side} ...", flush=True)
+                figures = measure(kind, agent, size, args.latency_runs, args.queued)
+                results.setdefault(kind, {}).setdefault(agent, {})[side] = figures
     print("\n20-episode CartPole, Docker sandbox, 2 workers on each side")
-    print(f"{'':28}{'embedded':>12}{'celery':>12}{'ratio':>8}")
-    for label, key in (("latency median (s)", "median"), ("latency p90 (s)", "p90")):
-        e, c = embedded["latency_s"][key], celery["latency_s"][key]
-        print(f"{label:<28}{e:>12.3f}{c:>12.3f}{c / e:>8.2f}")
-    e, c = embedded["throughput"]["all_scored_s"], celery["throughput"]["all_scored_s"]
-    print(f"{f'{args.queued} queued, all scored (s)':<28}{e:>12.1f}{c:>12.1f}{c / e:>8.2f}")
-    e, c = embedded["throughput"]["per_minute"], celery["throughput"]["per_minute"]
-    print(f"{'submissions per minute':<28}{e:>12.1f}{c:>12.1f}{c / e:>8.2f}")
-    write_results(RESULTS, {"benchmark": "platform_latency", **results})
+    print(f"{'':36}{'pool off':>10}{'pool on':>10}{'off/on':>8}")
+    for kind, agents in results.items():
+        for agent, sides in agents.items():
+            off, on = sides["pool_off"], sides["pool_on"]
+            rows = (
+                ("latency median (s)", off["latency_s"]["median"], on["latency_s"]["median"]),
+                ("latency p90 (s)", off["latency_s"]["p90"], on["latency_s"]["p90"]),
+                (
+                    f"{args.queued} queued, all scored (s)",
+                    off["throughput"]["all_scored_s"],
+                    on["throughput"]["all_scored_s"],
+                ),
+            )
+            for label, a, b in rows:
+                print(f"{kind + ' ' + agent + ' ' + label:<36}{a:>10.3f}{b:>10.3f}{a / b:>8.2f}")
+            a, b = off["throughput"]["per_minute"], on["throughput"]["per_minute"]
+            label = f"{kind} {agent} per minute"
+            print(f"{label:<36}{a:>10.1f}{b:>10.1f}{a / b:>8.2f}")
+    write_results(
+        RESULTS, {"benchmark": "platform_latency", "pool_size": args.pool_size, **results}
+    )
 
 
 if __name__ == "__main__":

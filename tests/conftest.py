@@ -115,7 +115,8 @@ def docker_sandbox() -> DockerSandbox:
     """A Docker sandbox on the local engine (the runtime image is built if missing).
 
     Without an engine the test is skipped, unless AIGC_REQUIRE_DOCKER=1 (as in CI), which
-    turns the skip into a failure.
+    turns the skip into a failure. With AIGC_POOL_SIZE=N its agents start in warm
+    containers (the hostile suite runs both ways).
     """
     client = docker_client()
     if client is None:
@@ -123,4 +124,4 @@ def docker_sandbox() -> DockerSandbox:
         if os.environ.get("AIGC_REQUIRE_DOCKER") == "1":
             pytest.fail(f"{message}; AIGC_REQUIRE_DOCKER=1 forbids skipping Docker tests")
         pytest.skip(message)
-    return DockerSandbox(client=client)
+    return DockerSandbox(client=client, pool_size=int(os.environ.get("AIGC_POOL_SIZE") or 0))

@@ -19,7 +19,12 @@ from datetime import timedelta
 from typing import Protocol
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import (
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from sqlalchemy import update
 
 from aigc.platform.db import Database
@@ -47,10 +52,31 @@ def sandbox_factory(settings: Settings) -> Callable[[], Sandbox]:
         if not hasattr(local, "sandbox"):
             from aigc.submissions.docker_sandbox import DockerSandbox
 
-            local.sandbox = DockerSandbox(progress=log.info)
+            local.sandbox = DockerSandbox(progress=log.info, pool_size=settings.pool_size)
         return local.sandbox
 
     return make
+
+
+def warm_up(make_sandbox: Callable[[], Sandbox], settings: Settings) -> None:
+    """Start the warm pool now, on a thread of its own, rather than at the first evaluation."""
+    if settings.sandbox != "docker" or settings.pool_size == 0:
+        return
+
+    def run() -> None:
+        try:
+            make_sandbox()
+        except Exception:
+            log.exception("the warm pool could not start; agents start cold until it does")
+
+    threading.Thread(target=run, name="aigc-warm-up", daemon=True).start()
+
+
+def close_warm_pools() -> None:
+    """Remove the warm containers this process keeps."""
+    from aigc.submissions.warm_pool import close_pools
+
+    close_pools()
 
 
 def retry_delay(attempt: int) -> float:
@@ -100,6 +126,7 @@ class InProcessQueue:
         self.db, self.settings, self.store = db, settings, store
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="aigc-eval")
         self.make_sandbox = sandbox_factory(settings)
+        warm_up(self.make_sandbox, settings)
         self.timers: list[threading.Timer] = []
         self.running: set[Heartbeat] = set()  # evaluations in progress, to interrupt on close
 
@@ -162,6 +189,7 @@ class InProcessQueue:
             heartbeat.interrupt()
         # Waiting lets each evaluation stop its agent and remove its files.
         self.executor.shutdown(wait=True, cancel_futures=True)
+        close_warm_pools()
 
 
 class CeleryQueue:
@@ -260,3 +288,12 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     @worker_shutdown.connect(weak=False)
     def stop_sweep(**_: object) -> None:
         stop.set()
+
+    # The pool's containers belong to the process that evaluates: each pool process.
+    @worker_process_init.connect(weak=False)
+    def start_pool(**_: object) -> None:
+        warm_up(worker_context().make_sandbox, settings)
+
+    @worker_process_shutdown.connect(weak=False)
+    def stop_pool(**_: object) -> None:
+        close_warm_pools()

@@ -13,6 +13,11 @@
 - ``AIGC_SECRET_KEY``: signs sessions and derives hidden seeds (default: generated once and
   kept in the data folder with mode 0600).
 - ``AIGC_WORKERS``: evaluations at once in the in-process pool (default 2).
+- ``AIGC_POOL_SIZE``: warm Docker sandboxes each worker process keeps started ahead of
+  need, per runtime image, set of limits and kind of package (torch imported ahead or
+  not; default 0: every agent starts a cold container). With 2, an agent's start (claim
+  to first action) falls from a second or more to a few hundredths; each waiting
+  container holds its runtime's imports in memory (with torch, some 150 MiB).
 - ``AIGC_MAX_UPLOAD_BYTES``: the largest accepted upload (default 64 MiB).
 - ``AIGC_MAX_PACKAGE_BYTES``: the largest package once unpacked (default 512 MiB).
 - ``AIGC_MAX_ATTEMPTS``: evaluation attempts before a platform failure (default 3).
@@ -103,6 +108,7 @@ class Settings:
     secret_key: str
     baselines_dir: Path | None = None
     workers: int = 2
+    pool_size: int = 0
     max_upload_bytes: int = 64 * 2**20
     max_package_bytes: int = 512 * 2**20
     max_attempts: int = 3
@@ -153,6 +159,7 @@ class Settings:
             secret_key=_secret_key(data_dir),
             baselines_dir=baselines_dir_from_env(),
             workers=_int("AIGC_WORKERS", 2),
+            pool_size=_int("AIGC_POOL_SIZE", 0, minimum=0),
             max_upload_bytes=_int("AIGC_MAX_UPLOAD_BYTES", 64 * 2**20),
             max_package_bytes=_int("AIGC_MAX_PACKAGE_BYTES", 512 * 2**20),
             max_attempts=_int("AIGC_MAX_ATTEMPTS", 3),

@@ -12,6 +12,11 @@ started it (:mod:`aigc.submissions.owners`). It is removed when its evaluation e
 containers left behind by an evaluator that died are removed by
 :func:`reap_stale_containers`, and its temporary folders by
 :func:`~aigc.submissions.owners.reap_stale_folders`, both run when a sandbox starts.
+
+With ``pool_size`` above 0 an agent starts in a warm container of
+:mod:`aigc.submissions.warm_pool` when one of its limits waits, started with the same
+options (:func:`container_options`) and command; warm containers carry ``aigc.pool``
+instead of ``aigc.sandbox``, and the reaper knows both. With 0 nothing changes.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import contextlib
 import copy
 import heapq
 import os
+import shutil
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -31,10 +38,12 @@ from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
 from aigc.submissions import seccomp
+from aigc.submissions import warm_pool as warm_pools
 from aigc.submissions.agent_output import LogBuffer
 from aigc.submissions.challenge import Limits
 from aigc.submissions.images import AGENT_UID, Progress, runtime_image
 from aigc.submissions.owners import owner_alive, owner_id, reap_stale_folders
+from aigc.submissions.package import PackageError, read_manifest
 from aigc.submissions.runtime_packages import challenge_image, prepare
 from aigc.submissions.sandbox import (
     SOCKET_NAME,
@@ -45,6 +54,7 @@ from aigc.submissions.sandbox import (
 )
 
 LABEL = "aigc.sandbox"
+POOL_LABEL = "aigc.pool"  # a warm container (its value: the image), idle or claimed
 OWNER_LABEL = "aigc.owner"
 PACKAGE_MOUNT = "/agent"
 BUNDLE_MOUNT = "/environment"
@@ -86,22 +96,27 @@ def docker_client(timeout: float = 5.0) -> docker.DockerClient | None:
 
 
 def reap_stale_containers(client: docker.DockerClient) -> list[str]:
-    """Remove sandbox containers whose evaluator is gone; return their names."""
+    """Remove sandbox containers, warm ones too, whose evaluator is gone; return their names."""
     removed = []
-    # ignore_removed: a container another worker removes while the list is read is skipped.
-    listed = client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
-    for container in listed:
-        if owner_alive(container.labels.get(OWNER_LABEL, "")):
+    # The listing alone (no look at each container): containers come and go meanwhile.
+    found = [
+        container
+        for label in (LABEL, POOL_LABEL)
+        for container in client.api.containers(all=True, filters={"label": label})
+    ]
+    for container in found:
+        if owner_alive((container.get("Labels") or {}).get(OWNER_LABEL, "")):
             continue
         try:
-            container.remove(force=True, v=True)
+            client.api.remove_container(container["Id"], force=True, v=True)
         except docker.errors.NotFound:
             continue
         except docker.errors.APIError as exc:
             if exc.status_code == 409:  # another worker is removing it at this moment
                 continue
             raise
-        removed.append(container.name)
+        names = container.get("Names") or [container["Id"][:12]]
+        removed.append(names[0].lstrip("/"))
     return removed
 
 
@@ -127,9 +142,76 @@ def merged_logs(container: Container) -> list[tuple[str, bytes]]:
     return [(stream, text) for _, stream, text in heapq.merge(*streams, key=lambda e: e[0])]
 
 
+# What a waiting runtime imports beyond its own modules (numpy, gymnasium, msgpack): torch
+# for a package that declares ``framework = "torch"``, else nothing more. Cold containers
+# get the same variable, so that the two look alike from inside.
+PRELOAD_VARIABLE = "RUNTIME_PRELOAD"
+NO_PRELOAD = "none"
+AGENT_COMMAND = ["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT]
+
+
+def preload_for(package_dir: Path) -> str:
+    """What a warm runtime for this package imports ahead (see PRELOAD_VARIABLE)."""
+    try:
+        framework = read_manifest(package_dir).framework
+    except PackageError:
+        return NO_PRELOAD
+    return "torch" if framework == "torch" else NO_PRELOAD
+
+
+def container_options(
+    caps: SandboxCaps, memory: int, cpus: float, preload: str = NO_PRELOAD
+) -> dict[str, Any]:
+    """Everything a sandbox container is started with but its command, mounts and labels.
+
+    Cold and warm containers (:mod:`aigc.submissions.warm_pool`) share it, so that the
+    two cannot differ in their locks.
+    """
+    threads = str(max(1, int(cpus)))
+    return {
+        "init": True,  # signals reach the runtime; orphans are reaped
+        "environment": {
+            "PYTHONHASHSEED": "0",
+            # The package folder (the working folder) must not shadow the runtime's own
+            # imports: a warm runtime has them before the package is there, so a cold one
+            # must not take them from the package either.
+            "PYTHONSAFEPATH": "1",
+            PRELOAD_VARIABLE: preload,
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+        },
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={caps.tmp_bytes}"},
+        "shm_size": caps.shm_bytes,
+        "user": f"{AGENT_UID}:{AGENT_UID}",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges", seccomp.security_option()],
+        "pids_limit": caps.pids,
+        "mem_limit": memory,
+        "memswap_limit": memory,  # no swap beyond the memory limit
+        "nano_cpus": int(cpus * 1e9),
+        "ulimits": [
+            Ulimit(name="nofile", soft=caps.open_files, hard=caps.open_files),
+            Ulimit(name="fsize", soft=caps.file_size_bytes, hard=caps.file_size_bytes),
+            Ulimit(name="core", soft=0, hard=0),
+        ],
+        "log_config": LogConfig(
+            type="json-file", config={"max-size": str(caps.log_bytes), "max-file": "1"}
+        ),
+    }
+
+
 class DockerProcess(AgentProcess):
-    def __init__(self, container: Container, memory_bytes: int, grace: float):
+    def __init__(
+        self,
+        container: Container,
+        memory_bytes: int,
+        grace: float,
+        folders: tuple[Path, ...] = (),
+    ):
         self.container = container
+        self.folders = folders  # a warm container's host folders, removed with it
         self.memory_bytes = memory_bytes
         self.grace = grace
         self.final_logs: str | None = None
@@ -179,6 +261,37 @@ class DockerProcess(AgentProcess):
             self.final_logs = self.logs()
         with contextlib.suppress(docker.errors.NotFound):
             self.container.remove(force=True, v=True)
+        for folder in self.folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def warm_pool(
+    client: docker.DockerClient, image: str, caps: SandboxCaps, size: int
+) -> warm_pools.WarmPool:
+    """This process's pool of warm containers of ``image`` (see :mod:`.warm_pool`)."""
+    labels = {POOL_LABEL: image, OWNER_LABEL: owner_id()}
+
+    def launch(
+        client: docker.DockerClient, key: warm_pools.PoolKey, package_dir: Path, socket_dir: Path
+    ) -> Container:
+        memory, cpus, preload = key
+        # The command a cold container gets: the runtime finds no socket yet, and waits.
+        return client.containers.create(
+            image,
+            command=AGENT_COMMAND,
+            labels=labels,
+            volumes={
+                str(package_dir): {"bind": PACKAGE_MOUNT, "mode": "ro"},
+                str(socket_dir): {"bind": SOCKET_MOUNT, "mode": "rw"},
+            },
+            working_dir=PACKAGE_MOUNT,
+            **container_options(caps, memory, cpus, preload),
+        )
+
+    return warm_pools.shared(
+        (image, caps, size),
+        lambda: warm_pools.WarmPool(image, size, launch, labels, docker_client),
+    )
 
 
 class DockerSandbox(Sandbox):
@@ -193,6 +306,7 @@ class DockerSandbox(Sandbox):
         client: docker.DockerClient | None = None,
         caps: SandboxCaps = SandboxCaps(),
         progress: Progress = print,
+        pool_size: int = 0,
     ):
         client = client or docker_client()
         if client is None:
@@ -206,6 +320,11 @@ class DockerSandbox(Sandbox):
         reap_stale_folders()  # their socket folders and unpacked packages
         self.progress = progress
         self.image = image or runtime_image(client, progress)
+        # Warm containers of this image, shared by every sandbox of this process.
+        self.pool = warm_pool(client, self.image, caps, pool_size) if pool_size > 0 else None
+        if self.pool is not None:
+            for preload in (NO_PRELOAD, "torch"):  # the limits most challenges keep
+                self.pool.want((*self.cut(Limits()), preload))
 
     def with_packages(
         self, packages: tuple[str, ...], find_links: Path | None = None
@@ -215,9 +334,7 @@ class DockerSandbox(Sandbox):
         if not packages:
             return self
         _, image = prepare(self.client, packages, find_links, self.progress)
-        chosen = copy.copy(self)
-        chosen.image = image
-        return chosen
+        return self._on_image(image)
 
     def for_runtime(
         self,
@@ -229,14 +346,33 @@ class DockerSandbox(Sandbox):
         if wheelhouse_sha256 is None:
             return self
         image = challenge_image(self.client, wheelhouse_sha256, open_wheelhouse, self.progress)
+        return self._on_image(image)
+
+    def _on_image(self, image: str) -> DockerSandbox:
+        """This sandbox on another image, with that image's own warm pool if this one has one."""
         chosen = copy.copy(self)
         chosen.image = image
+        if self.pool is not None:
+            chosen.pool = warm_pool(self.client, image, self.caps, self.pool.size)
         return chosen
 
     def start(self, package_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
-        command = ["--socket", f"{SOCKET_MOUNT}/{SOCKET_NAME}", "--package", PACKAGE_MOUNT]
+        preload = preload_for(package_dir)
+        if self.pool is not None:
+            memory, cpus = self.cut(limits)
+            warm = self.pool.claim((memory, cpus, preload), self.client)
+            if warm is not None:
+                self._open_socket_to_agent(socket_dir)
+                try:
+                    warm.hand_over(package_dir, socket_dir)
+                except OSError:  # e.g. the socket folder on another filesystem: start cold
+                    warm.discard()
+                else:
+                    return DockerProcess(warm.container, memory, self.caps.stop_grace, warm.folders)
         mounts = {str(Path(package_dir).resolve()): {"bind": PACKAGE_MOUNT, "mode": "ro"}}
-        return self._run(command, None, mounts, PACKAGE_MOUNT, socket_dir, limits, "agent's")
+        return self._run(
+            AGENT_COMMAND, None, mounts, PACKAGE_MOUNT, socket_dir, limits, "agent's", preload
+        )
 
     def start_environment(self, bundle_dir: Path, socket_dir: Path, limits: Limits) -> AgentProcess:
         """Start an organizer's environment runtime, locked down as an agent is.
@@ -266,53 +402,34 @@ class DockerSandbox(Sandbox):
         socket_dir: Path,
         limits: Limits,
         whose: str,
+        preload: str = NO_PRELOAD,
     ) -> AgentProcess:
-        caps = self.caps
-        memory = min(limits.memory_bytes, caps.max_memory_bytes)
-        cpus = min(limits.cpus, caps.max_cpus)
+        memory, cpus = self.cut(limits)
         self._open_socket_to_agent(socket_dir)
-        threads = str(max(1, int(cpus)))
+        options = container_options(self.caps, memory, cpus, preload)
         try:
             container = self.client.containers.run(
                 self.image,
                 command=command,
                 entrypoint=entrypoint,
                 detach=True,
-                init=True,  # signals reach the runtime; orphans are reaped
                 labels={LABEL: "1", OWNER_LABEL: self.owner},
-                environment={
-                    "PYTHONHASHSEED": "0",
-                    "OMP_NUM_THREADS": threads,
-                    "MKL_NUM_THREADS": threads,
-                },
-                network_mode="none",
-                read_only=True,
-                tmpfs={"/tmp": f"rw,noexec,nosuid,nodev,size={caps.tmp_bytes}"},
-                shm_size=caps.shm_bytes,
-                user=f"{AGENT_UID}:{AGENT_UID}",
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges", seccomp.security_option()],
-                pids_limit=caps.pids,
-                mem_limit=memory,
-                memswap_limit=memory,  # no swap beyond the memory limit
-                nano_cpus=int(cpus * 1e9),
-                ulimits=[
-                    Ulimit(name="nofile", soft=caps.open_files, hard=caps.open_files),
-                    Ulimit(name="fsize", soft=caps.file_size_bytes, hard=caps.file_size_bytes),
-                    Ulimit(name="core", soft=0, hard=0),
-                ],
-                log_config=LogConfig(
-                    type="json-file", config={"max-size": str(caps.log_bytes), "max-file": "1"}
-                ),
                 volumes={
                     **mounts,
                     str(Path(socket_dir).resolve()): {"bind": SOCKET_MOUNT, "mode": "rw"},
                 },
                 working_dir=working_dir,
+                **options,
             )
         except docker.errors.APIError as exc:
             raise SandboxError(f"the {whose} container could not start: {exc.explanation}") from exc
-        return DockerProcess(container, memory, caps.stop_grace)
+        return DockerProcess(container, memory, self.caps.stop_grace)
+
+    def cut(self, limits: Limits) -> tuple[int, float]:
+        """The memory and CPUs a container gets: the challenge's limits, cut to the caps."""
+        return min(limits.memory_bytes, self.caps.max_memory_bytes), min(
+            limits.cpus, self.caps.max_cpus
+        )
 
     def _open_socket_to_agent(self, socket_dir: Path) -> None:
         """Let the container's user connect to the socket, and create nothing beside it.

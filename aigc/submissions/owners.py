@@ -11,7 +11,8 @@ folder, numbers in base 36 and ``<host>`` a short hash of the host name (a folde
 by another host or container sharing the temp folder is not this one's to judge), short
 enough that a socket path inside stays within the system's limit. The kinds are
 ``FOLDER_KINDS``: the socket folder of an evaluation, an unpacked package, the home of
-an agent run without isolation.
+an agent run without isolation, the folders of a warm container (its package and
+socket folders).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-FOLDER_KINDS = ("eval", "package", "agent-home")
+FOLDER_KINDS = ("eval", "package", "agent-home", "pool")
 _FOLDER = re.compile(
     rf"aigc-(?:{'|'.join(FOLDER_KINDS)})-(?P<pid>[0-9a-z]+)\.(?P<start>[0-9a-z]+)"
     r"\.(?P<host>[0-9a-f]{6})\.\w+"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,8 +28,13 @@ from aigc.cli import main as aigc_main
 from aigc.platform.models import Evaluation, Submission
 from aigc.platform.queue import CeleryQueue
 from aigc.platform.startup import start
-from aigc.submissions.docker_sandbox import reap_stale_containers
+from aigc.submissions.docker_sandbox import (
+    OWNER_LABEL,
+    POOL_LABEL,
+    reap_stale_containers,
+)
 from tests.containers import of_sessions
+from tests.servers import child_pids
 from tests.waiting import wait_for
 
 from .conftest import AGENTS, Api, free_port, zip_agent
@@ -42,6 +48,9 @@ title: CartPole, 100 steps
 environment: {id: CartPole-v1, max_episode_steps: 100}
 phases: [{id: dev, episodes: 6, seeds: {first: 0}}]
 """
+
+
+POOL = {"AIGC_POOL_SIZE": "1"}
 
 
 @pytest.fixture
@@ -252,3 +261,39 @@ def _answers(server: str) -> bool:
         return requests.get(f"{server}/api/v1/challenges", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_a_worker_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
+    celery_settings, db, processes, docker_sandbox
+):
+    api = Api(start(celery_settings).app, db)
+    who = api.account("ann")
+    worker = processes.start("worker", ["worker"], {**environment(celery_settings), **POOL})
+    client = docker_sandbox.client
+
+    def warm() -> list[dict]:
+        """The warm containers of the worker's pool process (the one that evaluates)."""
+        pool_processes = {str(pid) for pid in child_pids(worker.pid)}
+        found = client.api.containers(all=True, filters={"label": POOL_LABEL})
+        return [c for c in found if c["Labels"][OWNER_LABEL].split(":")[1] in pool_processes]
+
+    # One for agents that declare torch, one for the others.
+    waiting = wait_for(lambda: len(warm()) == 2 and warm(), 120, "its warm containers")
+    owners = {c["Labels"][OWNER_LABEL] for c in waiting}
+    # The first evaluation's limits are not the default ones: it starts cold, and from then
+    # on the pool keeps containers of its limits warm too; the second starts in one.
+    first = api.upload(who, zip_agent("good")).json["id"]
+    wait_for(lambda: row(db, first).status == "finished", 180, "the first is scored")
+    wait_for(lambda: len(warm()) == 3, 120, "a warm container of its limits")
+    second = api.upload(who, zip_agent("random")).json["id"]
+    wait_for(lambda: row(db, second).status == "finished", 180, "the second is scored")
+    assert [scored(db, i) for i in (first, second)] == [1, 1]
+    served = re.findall(r"an agent starts in warm container (\w+)", processes.log("worker"))
+    assert len(served) == 1, processes.log("worker")
+    # The container that served it is gone; another of its limits takes its place.
+    wait_for(lambda: all(not c["Id"].startswith(served[0]) for c in warm()), 60, "its removal")
+
+    worker.send_signal(signal.SIGTERM)  # a warm shutdown, as a service manager stops it
+    worker.wait(60)
+    found = client.api.containers(all=True, filters={"label": POOL_LABEL})
+    assert [c["Id"] for c in found if c["Labels"][OWNER_LABEL] in owners] == []

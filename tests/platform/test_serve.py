@@ -16,6 +16,7 @@ import requests
 
 from aigc.platform.settings import SHIPPED_BASELINES
 from aigc.submissions.challenge import builtin_challenge_ids
+from aigc.submissions.docker_sandbox import OWNER_LABEL, POOL_LABEL
 from tests.servers import (
     SLOW_CHALLENGE,
     ServerProcess,
@@ -117,7 +118,10 @@ def test_worker_on_a_database_never_migrated_says_how_to_migrate(tmp_path: Path)
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize(("variable", "value"), [("AIGC_SANDBOX", "podman"), ("AIGC_WORKERS", "0")])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("AIGC_SANDBOX", "podman"), ("AIGC_WORKERS", "0"), ("AIGC_POOL_SIZE", "-1")],
+)
 def test_serve_refuses_an_invalid_setting_naming_it(
     tmp_path: Path, variable: str, value: str
 ) -> None:
@@ -203,3 +207,65 @@ def test_the_shipped_baselines_are_scored_onto_the_boards(tmp_path: Path, short_
         assert "baseline evaluation(s) queued" not in again.stderr  # submitted once only
     finally:
         again.stop()
+
+
+def test_serve_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
+    tmp_path: Path, short_tmp: Path, docker_sandbox
+) -> None:
+    env = platform_env(
+        tmp_path / "data",
+        f"sqlite:///{tmp_path / 'aigc.db'}",
+        TMPDIR=str(short_tmp),
+        AIGC_SANDBOX="docker",
+        AIGC_POOL_SIZE="1",
+    )
+    create_user(env, "olga", "olga-password", organizer=True)
+    create_user(env, "pat", "pat-password")
+    server = ServerProcess(env, tmp_path).wait_ready()
+    client = docker_sandbox.client
+
+    def warm() -> list[dict]:
+        # Only this server's: its owner label names its PID.
+        found = client.api.containers(all=True, filters={"label": POOL_LABEL})
+        pid = str(server.process.pid)
+        return [c for c in found if c["Labels"][OWNER_LABEL].split(":")[1] == pid]
+
+    try:
+        # One for agents that declare torch, one for the others.
+        waiting = wait_for(lambda: len(warm()) == 2 and warm(), 120, "its warm containers")
+        organizer = sign_in(server, "olga", "olga-password")
+        made = requests.post(
+            server.api("/challenges"),
+            data=SLOW_CHALLENGE.encode(),
+            headers={**organizer, "Content-Type": "application/yaml"},
+            timeout=60,
+        )
+        assert made.status_code == 201, made.text
+        participant = sign_in(server, "pat", "pat-password")
+        uploaded = requests.post(
+            server.api("/submissions"),
+            data={"challenge": "cli-slow", "phase": "dev"},
+            files={"file": ("good.zip", zip_agent("good"))},
+            headers=participant,
+            timeout=60,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        url = server.api(f"/submissions/{uploaded.json()['id']}")
+
+        def finished() -> dict | None:
+            shown = requests.get(url, headers=participant, timeout=30).json()
+            return shown if shown["status"] in ("finished", "failed") else None
+
+        shown = wait_for(finished, 120, "the evaluation")
+        assert shown["status"] == "finished", shown
+        # One of the waiting containers served it and is gone; another waits in its place.
+        before = {c["Id"] for c in waiting}
+        wait_for(lambda: before - {c["Id"] for c in warm()}, 120, "the served one's removal")
+        wait_for(lambda: len(warm()) == 2, 120, "its replacement")
+        server.terminate()
+        assert warm() == [], "the server left its warm containers"
+    finally:
+        server.stop()
+        for container in warm():
+            with contextlib.suppress(Exception):
+                client.api.remove_container(container["Id"], force=True)

@@ -16,6 +16,7 @@ import re
 import subprocess
 import tarfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pytest
 
 from aigc.submissions import results as r
 from aigc.submissions.challenge import get_challenge
-from aigc.submissions.docker_sandbox import LABEL, OWNER_LABEL, DockerSandbox
+from aigc.submissions.docker_sandbox import LABEL, OWNER_LABEL, POOL_LABEL, DockerSandbox
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.package import PackageError, open_package
 from aigc.submissions.protocol import DEFAULT_MAX_FRAME_BYTES
@@ -46,16 +47,34 @@ PROBE_STEP = "10s"  # probes answer at once by raising; this only bounds a stuck
 
 
 def our_containers(sandbox: DockerSandbox) -> list[str]:
-    """The ids of this session's sandbox containers (other sessions may share the engine)."""
-    labels = [LABEL, f"{OWNER_LABEL}={sandbox.owner}"]
-    return [c["Id"] for c in sandbox.client.api.containers(all=True, filters={"label": labels})]
+    """The ids of this session's sandbox containers (other sessions may share the engine),
+    warm ones that serve or served an evaluation too, but not those waiting in the pool."""
+    found = [
+        c["Id"]
+        for label in (LABEL, POOL_LABEL)
+        for c in sandbox.client.api.containers(
+            all=True, filters={"label": [label, f"{OWNER_LABEL}={sandbox.owner}"]}
+        )
+    ]
+    waiting = sandbox.pool.held_ids() if sandbox.pool is not None else set()
+    return [c for c in found if c not in waiting]
+
+
+def left_behind(sandbox: DockerSandbox) -> list[str]:
+    """Our containers that stay: a warm one being started joins the pool within moments."""
+    for _ in range(10):
+        left = our_containers(sandbox)
+        if not left:
+            break
+        time.sleep(0.5)
+    return left
 
 
 @pytest.fixture(autouse=True)
 def no_container_left(docker_sandbox: DockerSandbox):
-    assert our_containers(docker_sandbox) == [], "a container was left before the test"
+    assert left_behind(docker_sandbox) == [], "a container was left before the test"
     yield
-    left = our_containers(docker_sandbox)
+    left = left_behind(docker_sandbox)
     assert left == [], f"sandbox containers left behind: {left}"
 
 
@@ -153,7 +172,10 @@ class Watch:
     def survivors(self) -> list[str]:
         """Host processes still in one of the watched containers' cgroups."""
         assert self.container_ids, "the watch never saw the agent's container"
-        return host_processes(*(i.encode() for i in self.container_ids))
+        # A warm container seen while it was being made waits in the pool now: not watched.
+        pool = self.sandbox.pool
+        watched = self.container_ids - (pool.held_ids() if pool is not None else set())
+        return host_processes(*(i.encode() for i in watched))
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
