@@ -322,3 +322,26 @@ def test_a_package_cannot_shadow_the_runtimes_imports_warm_or_cold(pooled, cold)
     assert [e.total_return for e in warm_result.episodes] == [
         e.total_return for e in cold_result.episodes
     ]
+
+
+def test_a_challenge_s_own_image_gets_a_pool_of_its_own(pooled, docker_sandbox):
+    """A sandbox moved to a challenge's image claims warm containers of that image only."""
+    assert pooled.pool is not None
+    own = f"aigc-agent-runtime:pool-test-{os.getpid()}"  # a second tag: another image name
+    docker_sandbox.client.images.get(pooled.image).tag(own)
+    challenge_sandbox = pooled._on_image(own)
+    try:
+        assert challenge_sandbox.pool is not None and challenge_sandbox.pool is not pooled.pool
+        assert challenge_sandbox.pool.image == own and pooled.pool.image == pooled.image
+        challenge_sandbox.pool.want(default_key(challenge_sandbox))
+        [warm_id] = ready(challenge_sandbox)
+        served = evaluate(agent("good"), make_challenge(episodes=2), sandbox=challenge_sandbox)
+        assert served.failure is None
+        assert warm_id not in pool_containers(pooled.client, pooled.owner)  # that one served
+        for container in pool_containers(pooled.client, pooled.owner):
+            config = docker_sandbox.client.api.inspect_container(container)["Config"]
+            labels = config["Labels"]
+            assert config["Image"] == labels[POOL_LABEL]  # each pool starts its own image
+    finally:
+        challenge_sandbox.pool.close()  # type: ignore[union-attr]
+        docker_sandbox.client.images.remove(own, noprune=True)
