@@ -40,6 +40,7 @@ CHALLENGE = {
     "environment": {"id": "CartPole-v1"},
     "phases": [{"id": "dev", "episodes": 2, "seeds": {"first": 0}}],
 }
+WARM_WAIT = 300  # seconds a warm container may take to start and wait
 CLEANRL_AGENT = '''
 """CleanRL's PPO agent for CartPole (cleanrl/ppo.py), acting on the actor's argmax."""
 
@@ -107,14 +108,9 @@ def startup(package: Path, sandbox: DockerSandbox) -> float:
 
 def wait_warm(sandbox: DockerSandbox, settle: float) -> None:
     """Wait for a warm container that imported torch (both agents declare it)."""
-    pool = sandbox.pool
-    assert pool is not None
-    key = (*sandbox.cut(Limits()), "torch")
-    while True:
-        with pool.lock:
-            if pool.idle.get(key):
-                break
-        time.sleep(0.05)
+    assert sandbox.pool is not None
+    if not sandbox.pool.ready((*sandbox.cut(Limits()), "torch"), WARM_WAIT):
+        raise SystemExit(f"no warm container waited within {WARM_WAIT} s")
     time.sleep(settle)  # its imports (torch: about a second and a half) are done by then
 
 

@@ -52,6 +52,9 @@ Run = tuple[float, float, int, float]
 """Seconds in all, seconds to the first answer, generated tokens, mean reward-model score."""
 
 
+WARM_WAIT = 300  # seconds a warm container may take to start and wait
+
+
 def in_process(package: Path, episodes: int, parallel: int) -> Run:
     """Make ``parallel`` environments and the agent in this process and run them, batched as
     the evaluator batches."""
@@ -112,15 +115,11 @@ def through_evaluator(package: Path, sandbox: Sandbox, episodes: int, parallel: 
 
 def wait_warm(sandbox: DockerSandbox, settle: float) -> None:
     """Wait for a warm container of the text challenge's limits that imported torch."""
-    pool = sandbox.pool
-    assert pool is not None
+    assert sandbox.pool is not None
     key = (*sandbox.cut(get_challenge(CHALLENGE).limits), "torch")
-    pool.want(key)
-    while True:
-        with pool.lock:
-            if pool.idle.get(key):
-                break
-        time.sleep(0.05)
+    sandbox.pool.want(key)
+    if not sandbox.pool.ready(key, WARM_WAIT):
+        raise SystemExit(f"no warm container waited within {WARM_WAIT} s")
     time.sleep(settle)  # its imports (torch: about a second and a half) are done by then
 
 

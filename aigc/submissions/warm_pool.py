@@ -180,6 +180,19 @@ class WarmPool:
             self.lock.notify_all()
         self.thread.join(timeout=60)
 
+    def ready(self, key: PoolKey, timeout: float) -> set[str]:
+        """Wait up to ``timeout`` seconds for a container of these limits to wait to be
+        claimed; return the ids of those waiting (none if the time ran out)."""
+        end = time.monotonic() + timeout
+        with self.lock:
+            while not self.closed:
+                found = {entry[0] for entry in self.idle.get(key, ())}
+                remaining = end - time.monotonic()
+                if found or remaining <= 0:
+                    return found
+                self.lock.wait(remaining)
+            return set()
+
     def waiting_ids(self) -> set[str]:
         """The ids of the containers waiting to be claimed."""
         with self.lock:
@@ -274,6 +287,7 @@ class WarmPool:
             keep = not self.closed and key in self.wanted
             if keep:
                 self.idle[key].append((str(container.id), folders))
+                self.lock.notify_all()  # for those waiting in ready()
         if not keep:
             self._retire(str(container.id), folders)
 

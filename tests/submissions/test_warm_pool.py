@@ -79,14 +79,11 @@ def default_key(sandbox: DockerSandbox, preload: str = NO_PRELOAD) -> PoolKey:
 
 def ready(sandbox: DockerSandbox, preload: str = NO_PRELOAD) -> set[str]:
     """Wait until the pool holds a container of the default limits, and return its ids."""
-    pool, key = sandbox.pool, default_key(sandbox, preload)
-    assert pool is not None
-
-    def waiting() -> set[str]:
-        with pool.lock:
-            return {entry[0] for entry in pool.idle.get(key, ())}
-
-    return wait_for(waiting, 120, "a warm container")  # type: ignore[return-value]
+    assert sandbox.pool is not None
+    found = sandbox.pool.ready(default_key(sandbox, preload), 120)
+    if not found:
+        pytest.fail("no warm container waited within 120 s")
+    return found
 
 
 def test_a_warm_evaluation_scores_as_a_cold_one_and_its_container_is_replaced(pooled, cold):
