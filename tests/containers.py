@@ -31,19 +31,24 @@ def session_of(pid: int) -> int | None:
     return int(stat_line.rpartition(")")[2].split()[3])  # state, ppid, pgrp, session
 
 
-def owned_by(client: docker.DockerClient, owner: str) -> list[Container]:
-    """The sandbox containers whose owner label is exactly ``owner``."""
-    labels = [LABEL, f"{OWNER_LABEL}={owner}"]
-    return client.containers.list(all=True, filters={"label": labels})
+def labelled(client: docker.DockerClient, *labels: str) -> list[Container]:
+    """The containers carrying every one of ``labels`` (``name`` or ``name=value``); one
+    removed while the list is read is left out."""
+    return client.containers.list(all=True, filters={"label": list(labels)}, ignore_removed=True)
 
 
-def of_pids(client: docker.DockerClient, pids: set[int]) -> list[Container]:
-    """The sandbox containers started by one of ``pids``."""
-    listed = client.containers.list(all=True, filters={"label": LABEL})
-    return [c for c in listed if owner_pid(c) in pids]
+def owned_by(client: docker.DockerClient, owner: str, label: str = LABEL) -> list[Container]:
+    """The containers of ``label`` (sandbox by default, or POOL_LABEL for warm ones) whose
+    owner label is exactly ``owner``."""
+    return labelled(client, label, f"{OWNER_LABEL}={owner}")
+
+
+def of_pids(client: docker.DockerClient, pids: set[int], label: str = LABEL) -> list[Container]:
+    """The containers of ``label`` started by one of ``pids``."""
+    return [c for c in labelled(client, label) if owner_pid(c) in pids]
 
 
 def of_sessions(client: docker.DockerClient, sessions: set[int]) -> list[Container]:
     """The sandbox containers started by a living process of one of ``sessions``."""
-    listed = client.containers.list(all=True, filters={"label": LABEL})
+    listed = labelled(client, LABEL)
     return [c for c in listed if (pid := owner_pid(c)) is not None and session_of(pid) in sessions]

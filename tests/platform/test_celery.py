@@ -33,7 +33,7 @@ from aigc.submissions.docker_sandbox import (
     POOL_LABEL,
     reap_stale_containers,
 )
-from tests.containers import of_sessions
+from tests.containers import of_pids, of_sessions, owned_by
 from tests.servers import child_pids
 from tests.waiting import wait_for
 
@@ -271,15 +271,13 @@ def test_a_worker_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
     worker = processes.start("worker", ["worker"], {**environment(celery_settings), **POOL})
     client = docker_sandbox.client
 
-    def warm() -> list[dict]:
+    def warm() -> list:
         """The warm containers of the worker's pool process (the one that evaluates)."""
-        pool_processes = {str(pid) for pid in child_pids(worker.pid)}
-        found = client.api.containers(all=True, filters={"label": POOL_LABEL})
-        return [c for c in found if c["Labels"][OWNER_LABEL].split(":")[1] in pool_processes]
+        return of_pids(client, set(child_pids(worker.pid)), POOL_LABEL)
 
     # One for agents that declare torch, one for the others.
     waiting = wait_for(lambda: len(warm()) == 2 and warm(), 120, "its warm containers")
-    owners = {c["Labels"][OWNER_LABEL] for c in waiting}
+    owners = {c.labels[OWNER_LABEL] for c in waiting}
     # The first evaluation's limits are not the default ones: it starts cold, and from then
     # on the pool keeps containers of its limits warm too; the second starts in one.
     first = api.upload(who, zip_agent("good")).json["id"]
@@ -291,9 +289,8 @@ def test_a_worker_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
     served = re.findall(r"an agent starts in warm container (\w+)", processes.log("worker"))
     assert len(served) == 1, processes.log("worker")
     # The container that served it is gone; another of its limits takes its place.
-    wait_for(lambda: all(not c["Id"].startswith(served[0]) for c in warm()), 60, "its removal")
+    wait_for(lambda: all(not c.id.startswith(served[0]) for c in warm()), 60, "its removal")
 
     worker.send_signal(signal.SIGTERM)  # a warm shutdown, as a service manager stops it
     worker.wait(60)
-    found = client.api.containers(all=True, filters={"label": POOL_LABEL})
-    assert [c["Id"] for c in found if c["Labels"][OWNER_LABEL] in owners] == []
+    assert [c for owner in owners for c in owned_by(client, owner, POOL_LABEL)] == []

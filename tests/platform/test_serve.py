@@ -16,7 +16,8 @@ import requests
 
 from aigc.platform.settings import SHIPPED_BASELINES
 from aigc.submissions.challenge import builtin_challenge_ids
-from aigc.submissions.docker_sandbox import OWNER_LABEL, POOL_LABEL
+from aigc.submissions.docker_sandbox import POOL_LABEL
+from tests.containers import of_pids
 from tests.servers import (
     SLOW_CHALLENGE,
     ServerProcess,
@@ -224,11 +225,8 @@ def test_serve_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
     server = ServerProcess(env, tmp_path).wait_ready()
     client = docker_sandbox.client
 
-    def warm() -> list[dict]:
-        # Only this server's: its owner label names its PID.
-        found = client.api.containers(all=True, filters={"label": POOL_LABEL})
-        pid = str(server.process.pid)
-        return [c for c in found if c["Labels"][OWNER_LABEL].split(":")[1] == pid]
+    def warm() -> list:
+        return of_pids(client, {server.process.pid}, POOL_LABEL)  # only this server's
 
     try:
         # One for agents that declare torch, one for the others.
@@ -259,8 +257,8 @@ def test_serve_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
         shown = wait_for(finished, 120, "the evaluation")
         assert shown["status"] == "finished", shown
         # One of the waiting containers served it and is gone; another waits in its place.
-        before = {c["Id"] for c in waiting}
-        wait_for(lambda: before - {c["Id"] for c in warm()}, 120, "the served one's removal")
+        before = {c.id for c in waiting}
+        wait_for(lambda: before - {c.id for c in warm()}, 120, "the served one's removal")
         wait_for(lambda: len(warm()) == 2, 120, "its replacement")
         server.terminate()
         assert warm() == [], "the server left its warm containers"
@@ -268,4 +266,4 @@ def test_serve_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
         server.stop()
         for container in warm():
             with contextlib.suppress(Exception):
-                client.api.remove_container(container["Id"], force=True)
+                container.remove(force=True)

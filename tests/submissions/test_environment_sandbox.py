@@ -141,16 +141,11 @@ def test_a_failing_environment_is_the_organizers_failure_with_a_reason(
 def test_a_cancel_reaches_an_environment_that_hangs_in_step() -> None:
     """Cancelling stops the evaluation although the environment never answers its step."""
     spec = hostile_spec("hang_step", step="120s")  # without the cancel: a failure in 120 s
-    cancel = threading.Event()
-    host = EnvironmentHost(
-        ENVIRONMENTS / "hang_step",
-        spec.environment,
-        spec.metrics.info,
-        spec.limits,
-        LocalSandbox(),
-        cancel=cancel,
-    )
-    with host:
+    bundle, cancel = ENVIRONMENTS / "hang_step", threading.Event()
+    info, limits = spec.metrics.info, spec.limits
+    with EnvironmentHost(
+        bundle, spec.environment, info, limits, LocalSandbox(), cancel=cancel
+    ) as host:
         env = host.make()
         env.reset(seed=1)
         threading.Timer(1.0, cancel.set).start()
@@ -159,12 +154,7 @@ def test_a_cancel_reaches_an_environment_that_hangs_in_step() -> None:
     # The evaluator passes its own cancel event on: the whole evaluation ends cancelled.
     cancel.clear()
     with EnvironmentHost(
-        ENVIRONMENTS / "hang_step",
-        spec.environment,
-        spec.metrics.info,
-        spec.limits,
-        LocalSandbox(),
-        cancel=cancel,
+        bundle, spec.environment, info, limits, LocalSandbox(), cancel=cancel
     ) as host:
         threading.Timer(1.0, cancel.set).start()
         with pytest.raises(EvaluationCancelled):
