@@ -12,7 +12,7 @@ from pathlib import Path
 from aigc.submissions.archive import ArchiveLimits
 from aigc.submissions.bundle import open_bundle
 from aigc.submissions.package import compile_package, open_package
-from aigc.submissions.runtime_packages import unpack_wheelhouse
+from aigc.submissions.runtime_packages import unpacked
 
 
 class PackageStore:
@@ -58,9 +58,8 @@ class PackageStore:
     @contextmanager
     def unpacked_wheelhouse(self, sha256: str) -> Iterator[Path]:
         """Yield the folder of a stored wheelhouse (a challenge's runtime packages)."""
-        with tempfile.TemporaryDirectory(prefix="aigc-wheelhouse-") as tmp:
-            unpack_wheelhouse(self.read(sha256), Path(tmp))
-            yield Path(tmp)
+        with unpacked(self.read(sha256)) as folder:
+            yield folder
 
     @contextmanager
     def unpacked(self, sha256: str) -> Iterator[Path]:

@@ -26,8 +26,8 @@ import tempfile
 import threading
 import venv
 import zipfile
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,6 +223,14 @@ def pack_wheelhouse(folder: Path, pins: Sequence[str]) -> bytes:
     return buffer.getvalue()
 
 
+@contextmanager
+def unpacked(archive: bytes) -> Iterator[Path]:
+    """Yield a wheelhouse archive extracted in a temporary folder, removed after."""
+    with tempfile.TemporaryDirectory(prefix="aigc-wheelhouse-") as tmp:
+        unpack_wheelhouse(archive, Path(tmp))
+        yield Path(tmp)
+
+
 def unpack_wheelhouse(data: bytes, folder: Path) -> list[str]:
     """Extract a wheelhouse archive (flat: wheels and requirements) and return its pins."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -305,11 +313,5 @@ def prepare(
     """Resolve a challenge's packages and build its image; return the wheelhouse and tag."""
     base = runtime_image(client, progress)
     wheelhouse = resolve(packages, image_distributions(client, base), find_links, progress)
-    tag = derived_tag(base, wheelhouse.sha256)
-    if not _has_image(client, tag):
-        with tempfile.TemporaryDirectory(prefix="aigc-wheels-") as tmp:
-            unpack_wheelhouse(wheelhouse.archive, Path(tmp))
-            build_derived(client, base, Path(tmp), tag, progress)
-    else:
-        progress(f"{tag} is built already")
-    return wheelhouse, tag
+    opener = lambda: unpacked(wheelhouse.archive)  # noqa: E731
+    return wheelhouse, challenge_image(client, wheelhouse.sha256, opener, progress)
