@@ -417,15 +417,23 @@ def step_all(
     """Step each environment with its action: one round trip when they share a sandbox, one
     call of their class's ``step_batch`` when they have one (the text environment scores
     the completions that end in one batch)."""
-    hosts = {env.host for env in envs if isinstance(env, RemoteEnv)}
-    if len(hosts) == 1 and all(isinstance(env, RemoteEnv) for env in envs):
-        indices = [env.index for env in envs if isinstance(env, RemoteEnv)]
-        return list(hosts.pop().step_many(indices, actions))
-    inner = [_passed_through(env) for env in envs]
-    kinds = {type(env) for env in inner}
-    step_batch = getattr(kinds.pop(), "step_batch", None) if len(kinds) == 1 else None
-    if len(envs) > 1 and step_batch is not None and None not in inner:
-        return list(step_batch(inner, actions))
+    if not envs:
+        return []
+    # Per round trip, on the evaluator's hot path: the first environment decides which
+    # look is worth taking, so plain environments pay for no look at each one.
+    first = envs[0]
+    if isinstance(first, RemoteEnv):
+        host = first.host
+        if all(isinstance(env, RemoteEnv) and env.host is host for env in envs):
+            indices = [env.index for env in envs if isinstance(env, RemoteEnv)]
+            return list(host.step_many(indices, actions))
+    elif len(envs) > 1:
+        kind = type(first.unwrapped)
+        step_batch = getattr(kind, "step_batch", None)
+        if step_batch is not None:
+            inner = [_passed_through(env) for env in envs]
+            if all(type(env) is kind for env in inner):  # None where a wrapper would act
+                return list(step_batch(inner, actions))
     return [env.step(action) for env, action in zip(envs, actions, strict=True)]
 
 
