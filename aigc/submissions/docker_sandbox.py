@@ -34,6 +34,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
@@ -209,9 +210,12 @@ class DockerProcess(AgentProcess):
         memory_bytes: int,
         grace: float,
         folders: tuple[Path, ...] = (),
+        remover: warm_pools.WarmPool | None = None,
     ):
         self.container = container
         self.folders = folders  # a warm container's host folders, removed with it
+        # Whose thread removes the container once its logs are kept (else: here, at once).
+        self.remover = remover
         self.memory_bytes = memory_bytes
         self.grace = grace
         self.final_logs: str | None = None
@@ -229,6 +233,14 @@ class DockerProcess(AgentProcess):
         if self.state["Status"] in ("exited", "dead"):
             return int(self.state["ExitCode"])
         return None
+
+    def wait(self, seconds: float) -> int | None:
+        # One call the engine answers when the container stops, instead of a look every few
+        # milliseconds (each a call of its own).
+        if self.poll() is None and seconds > 0.001:
+            with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                self.container.wait(timeout=seconds, condition="not-running")
+        return self.poll()
 
     def exit_reason(self) -> str:
         status = self.poll()
@@ -259,6 +271,8 @@ class DockerProcess(AgentProcess):
                 self.container.stop(timeout=max(1, round(grace)))
             self.poll()
             self.final_logs = self.logs()
+        if self.remover is not None and self.remover.retire(str(self.container.id), self.folders):
+            return  # off the evaluation's path: its result is recorded meanwhile
         with contextlib.suppress(docker.errors.NotFound):
             self.container.remove(force=True, v=True)
         for folder in self.folders:
@@ -368,7 +382,9 @@ class DockerSandbox(Sandbox):
                 except OSError:  # e.g. the socket folder on another filesystem: start cold
                     warm.discard()
                 else:
-                    return DockerProcess(warm.container, memory, self.caps.stop_grace, warm.folders)
+                    return DockerProcess(
+                        warm.container, memory, self.caps.stop_grace, warm.folders, self.pool
+                    )
         mounts = {str(Path(package_dir).resolve()): {"bind": PACKAGE_MOUNT, "mode": "ro"}}
         return self._run(
             AGENT_COMMAND, None, mounts, PACKAGE_MOUNT, socket_dir, limits, "agent's", preload
@@ -423,7 +439,7 @@ class DockerSandbox(Sandbox):
             )
         except docker.errors.APIError as exc:
             raise SandboxError(f"the {whose} container could not start: {exc.explanation}") from exc
-        return DockerProcess(container, memory, self.caps.stop_grace)
+        return DockerProcess(container, memory, self.caps.stop_grace, remover=self.pool)
 
     def cut(self, limits: Limits) -> tuple[int, float]:
         """The memory and CPUs a container gets: the challenge's limits, cut to the caps."""

@@ -71,6 +71,15 @@ class AgentProcess(ABC):
     def stop(self, grace: float = 2.0) -> None:
         """End the agent: ask, wait up to ``grace`` seconds, then kill; release everything."""
 
+    def wait(self, seconds: float) -> int | None:
+        """Wait up to ``seconds`` for the process to end on its own; its status, or None."""
+        end = time.monotonic() + seconds
+        pause = 0.002  # a process that was told to exit is usually gone within milliseconds
+        while (status := self.poll()) is None and time.monotonic() < end:
+            time.sleep(pause)
+            pause = min(2 * pause, 0.02)
+        return status
+
 
 class Sandbox(ABC):
     """Starts agent runtimes."""
@@ -211,8 +220,4 @@ class LocalSandbox(Sandbox):
 
 def wait_exit(process: AgentProcess, seconds: float) -> None:
     """Wait up to ``seconds`` for ``process`` to end on its own."""
-    end = time.monotonic() + seconds
-    pause = 0.002  # a process that was told to exit is usually gone within milliseconds
-    while process.poll() is None and time.monotonic() < end:
-        time.sleep(pause)
-        pause = min(2 * pause, 0.02)
+    process.wait(seconds)

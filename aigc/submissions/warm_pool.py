@@ -14,7 +14,9 @@ A claim takes one container of the claimed limits that still runs, fills its pac
 folder with the package (hard links where the filesystem allows, else copies, with the
 package's own modes) and then links the evaluation's listening socket into its socket
 folder: the runtime connects and from there runs as a cold one does. The container is
-removed when its evaluation ends, never used again, and the pool starts a new one. A
+never used again: once its evaluation has its logs, the pool's thread removes it (off the
+evaluation's path, so the result is recorded meanwhile; cold containers of a sandbox with a
+pool go the same way) and starts a new one. A
 container that died while it waited is removed and replaced, never handed out; limits
 whose containers keep dying while they wait (too little memory for the imports, say) are
 no longer kept warm and start cold.
@@ -53,7 +55,7 @@ PoolKey = tuple[int, float, str]
 # /run/aigc.
 Launch = Callable[[docker.DockerClient, PoolKey, Path, Path], Container]
 
-_Idle = tuple[str, tuple[Path, Path]]  # a waiting container's id, its package and socket folders
+_Idle = tuple[str, tuple[Path, ...]]  # a container's id, its package and socket folders
 
 MAX_KEYS = 4  # sets of limits kept warm at once; the least recently claimed goes first
 IDLE_CHECK = 2.0  # seconds between looks at whether the waiting containers still run
@@ -103,7 +105,7 @@ def make_folders() -> tuple[Path, Path]:
     return package_dir, socket_dir
 
 
-def _remove_folders(folders: tuple[Path, Path]) -> None:
+def _remove_folders(folders: tuple[Path, ...]) -> None:
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -172,6 +174,16 @@ class WarmPool:
                 return warm
             warm.discard()  # died while it waited: never handed out
             self._died(key)
+
+    def retire(self, container_id: str, folders: tuple[Path, ...]) -> bool:
+        """Have the pool's thread remove a container whose evaluation ended, and its folders
+        (before it starts the next one); False if the pool is closed: remove it yourself."""
+        with self.lock:
+            if self.closed:
+                return False
+            self.retiring.append((container_id, folders))
+            self.lock.notify_all()
+            return True
 
     def close(self) -> None:
         """Stop filling and remove every waiting container."""
@@ -299,7 +311,7 @@ class WarmPool:
         except docker.errors.APIError:
             return
         running = {c["Id"] for c in found if c.get("State") == "running"}
-        dead: list[tuple[PoolKey, str, tuple[Path, Path]]] = []
+        dead: list[tuple[PoolKey, str, tuple[Path, ...]]] = []
         with self.lock:
             for key, waiting in self.idle.items():
                 for entry in list(waiting):
@@ -310,7 +322,7 @@ class WarmPool:
             self._retire(container_id, folders)
             self._died(key)
 
-    def _retire(self, container_id: str, folders: tuple[Path, Path]) -> None:
+    def _retire(self, container_id: str, folders: tuple[Path, ...]) -> None:
         with contextlib.suppress(docker.errors.APIError):
             self.client.api.remove_container(container_id, force=True, v=True)
         _remove_folders(folders)

@@ -50,7 +50,8 @@ def sandbox_containers(sandbox: DockerSandbox) -> list:
 @pytest.fixture(autouse=True)
 def no_container_left(docker_sandbox):
     yield
-    assert sandbox_containers(docker_sandbox) == []
+    # With a warm pool (AIGC_POOL_SIZE) the pool's thread removes them, just after.
+    wait_for(lambda: sandbox_containers(docker_sandbox) == [], 30, "its containers' removal")
 
 
 @pytest.fixture
@@ -65,6 +66,25 @@ def started(docker_sandbox):
     yield process.container
     process.stop(grace=1)
     listener.close()
+
+
+def test_waiting_for_a_container_returns_at_its_end_or_none_when_the_time_is_up(
+    docker_sandbox,
+):
+    workdir = Path(tempfile.mkdtemp(prefix="aigc-test-"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(workdir / SOCKET_NAME))
+    listener.listen(1)
+    process = docker_sandbox.start(agent("good"), workdir, Limits())
+    try:
+        # The runtime waits for the evaluator's hello, which never comes.
+        assert process.wait(0.5) is None
+        docker_sandbox.client.api.kill(process.container.id)
+        assert process.wait(60) == 137  # the engine's 128 + SIGKILL
+        assert "SIGKILL" in process.exit_reason()
+    finally:
+        process.stop(grace=1)
+        listener.close()
 
 
 def test_container_is_locked_down(started, docker_sandbox):

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -35,21 +34,12 @@ from aigc.submissions.docker_sandbox import (
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.owners import make_temp_folder
 from aigc.submissions.warm_pool import PoolKey
+from tests.waiting import wait_for
 
 from .conftest import agent, hostile, make_challenge
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_sandbox")]
 ROOT = Path(__file__).parents[2]
-
-
-def wait_for(condition: Callable[[], object], seconds: float, what: str) -> object:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    pytest.fail(f"{what} did not happen within {seconds} s")
 
 
 def pool_containers(client: docker.DockerClient, owner: str) -> dict[str, str]:
@@ -91,8 +81,8 @@ def test_a_warm_evaluation_scores_as_a_cold_one_and_its_container_is_replaced(po
     [warm_id] = ready(pooled)
     challenge = make_challenge(episodes=4)
     warm = evaluate(agent("good"), challenge, sandbox=pooled)
-    # The waiting container served it: it is gone, and a new one waits in its place.
-    assert warm_id not in pool_containers(pooled.client, pooled.owner)
+    # The waiting container served it: the pool removes it, and a new one waits in its place.
+    wait_for(lambda: warm_id not in pool_containers(pooled.client, pooled.owner), 60, "removal")
     [replacement] = ready(pooled)
     assert replacement != warm_id
     cold = evaluate(agent("good"), challenge, sandbox=cold)
@@ -106,7 +96,8 @@ def test_a_torch_agent_runs_warm_in_a_container_that_imported_torch(pooled, cold
     [torch_ready] = ready(pooled, "torch")
     challenge = make_challenge(episodes=2)
     warm = evaluate(agent("torch_policy"), challenge, sandbox=pooled)
-    assert torch_ready not in pool_containers(pooled.client, pooled.owner)  # it served
+    # It served, and the pool removes it.
+    wait_for(lambda: torch_ready not in pool_containers(pooled.client, pooled.owner), 60, "removal")
     cold = evaluate(agent("torch_policy"), challenge, sandbox=cold)
     assert warm.failure is None, warm.failure
     assert [e.total_return for e in warm.episodes] == [e.total_return for e in cold.episodes]
@@ -334,7 +325,8 @@ def test_a_challenge_s_own_image_gets_a_pool_of_its_own(pooled, docker_sandbox):
         [warm_id] = ready(challenge_sandbox)
         served = evaluate(agent("good"), make_challenge(episodes=2), sandbox=challenge_sandbox)
         assert served.failure is None
-        assert warm_id not in pool_containers(pooled.client, pooled.owner)  # that one served
+        # That one served, and its pool removes it.
+        wait_for(lambda: warm_id not in pool_containers(pooled.client, pooled.owner), 60, "removal")
         for container in pool_containers(pooled.client, pooled.owner):
             config = docker_sandbox.client.api.inspect_container(container)["Config"]
             labels = config["Labels"]
