@@ -289,6 +289,9 @@ def warm_pool(
         client: docker.DockerClient, key: warm_pools.PoolKey, package_dir: Path, socket_dir: Path
     ) -> Container:
         memory, cpus, preload = key
+        options = container_options(caps, memory, cpus, preload)
+        # While it waits, its imports take only CPU that running evaluations leave over.
+        options["cpu_shares"] = warm_pools.WAITING_SHARES
         # The command a cold container gets: the runtime finds no socket yet, and waits.
         return client.containers.create(
             image,
@@ -299,7 +302,7 @@ def warm_pool(
                 str(socket_dir): {"bind": SOCKET_MOUNT, "mode": "rw"},
             },
             working_dir=PACKAGE_MOUNT,
-            **container_options(caps, memory, cpus, preload),
+            **options,
         )
 
     return warm_pools.shared(

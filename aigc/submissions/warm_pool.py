@@ -8,7 +8,9 @@ CPU that a numpy agent would waste), so the pool is keyed by the three; the othe
 come from the platform's :class:`~aigc.submissions.docker_sandbox.SandboxCaps` and are the
 same for every container. Each warm container has its own empty package folder (mounted
 read-only at ``/agent``) and socket folder (at ``/run/aigc``), made and named as a cold
-container's are; its runtime has imported what agents use and waits for its socket.
+container's are; its runtime has imported what agents use and waits for its socket. A
+waiting container has a CPU weight of almost nothing, so its imports use only what running
+evaluations leave over; a claim gives it the weight every cold container has.
 
 A claim takes one container of the claimed limits that still runs, fills its package
 folder with the package (hard links where the filesystem allows, else copies, with the
@@ -61,6 +63,10 @@ MAX_KEYS = 4  # sets of limits kept warm at once; the least recently claimed goe
 IDLE_CHECK = 2.0  # seconds between looks at whether the waiting containers still run
 MAX_IDLE_DEATHS = 3  # containers of one set of limits that may die waiting before it goes cold
 FAILED_START_PAUSE = 5.0  # seconds before trying again after a container failed to start
+# The CPU weight of a waiting container, and of a claimed one (the engine's default, as a
+# cold container has): a waiting one's imports yield to the evaluations that run.
+WAITING_SHARES = 2
+CLAIMED_SHARES = 1024
 
 
 @dataclass
@@ -165,6 +171,8 @@ class WarmPool:
             try:
                 warm.container.reload()
                 running = warm.container.status == "running"
+                if running:
+                    client.api.update_container(container_id, cpu_shares=CLAIMED_SHARES)
             except docker.errors.APIError:
                 running = False
             if running:

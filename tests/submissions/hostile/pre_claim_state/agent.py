@@ -2,7 +2,7 @@
 
 A warm container started before its evaluation existed; whatever it could show of that
 time (files in /tmp, other processes, another command line or environment, open files,
-threads, something in the socket folder) would be in this report, and the report of a
+threads, a CPU weight, something in the socket folder) would be in this report, and the report of a
 cold container beside it would differ.
 """
 
@@ -67,6 +67,11 @@ class Agent:
             "threads": len(os.listdir("/proc/self/task")),
             "fds": descriptors(),
             "cwd": os.getcwd(),
+            # Its share of the CPU, as the cgroup says (v1, then v2).
+            "cpu_weight": [
+                read("/sys/fs/cgroup/cpu/cpu.shares"),
+                read("/sys/fs/cgroup/cpu.weight"),
+            ],
             "path": sys.path,
             "argv": sys.argv,
             "environ": dict(os.environ),
