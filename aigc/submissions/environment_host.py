@@ -26,14 +26,14 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker
+from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
 from aigc.safe_text import printable, short_message
 from aigc.submissions import results as r
@@ -441,9 +441,39 @@ def _passed_through(env: gym.Env) -> gym.Env | None:
     """The environment inside ``env`` if its wrappers would only pass a step on to it (those
     of ``gymnasium.make`` once they have checked a first step), else None."""
     while isinstance(env, gym.Wrapper):
-        checked = isinstance(env, OrderEnforcing) and env.has_reset
-        checked |= isinstance(env, PassiveEnvChecker) and env.checked_step
+        # Exactly these classes: a subclass may do more in its step.
+        checked = type(env) is OrderEnforcing and env.has_reset
+        checked |= type(env) is PassiveEnvChecker and env.checked_step
         if not checked:
             return None
         env = env.env
     return env
+
+
+StepResult = tuple[Any, Any, bool, bool, dict[str, Any]]
+
+
+def direct_step(env: gym.Env) -> Callable[[Any], StepResult] | None:
+    """``env.step`` past the wrappers of ``gymnasium.make`` that would only pass the step on,
+    with a TimeLimit's count kept as the TimeLimit keeps it; None while one of them would
+    still act (before the first step has been checked), or for any other wrapper.
+
+    The same results as ``env.step``, for a few calls less on every step.
+    """
+    limit = env if isinstance(env, TimeLimit) and type(env) is TimeLimit else None
+    inner = _passed_through(limit.env if limit is not None else env)
+    if inner is None or inner is env:
+        return None
+    step = inner.step
+    if limit is None:
+        return step
+    wrapper: Any = limit  # its counter, read and written as its own step does
+
+    def counted(action: Any) -> StepResult:
+        observation, reward, terminated, truncated, info = step(action)
+        wrapper._elapsed_steps += 1
+        if wrapper._elapsed_steps >= wrapper._max_episode_steps:
+            truncated = True
+        return observation, reward, terminated, truncated, info
+
+    return counted

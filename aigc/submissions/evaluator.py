@@ -32,7 +32,12 @@ from aigc.submissions import agent_output, recording
 from aigc.submissions import results as r
 from aigc.submissions.challenge import ChallengeSpec, SpecError
 from aigc.submissions.deadlines import check, until
-from aigc.submissions.environment_host import EnvironmentFailed, RemoteEnv, step_all
+from aigc.submissions.environment_host import (
+    EnvironmentFailed,
+    RemoteEnv,
+    direct_step,
+    step_all,
+)
 from aigc.submissions.metrics import compute_metrics, episode_success, info_values
 from aigc.submissions.owners import make_temp_folder
 from aigc.submissions.package import read_manifest
@@ -85,6 +90,7 @@ class _Episode:
     total_return: float = 0.0
     length: int = 0
     actions: list[Any] | None = None  # what was passed to env.step, while it is recorded
+    step: Callable[[Any], Any] | None = None  # env.step, or the same past make's wrappers
 
 
 def evaluate(
@@ -162,7 +168,7 @@ class _Run:
         self.challenge, self.limits = challenge, challenge.limits
         self.record = record
         self.action_space: gym.Space | None = None
-        self.remote_envs = False  # the environments are an EnvironmentHost's
+        self.step_together = False  # see execute
         self.record_steps = 0  # the longest episode whose actions are kept
         self.recorded_chars = 0  # what the evaluation's recordings hold so far
         self.result, self.on_episode, self.cancel = result, on_episode, cancel
@@ -173,6 +179,7 @@ class _Run:
         self.parallel = parallel
         self.current: list[_Episode] = []
         self.envs: list[gym.Env] = []
+        self.direct_steps: dict[int, Callable[[Any], Any]] = {}  # by id of an environment
         self.process: AgentProcess | None = None
         self.conn: Connection | None = None
         self.workdir: Path | None = None
@@ -193,7 +200,11 @@ class _Run:
                 f"{self.challenge.environment.id} has an unsupported action space {action_space}"
             )
         self.action_space = action_space
-        self.remote_envs = isinstance(probe, RemoteEnv)
+        # An organizer's environments step in one round trip to their sandbox, those of a
+        # class with a step_batch (the text environment) in one call; the others one by one.
+        self.step_together = isinstance(probe, RemoteEnv) or hasattr(
+            type(probe.unwrapped), "step_batch"
+        )
         self.record_steps = recording.max_recorded_steps(action_space) if self.record else 0
         self.workdir = make_temp_folder("eval")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -278,6 +289,14 @@ class _Run:
         index, seed = self.pending.popleft()
         observation, _ = env.reset(seed=seed)
         episode = _Episode(env, index, seed, observation, time.monotonic())
+        # From an environment's second episode on, its first step has been checked.
+        episode.step = self.direct_steps.get(id(env))
+        if episode.step is None:
+            episode.step = direct_step(env)
+            if episode.step is None:
+                episode.step = env.step
+            else:
+                self.direct_steps[id(env)] = episode.step
         if self.record:
             episode.actions = []
         if self.stateful:
@@ -309,15 +328,15 @@ class _Run:
             raise AgentFailed(r.INVALID_ACTION, f"{exc} ({where})") from None
         except ProtocolError as exc:
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent broke the protocol: {exc}") from None
-        # An organizer's environments step in one round trip to their sandbox; the others
-        # step here one by one, within this loop (the evaluator's time goes to this loop).
-        stepped = step_all([e.env for e in group], actions) if self.remote_envs else None
+        # Plain environments step here one by one, within this loop (the evaluator's time
+        # goes to this loop); see execute for those that step together.
+        stepped = step_all([e.env for e in group], actions) if self.step_together else None
         record_steps = self.record_steps
         refilled = []
         for i, episode in enumerate(group):
             action = actions[i]
             observation, reward, terminated, truncated, info = (
-                episode.env.step(action) if stepped is None else stepped[i]
+                episode.step(action) if stepped is None else stepped[i]  # type: ignore[misc]
             )
             if episode.actions is not None:
                 if episode.length < record_steps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -103,7 +104,7 @@ def make_challenge(
     ``metrics`` adds to or replaces fields of the spec's metrics.
     """
     spec = {
-        "id": "test-" + env_id.split("-")[0].lower(),
+        "id": "test-" + re.sub(r"[^a-z0-9]+", "-", env_id.split("-")[0].lower()),
         "title": f"{env_id} for tests",
         "environment": {"id": env_id},
         "phases": [

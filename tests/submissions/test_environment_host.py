@@ -11,7 +11,7 @@ import pytest
 
 import aigc.envs  # noqa: F401  (registers the environments)
 from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID
-from aigc.submissions.environment_host import step_all
+from aigc.submissions.environment_host import direct_step, step_all
 
 
 class CountingScorer:
@@ -73,3 +73,50 @@ def test_an_environment_not_reset_is_refused_by_its_wrapper() -> None:
     envs = [gym.make("aigc/TextGen-v0", max_new_tokens=4, scorer="gold") for _ in "ab"]
     with pytest.raises(gym.error.ResetNeeded):
         step_all(envs, [5, 6])
+
+
+def test_direct_steps_give_what_env_step_gives_time_limit_included() -> None:
+    direct, plain = (
+        gym.make("CartPole-v1", max_episode_steps=7),
+        gym.make("CartPole-v1", max_episode_steps=7),
+    )
+    for env in (direct, plain):
+        env.reset(seed=3)
+    assert direct_step(direct) is None  # Gymnasium's checker has yet to see a first step
+    assert same_step(direct.step(0), plain.step(0))
+    step = direct_step(direct)
+    assert step is not None
+    for action in [1, 0, 1, 1, 0, 1]:  # to the seventh step, where the TimeLimit truncates
+        assert same_step(step(action), plain.step(action))
+    assert direct._elapsed_steps == plain._elapsed_steps == 7  # type: ignore[attr-defined]
+    direct.reset(seed=4), plain.reset(seed=4)
+    results = [(step(a), plain.step(a)) for a in [1] * 7]
+    assert all(same_step(one, other) for one, other in results)
+    assert results[-1][0][3] is True  # truncated again, the count restarted with the reset
+
+
+class Doubling(gym.RewardWrapper):
+    """A wrapper that acts on every step."""
+
+    def reward(self, reward: Any) -> Any:
+        return 2 * reward
+
+
+def test_no_direct_step_past_a_wrapper_that_acts_or_a_subclass_of_make_s() -> None:
+    doubled = Doubling(gym.make("CartPole-v1"))
+    doubled.reset(seed=0)
+    doubled.step(0)
+    assert direct_step(doubled) is None
+
+    class Counting(gym.wrappers.TimeLimit):
+        def step(self, action: Any) -> Any:
+            return super().step(action)
+
+    counted = Counting(gym.make("CartPole-v1").env, max_episode_steps=5)
+    counted.reset(seed=0)
+    counted.step(0)
+    assert direct_step(counted) is None
+
+
+def same_step(one: tuple[Any, ...], other: tuple[Any, ...]) -> bool:
+    return np.array_equal(one[0], other[0]) and one[1:] == other[1:]

@@ -404,3 +404,34 @@ def test_a_cancel_reaches_an_evaluator_waiting_for_the_agent_to_connect():
         within(
             60, lambda: evaluate(agent("good"), challenge, sandbox=NeverConnects(), cancel=cancel)
         )
+
+
+class BatchCountingScorer:
+    """A text scorer that records how many completions each of its calls scores."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, prompt: str, completion: str) -> float:
+        self.calls.append(1)
+        return float(len(completion))
+
+    def score_batch(self, prompts: list[str], completions: list[str]) -> list[float]:
+        self.calls.append(len(completions))
+        return [float(len(c)) for c in completions]
+
+
+def test_text_episodes_that_end_together_are_scored_in_one_batch():
+    import gymnasium as gym
+
+    import aigc.envs  # noqa: F401  (registers the text environment)
+
+    scorer = BatchCountingScorer()
+    result = evaluate(
+        agent("random"),
+        make_challenge("aigc/TextGen-v0", episodes=8, success=None),
+        make_env=lambda: gym.make("aigc/TextGen-v0", max_new_tokens=3, scorer=scorer),
+        parallel=8,
+    )
+    assert result.failure is None, result.failure
+    assert sum(scorer.calls) == 8 and max(scorer.calls) > 1, scorer.calls
