@@ -14,9 +14,10 @@ from sqlalchemy import select, text, update
 
 from aigc.platform.db import Database
 from aigc.platform.models import Base, Submission, now
-from aigc.platform.models import SubmissionStatus as Status
 from aigc.platform.queue import InProcessQueue, WorkerContext
 from aigc.platform.startup import start
+from aigc.platform.statuses import ENDED
+from aigc.platform.statuses import SubmissionStatus as Status
 from tests.waiting import wait_for
 
 from .conftest import Api, zip_agent
@@ -26,7 +27,7 @@ def wait_until_done(db: Database, submission_id: int, timeout: float = 120) -> S
     def ended() -> Submission | None:
         with db.session() as session:
             row = session.get_one(Submission, submission_id)
-            return row if row.status in ("finished", "failed", "cancelled") else None
+            return row if row.status in ENDED else None
 
     return wait_for(ended, timeout, f"submission {submission_id} to end", every=0.1)
 
