@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -35,21 +34,12 @@ from aigc.submissions.docker_sandbox import (
 from aigc.submissions.evaluator import evaluate
 from aigc.submissions.owners import make_temp_folder
 from aigc.submissions.warm_pool import PoolKey
+from tests.waiting import wait_for
 
 from .conftest import agent, hostile, make_challenge
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_sandbox")]
 ROOT = Path(__file__).parents[2]
-
-
-def wait_for(condition: Callable[[], object], seconds: float, what: str) -> object:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    pytest.fail(f"{what} did not happen within {seconds} s")
 
 
 def pool_containers(client: docker.DockerClient, owner: str) -> dict[str, str]:
@@ -301,7 +291,7 @@ def test_claims_take_only_containers_of_their_own_limits(pooled):
                 found.append(container_id)
         return found
 
-    [small] = wait_for(of_other, 120, "a warm container of the other limits")  # type: ignore[misc]
+    [small] = wait_for(of_other, 120, "a warm container of the other limits")
     warm = pool.claim(other, pooled.client)
     assert warm is not None and warm.container.id == small
     warm.discard()
