@@ -183,3 +183,14 @@ def test_the_plain_libraries_import_no_server_library() -> None:
         and external(path) & SERVER_LIBRARIES
     ]
     assert not wrong, "; ".join(wrong)
+
+
+def test_the_web_package_s_init_only_registers() -> None:
+    # Sign-in, CSRF, guards, formatting and headers each have a module of their own.
+    tree = ast.parse((PACKAGE / "platform" / "web" / "__init__.py").read_text(encoding="utf-8"))
+    defined = [
+        node.name if isinstance(node, ast.FunctionDef | ast.ClassDef) else type(node).__name__
+        for node in tree.body
+        if not isinstance(node, ast.Import | ast.ImportFrom | ast.Expr)  # the docstring
+    ]
+    assert defined == ["register"]

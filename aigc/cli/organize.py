@@ -7,8 +7,7 @@ from rich.table import Table
 
 from aigc.cli.console import fail, out, shown
 from aigc.cli.remote import _call, _client, _show
-
-STATUSES = ("queued", "running", "finished", "failed", "cancelled")
+from aigc.platform.statuses import SubmissionStatus
 
 
 @click.group()
@@ -19,7 +18,13 @@ def organize() -> None:
 @organize.command("submissions")
 @click.argument("challenge_id")
 @click.option("--phase", "-p", help="Only this phase's submissions.")
-@click.option("--status", "-s", "wanted", type=click.Choice(STATUSES), help="Only these.")
+@click.option(
+    "--status",
+    "-s",
+    "wanted",
+    type=click.Choice([s.value for s in SubmissionStatus]),
+    help="Only these.",
+)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
 def organize_submissions(
     challenge_id: str, phase: str | None, wanted: str | None, limit: int

@@ -34,9 +34,9 @@ from aigc.cli.client import (
     server_url,
 )
 from aigc.cli.console import err, fail, out, shown
+from aigc.platform.statuses import ENDED, SubmissionStatus
 from aigc.submissions.package import PackageError, open_package, read_manifest
 
-DONE = ("finished", "failed", "cancelled")
 QUOTAS_SHOWN = 5  # challenges whose quotas aigc status shows
 
 
@@ -312,7 +312,7 @@ def _wait(client: Client, submission: dict[str, Any]) -> dict[str, Any]:
         transient=True,
     ) as progress:
         task = progress.add_task(submission["status"], total=submission["episodes_total"] or None)
-        while submission["status"] not in DONE:
+        while submission["status"] not in ENDED:
             time.sleep(1.0)
             submission = _call(client, "GET", f"/submissions/{submission['id']}")
             progress.update(
@@ -323,7 +323,11 @@ def _wait(client: Client, submission: dict[str, Any]) -> dict[str, Any]:
 
 def _show(submission: dict[str, Any]) -> None:
     status = submission["status"]
-    colour = {"finished": "green", "failed": "red", "cancelled": "yellow"}.get(status, "cyan")
+    colour = {
+        SubmissionStatus.FINISHED: "green",
+        SubmissionStatus.FAILED: "red",
+        SubmissionStatus.CANCELLED: "yellow",
+    }.get(status, "cyan")
     where = shown(f"{submission['challenge']}/{submission['phase']}")
     title = f"submission {submission['id']}: {where}"
     out.print(f"{title} — [{colour}]{status}[/]")
@@ -334,7 +338,7 @@ def _show(submission: dict[str, Any]) -> None:
             for name, value in result["metrics"].items()
         )
         out.print(f"  {metrics} over {len(result['episodes'])} episodes")
-    elif submission.get("details_hidden") and status == "finished":
+    elif submission.get("details_hidden") and status == SubmissionStatus.FINISHED:
         out.print("  scored; the score of a hidden phase shows once the organizers reveal it")
     if failure:
         out.print(f"  [red]{shown(failure['code'])}[/]: {shown(failure['message'])}")
@@ -392,7 +396,7 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
     if wait:
         submission = _wait(client, submission)
         _show(submission)
-        if submission["status"] != "finished":
+        if submission["status"] != SubmissionStatus.FINISHED:
             raise SystemExit(1)
     else:
         out.print(f"follow it with aigc status {submission['id']}")
@@ -453,7 +457,7 @@ def logs(submission_id: int) -> None:
 def cancel(submission_id: int) -> None:
     """Cancel a queued or running submission."""
     submission = _call(_client(), "POST", f"/submissions/{submission_id}/cancel")
-    if submission["status"] == "running":
+    if submission["status"] == SubmissionStatus.RUNNING:
         out.print(f"cancel requested: submission {submission_id} stops within moments")
     else:
         _show(submission)

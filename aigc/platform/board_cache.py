@@ -19,15 +19,8 @@ from sqlalchemy.orm import Session
 from aigc.leaderboard.ranking import Candidate, LeaderboardRow, rank
 from aigc.platform import challenges
 from aigc.platform.lru import LRU
-from aigc.platform.models import (
-    Challenge,
-    Evaluation,
-    Submission,
-    SubmissionStatus,
-    Team,
-    User,
-    now,
-)
+from aigc.platform.models import Challenge, Evaluation, Submission, Team, User, now
+from aigc.platform.statuses import SubmissionStatus
 from aigc.submissions.challenge import ChallengeSpec
 from aigc.submissions.metrics import Shown
 

@@ -4,7 +4,6 @@ results."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -26,25 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from aigc.platform.statuses import SubmissionStatus
 from aigc.safe_text import storable
-
-
-class SubmissionStatus(StrEnum):
-    """Where a submission is: queued -> running -> finished | failed | cancelled.
-
-    Stored, sent and shown as the member's value ("queued", ...).
-    """
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    FINISHED = "finished"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-# Waiting for a worker or evaluated now; over, with or without a result.
-ACTIVE = frozenset({SubmissionStatus.QUEUED, SubmissionStatus.RUNNING})
-ENDED = frozenset({SubmissionStatus.FINISHED, SubmissionStatus.FAILED, SubmissionStatus.CANCELLED})
 
 PARTICIPANT, ORGANIZER = "participant", "organizer"
 BASELINE_USER = "baselines"  # owns the platform's own baseline submissions; cannot sign in

@@ -28,9 +28,10 @@ from celery.signals import (
 from sqlalchemy import update
 
 from aigc.platform.db import Database
-from aigc.platform.models import Submission, SubmissionStatus, now
+from aigc.platform.models import Submission, now
 from aigc.platform.replay_cache import cache_for, render_replay
 from aigc.platform.settings import Settings
+from aigc.platform.statuses import SubmissionStatus
 from aigc.platform.storage import PackageStore
 from aigc.platform.worker_run import RETRY, Heartbeat, run_submission, stale_submissions
 from aigc.submissions.owners import reap_stale_folders

@@ -22,7 +22,7 @@ from aigc.platform.baseline_submissions import seed_baselines
 from aigc.platform.context import Platform, platform
 from aigc.platform.db import Database
 from aigc.platform.models import ORGANIZER, User
-from aigc.platform.queue import InProcessQueue, Queue
+from aigc.platform.queue import InProcessQueue, Queue, send
 from aigc.platform.settings import Settings
 
 Say = Callable[[str], None]
@@ -125,7 +125,7 @@ def start(
             say(f"resuming {len(resumed) - len(baselines)} submission(s) left queued or running")
     else:
         for submission_id in baselines:
-            p.queue.enqueue(submission_id)
+            send(p.queue, submission_id)  # one the broker cannot take now, the sweep sends
         mode = "Celery workers via the broker (start them with aigc worker)"
     with p.db.session() as session:
         organizer = session.scalar(select(User.id).where(User.role == ORGANIZER).limit(1))

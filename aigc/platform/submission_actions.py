@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session, object_session
 
 from aigc.platform import challenges
 from aigc.platform.board_cache import bump_board, on_the_board
-from aigc.platform.models import ENDED, Challenge, Submission, SubmissionStatus, User, now
+from aigc.platform.models import Challenge, Submission, User, now
 from aigc.platform.quotas import QuotaExceeded, check_quota
+from aigc.platform.statuses import ENDED, SubmissionStatus
 from aigc.platform.storage import PackageStore
 from aigc.safe_text import file_name
 from aigc.submissions.archive import ArchiveLimits

@@ -31,15 +31,9 @@ from aigc.leaderboard.ranking import board_figures
 from aigc.platform import challenges
 from aigc.platform.board_cache import bump_board
 from aigc.platform.db import Database
-from aigc.platform.models import (
-    LOG_EXCERPT_CHARS,
-    EpisodeRow,
-    Evaluation,
-    Submission,
-    SubmissionStatus,
-    now,
-)
+from aigc.platform.models import LOG_EXCERPT_CHARS, EpisodeRow, Evaluation, Submission, now
 from aigc.platform.settings import Settings
+from aigc.platform.statuses import SubmissionStatus
 from aigc.platform.storage import PackageStore
 from aigc.submissions import results
 from aigc.submissions.challenge import ChallengeSpec

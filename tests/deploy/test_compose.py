@@ -23,6 +23,7 @@ import requests
 import sqlalchemy as sa
 import yaml
 
+from aigc.platform.statuses import ENDED
 from tests.platform.conftest import zip_agent
 from tests.servers import free_port
 from tests.waiting import wait_for
@@ -232,7 +233,7 @@ def test_a_submission_is_scored_by_the_composed_stack(
         body = requests.get(
             f"{url}/api/v1/submissions/{sent.json()['id']}", headers=headers, timeout=30
         ).json()
-        return body if body["status"] in ("finished", "failed", "cancelled") else None
+        return body if body["status"] in ENDED else None
 
     body = wait_for(done, 300, "the submission to be evaluated by a worker")
     assert body["status"] == "finished", body["failure"]

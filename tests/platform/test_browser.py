@@ -28,6 +28,7 @@ import pytest
 import requests
 
 from aigc.platform.settings import Settings
+from aigc.platform.statuses import ACTIVE
 from tests.waiting import wait_for
 
 from .conftest import AGENTS, free_port
@@ -221,7 +222,7 @@ def test_organizer_creates_a_challenge_and_a_participant_climbs_its_board(
     # My submissions follows the evaluation without a reload.
     participant.go("/my/submissions")
     status = page.locator(f'tr[data-id="{submission_id}"] [data-field="status"]')
-    assert status.inner_text().strip() in ("queued", "running")
+    assert status.inner_text().strip() in ACTIVE
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
     status.filter(has_text="finished").wait_for(timeout=120_000)

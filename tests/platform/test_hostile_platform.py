@@ -16,7 +16,7 @@ import pytest
 from aigc.cli.client import terminal_safe
 from aigc.platform import worker_run as ev
 from aigc.platform.models import Submission
-from aigc.platform.models import SubmissionStatus as Status
+from aigc.platform.statuses import SubmissionStatus as Status
 from aigc.platform.visibility import HIDDEN_FAILURES, HIDDEN_NOTE
 from aigc.safe_text import REPLACEMENT
 from aigc.submissions import results as r

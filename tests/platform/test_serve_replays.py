@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from aigc.platform.statuses import ENDED
 from tests.servers import ServerProcess, create_user, platform_env, run_aigc, sign_in
 from tests.waiting import wait_for
 
@@ -40,7 +41,7 @@ def _finished(server: ServerProcess, headers: dict[str, str], submission_id: int
             server.api(f"/submissions/{submission_id}"), headers=headers, timeout=30
         )
         data = body.json()
-        return data if data["status"] in ("finished", "failed", "cancelled") else None
+        return data if data["status"] in ENDED else None
 
     return wait_for(ended, 300, f"submission {submission_id} to end", every=0.5)
 

@@ -17,6 +17,7 @@ from aigc.platform.db import Database
 from aigc.platform.models import Challenge, Submission
 from aigc.platform.settings import Settings
 from aigc.platform.startup import StartupError, check_sandbox, start
+from aigc.platform.statuses import SubmissionStatus
 from aigc.submissions.challenge import builtin_challenge_ids
 from aigc.submissions.docker_sandbox import LABEL, OWNER_LABEL
 from tests.servers import free_port, platform_env
@@ -52,6 +53,22 @@ def test_start_prepares_a_new_database_and_a_restart_repeats_nothing(
     again = start(settings, queue=RecordingQueue(), say=said.append)
     assert again.baselines == [] and again.resumed == []
     assert not any("built-in" in line or "baseline" in line for line in said), said
+
+
+def test_baselines_the_queue_cannot_take_yet_stay_queued_and_start_goes_on(
+    settings: Settings, tmp_path: Path
+) -> None:
+    class Down(RecordingQueue):
+        def enqueue(self, submission_id: int) -> None:
+            raise ConnectionError("the broker does not answer")
+
+    started = start(settings.with_(baselines_dir=baselines(tmp_path)), queue=Down())
+    assert len(started.baselines) == 2
+    with started.platform.db.session() as session:
+        found = session.scalars(
+            select(Submission.status).where(Submission.id.in_(started.baselines))
+        ).all()
+    assert found == [SubmissionStatus.QUEUED] * 2  # the workers' sweep sends them later
 
 
 def test_start_names_the_database_setting_when_it_cannot_migrate(settings: Settings) -> None:
@@ -95,6 +112,7 @@ def test_a_starting_worker_removes_dead_evaluators_containers_and_says_so(
 # A server process's start-up, with a queue that keeps nothing: evaluating is not the point.
 START = """
 from aigc.platform.settings import Settings
+from aigc.platform.statuses import SubmissionStatus
 from aigc.platform.startup import start
 
 class Kept:

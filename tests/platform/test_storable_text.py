@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from aigc.platform import worker_run as ev
 from aigc.platform.models import Evaluation, Submission, Team
-from aigc.platform.models import SubmissionStatus as Status
+from aigc.platform.statuses import SubmissionStatus as Status
 from aigc.safe_text import REPLACEMENT
 from aigc.submissions.results import AGENT_ERROR, EvaluationResult, Failure
 from aigc.submissions.sandbox import LocalSandbox

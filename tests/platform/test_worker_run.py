@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from aigc.platform import submission_actions as service
 from aigc.platform import worker_run as ev
 from aigc.platform.models import EpisodeRow, Evaluation, Submission, now
-from aigc.platform.models import SubmissionStatus as Status
+from aigc.platform.statuses import SubmissionStatus as Status
 from aigc.submissions.results import AGENT_START_FAILED, EvaluationResult
 from aigc.submissions.sandbox import LocalSandbox, SandboxError
 from tests.waiting import wait_for

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from aigc.platform.statuses import ENDED
 from aigc.submissions.challenge import builtin_challenge_ids
 from tests.servers import ServerProcess, create_user, platform_env, sign_in, waitress_wsgi
 from tests.waiting import wait_for
@@ -48,7 +49,7 @@ def test_a_wsgi_server_starts_the_platform_and_serves_it(
 
         def ended() -> dict | None:
             body = requests.get(shown, headers=pat, timeout=30).json()
-            return body if body["status"] in ("finished", "failed", "cancelled") else None
+            return body if body["status"] in ENDED else None
 
         result = wait_for(ended, 120, "the submission to be evaluated")
         assert result["status"] == "finished" and result["result"]["score"] > 100, server.output

@@ -16,7 +16,6 @@ import re
 import subprocess
 import tarfile
 import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from aigc.submissions.evaluator import evaluate
 from aigc.submissions.package import PackageError, open_package
 from aigc.submissions.protocol import DEFAULT_MAX_FRAME_BYTES
 from aigc.submissions.results import EvaluationResult
+from tests.waiting import wait_for
 
 from .conftest import (
     HOST_SERVICES,
@@ -60,22 +60,17 @@ def our_containers(sandbox: DockerSandbox) -> list[str]:
     return [c for c in found if c not in waiting]
 
 
-def left_behind(sandbox: DockerSandbox) -> list[str]:
-    """Our containers that stay: a warm one being started joins the pool within moments."""
-    for _ in range(10):
-        left = our_containers(sandbox)
-        if not left:
-            break
-        time.sleep(0.5)
-    return left
+def none_left(sandbox: DockerSandbox, when: str) -> None:
+    """Wait until none of our containers stays: a warm one being started joins the pool
+    within moments."""
+    wait_for(lambda: not our_containers(sandbox), 5, f"the sandbox containers {when} to go")
 
 
 @pytest.fixture(autouse=True)
 def no_container_left(docker_sandbox: DockerSandbox):
-    assert left_behind(docker_sandbox) == [], "a container was left before the test"
+    none_left(docker_sandbox, "left before the test")
     yield
-    left = left_behind(docker_sandbox)
-    assert left == [], f"sandbox containers left behind: {left}"
+    none_left(docker_sandbox, "this test left behind")
 
 
 def run(

@@ -292,7 +292,7 @@ def test_claims_take_only_containers_of_their_own_limits(pooled):
                 found.append(container_id)
         return found
 
-    [small] = wait_for(of_other, 120, "a warm container of the other limits")  # type: ignore[misc]
+    [small] = wait_for(of_other, 120, "a warm container of the other limits")
     warm = pool.claim(other, pooled.client)
     assert warm is not None and warm.container.id == small
     warm.discard()

@@ -11,7 +11,7 @@ import aigc
 from aigc.platform.api.routes import API_PREFIX, RouteDoc, RouteTable, documented
 from aigc.platform.auth import MIN_PASSWORD, USERNAME
 from aigc.platform.ids import ID_SCHEMA
-from aigc.platform.models import SubmissionStatus
+from aigc.platform.statuses import SubmissionStatus
 
 routes = RouteTable()
 

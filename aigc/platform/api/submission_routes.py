@@ -14,8 +14,9 @@ from aigc.platform.api.errors import ApiError
 from aigc.platform.api.render import submission_json
 from aigc.platform.api.routes import RouteTable, json_body, json_fields, require_user, text_field
 from aigc.platform.context import platform
-from aigc.platform.models import Submission, SubmissionStatus, User
+from aigc.platform.models import Submission, User
 from aigc.platform.queue import send
+from aigc.platform.statuses import SubmissionStatus
 from aigc.safe_text import file_name
 
 routes = RouteTable()

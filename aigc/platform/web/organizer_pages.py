@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from aigc.platform import challenges, visibility
 from aigc.platform import submission_actions as actions
 from aigc.platform.context import platform
-from aigc.platform.models import Challenge, Submission, SubmissionStatus
+from aigc.platform.models import Challenge, Submission
 from aigc.platform.queue import send
+from aigc.platform.statuses import SubmissionStatus
 from aigc.platform.web.challenge_pages import load
 from aigc.platform.web.guards import local_path, organizers_only
 from aigc.platform.web.submission_pages import row, rows_query, viewing_user

@@ -20,9 +20,10 @@ from aigc.platform.episode_lists import (
     picked,
     text_samples,
 )
-from aigc.platform.models import ACTIVE, Challenge, Submission, User, now
+from aigc.platform.models import Challenge, Submission, User, now
 from aigc.platform.queue import send, send_render
 from aigc.platform.replay_cache import KINDS, cache_for
+from aigc.platform.statuses import ACTIVE
 from aigc.platform.web.challenge_pages import size
 from aigc.platform.web.formatting import chart_pair, number, when
 from aigc.platform.web.guards import local_path, signed_in
