@@ -243,6 +243,29 @@ def test_the_submit_form_says_what_is_left_of_each_phase_quota(api):
     )
 
 
+TOTAL_QUOTA_CHALLENGE = """
+id: capped
+title: Capped quota
+environment: {id: CartPole-v1}
+phases:
+  - {id: dev, episodes: 3, seeds: {first: 0}}
+  - {id: final, episodes: 3, seeds: {first: 100}}
+quotas: {per_day: 2, total: 3}
+"""
+
+
+def test_the_submit_form_says_what_is_left_in_total(api):
+    with api.db.session() as session:
+        challenges.create(session, TOTAL_QUOTA_CHALLENGE, by=None)
+    client = signed_in(api, api.account("alice"))
+    form = text(client.get("/submit?challenge=capped"))
+    assert '<option value="dev">dev (dev) — 2 left today, 3 of 3 in total</option>' in form
+    assert upload_form(client, zip_agent("good"), challenge="capped").status_code == 302
+    form = text(client.get("/submit?challenge=capped"))
+    assert '<option value="dev">dev (dev) — 1 left today, 2 of 3 in total</option>' in form
+    assert '<option value="final">final (final) — 2 left today, 3 of 3 in total</option>' in form
+
+
 def test_submitting_through_the_form_stores_and_queues(api, monkeypatch):
     client = signed_in(api, api.account("alice"))
     form = text(client.get("/submit?challenge=cartpole"))
