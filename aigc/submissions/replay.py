@@ -85,6 +85,8 @@ class Replay:
 
 def render_modes(environment: EnvironmentSpec) -> list[str]:
     """The render modes the environment declares."""
+    import aigc.envs  # noqa: F401  (the platform's own environments register on import)
+
     try:
         entry = gym.spec(environment.id).entry_point
     except gym.error.Error as exc:

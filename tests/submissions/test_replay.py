@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -73,6 +75,21 @@ def test_text_episodes_scored_in_a_batch_replay_alone() -> None:
     for episode in result.episodes:
         replay = replay_episode(spec.environment, episode, env=env)
         assert replay.total_return == pytest.approx(episode.total_return, rel=1e-6, abs=1e-5)
+
+
+def test_the_platforms_own_environments_are_found_by_a_replay_alone() -> None:
+    # aigc replay SUBMISSION_ID builds the environment from the server's answer, with
+    # nothing else of the platform imported: the text environment must register itself.
+    code = (
+        "from aigc.submissions.challenge import EnvironmentSpec\n"
+        "from aigc.submissions.replay import render_modes\n"
+        "print(render_modes(EnvironmentSpec('aigc/TextGen-v0')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ansi" in done.stdout
 
 
 def test_a_changed_recording_is_refused_as_not_deterministic(cartpole):
