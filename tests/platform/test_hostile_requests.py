@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import Flask
 from werkzeug.routing.converters import NumberConverter
 
@@ -19,6 +20,7 @@ from .forms import post, signed_in, text
 # Past PostgreSQL's integer, past SQLite's, past 64 bits, and far past anything.
 OUT_OF_RANGE = [MAX_ID + 1, 2**63, 2**64, 10**40]
 ID_ARGUMENT = re.compile(r"<[^<>]*:submission_id>")
+pytestmark = pytest.mark.hostile
 
 
 def id_routes(app: Flask) -> list[tuple[str, str]]:

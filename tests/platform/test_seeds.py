@@ -55,9 +55,7 @@ def score_on_the_platform(
     assert response.status_code == 201, response.json
     submission_id = response.json["id"]
     assert (
-        ev.run_submission(
-            platform.db, platform.settings, platform.store, submission_id, LocalSandbox
-        )
+        ev.run_submission(platform.db, platform.settings, platform.store, submission_id, sandbox)
         == ev.DONE
     )
     shown = api.client.get(f"/api/v1/submissions/{submission_id}", headers=who.headers).json
@@ -114,5 +112,12 @@ def test_each_submission_has_its_own_fresh_seeds_and_order():
 @pytest.mark.slow
 @pytest.mark.hostile
 def test_in_docker_replaying_seeds_scores_no_better_than_an_honest_policy(api, docker_sandbox):
-    score, _, _ = score_on_the_platform(api, "frozenlake", lambda: docker_sandbox)
+    handed: list[object] = []
+
+    def sandbox():
+        handed.append(docker_sandbox)
+        return docker_sandbox
+
+    score, _, _ = score_on_the_platform(api, "frozenlake", sandbox)
+    assert handed, "the evaluation did not run in the Docker sandbox"
     assert score <= HONEST_CEILING

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from flask.testing import FlaskClient
@@ -34,6 +35,7 @@ def is_signed_in(browser: FlaskClient) -> bool:
     return response.status_code == 200
 
 
+@pytest.mark.hostile
 def test_signing_out_ends_the_sign_in_for_every_copy_of_the_cookie(api: Api) -> None:
     browser = signed_in(api, api.account("alice"))
     copy = copy_of(api, browser)
@@ -83,6 +85,7 @@ def test_a_browsers_sign_in_lasts_the_token_lifetime(settings: Settings, db: Dat
     assert not is_signed_in(browser)
 
 
+@pytest.mark.hostile
 def test_tokens_expire_after_the_configured_lifetime(settings: Settings, db: Database) -> None:
     api = Api(start(settings.with_(token_days=2), queue=RecordingQueue()).app, db)
     api.account("alice")

@@ -77,6 +77,7 @@ def retry_after(response: Any) -> int:
     return value
 
 
+@pytest.mark.hostile
 def test_failed_sign_ins_for_one_username_are_refused_before_any_hash(
     api: Api, hashes: list[str]
 ) -> None:
@@ -100,6 +101,7 @@ def test_failed_sign_ins_for_one_username_are_refused_before_any_hash(
     assert sign_in(api.client, "alice", alice.password, "127.0.2.1").status_code == 201
 
 
+@pytest.mark.hostile
 def test_failed_sign_ins_from_one_address_are_refused_before_any_hash(
     api: Api, hashes: list[str]
 ) -> None:
@@ -135,6 +137,7 @@ def test_signing_in_to_an_own_account_between_guesses_resets_no_count(api: Api) 
     )
 
 
+@pytest.mark.hostile
 def test_known_and_unknown_usernames_cost_one_hash_each(api: Api, hashes: list[str]) -> None:
     alice = api.account("alice")
     with api.db.session() as session:
@@ -192,6 +195,7 @@ def test_the_login_page_is_throttled_with_a_one_line_message(api: Api, hashes: l
     error(sign_in(api.client, "alice", alice.password), 429)
 
 
+@pytest.mark.hostile
 def test_sign_ups_are_limited_per_address(settings: Settings, db: Database) -> None:
     app = start(settings.with_(signups_per_hour=3), queue=RecordingQueue()).app
     client = app.test_client()
