@@ -38,6 +38,7 @@ from aigc.platform.statuses import ENDED, SubmissionStatus
 from aigc.submissions.package import PackageError, open_package, read_manifest
 
 QUOTAS_SHOWN = 5  # challenges whose quotas aigc status shows
+TIMED_OUT = 124  # the exit status of submit --timeout when the time ran out, as timeout(1)
 
 
 def _client(required: bool = True) -> Client:
@@ -302,7 +303,11 @@ def _upload(client: Client, archive: Path, challenge_id: str, phase: str) -> dic
             raise fail(str(exc)) from None
 
 
-def _wait(client: Client, submission: dict[str, Any]) -> dict[str, Any]:
+def _wait(
+    client: Client, submission: dict[str, Any], timeout: float | None = None
+) -> dict[str, Any]:
+    """Follow a submission until it ends, or until ``timeout`` seconds have passed."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -313,7 +318,9 @@ def _wait(client: Client, submission: dict[str, Any]) -> dict[str, Any]:
     ) as progress:
         task = progress.add_task(submission["status"], total=submission["episodes_total"] or None)
         while submission["status"] not in ENDED:
-            time.sleep(1.0)
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic())))
             submission = _call(client, "GET", f"/submissions/{submission['id']}")
             progress.update(
                 task, description=submission["status"], completed=submission["episodes_done"]
@@ -372,8 +379,19 @@ def _check_size(archive: Path, quota: dict[str, Any]) -> None:
 @click.option("--challenge", "-c", "challenge_id", help="Default: the one in aigc.toml.")
 @click.option("--phase", "-p", default="dev", show_default=True)
 @click.option("--wait", "-w", is_flag=True, help="Follow the evaluation until it ends.")
-def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> None:
-    """Submit an agent folder or archive to a challenge phase on the server."""
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    help="Wait at most this many seconds (implies --wait); the evaluation goes on.",
+)
+def submit(
+    package: Path, challenge_id: str | None, phase: str, wait: bool, timeout: float | None
+) -> None:
+    """Submit an agent folder or archive to a challenge phase on the server.
+
+    With --wait it exits 0 once the submission is scored, 1 if it failed or was cancelled,
+    and with --timeout 124 if it had not ended in time.
+    """
     client = _client()
     archive, made_here, in_manifest = _archive_for(package)
     challenge_id = challenge_id or in_manifest
@@ -393,8 +411,14 @@ def submit(package: Path, challenge_id: str | None, phase: str, wait: bool) -> N
     for left in _call(client, "GET", f"/challenges/{challenge_id}/quota")["phases"]:
         if left["phase"] == phase:
             out.print(f"quota of {shown(challenge_id)}/{shown(phase)}: {_left(left)}")
-    if wait:
-        submission = _wait(client, submission)
+    if wait or timeout is not None:
+        submission = _wait(client, submission, timeout)
+        if submission["status"] not in ENDED:
+            err.print(
+                f"submission {submission['id']} is still {submission['status']} after "
+                f"{timeout:g} s: it goes on; follow it with aigc status {submission['id']}"
+            )
+            raise SystemExit(TIMED_OUT)
         _show(submission)
         if submission["status"] != SubmissionStatus.FINISHED:
             raise SystemExit(1)

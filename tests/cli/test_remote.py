@@ -517,6 +517,24 @@ def test_wait_on_a_failing_agent_exits_1_with_the_reason(
     assert "agent_start_failed" in ok(cli("status", number))
 
 
+def test_a_wait_that_runs_out_of_time_exits_124_and_the_evaluation_goes_on(
+    live_server: str, cli: Cli, tmp_path: Path
+) -> None:
+    cli.login(live_server, "alice")
+    result = cli("submit", agent_folder(tmp_path, "good"), "-c", "cartpole", "--timeout", "0")
+    assert result.exit_code == 124, result.output
+    number = submitted_id(result.output)
+    assert f"submission {number} is still queued after 0 s: it goes on" in result.output
+    assert f"follow it with aigc status {number}" in result.output
+    # Not cancelled: it is scored as any other.
+    wait_for(lambda: "— finished" in ok(cli("status", number)), 120, "its score")
+    # A timeout the evaluation beats changes nothing.
+    again = tmp_path / "again"
+    again.mkdir()
+    output = ok(cli("submit", agent_folder(again, "good"), "-c", "cartpole", "--timeout", "300"))
+    assert f"submission {submitted_id(output)}: cartpole/dev — finished" in output
+
+
 def test_the_challenge_named_in_aigc_toml_is_the_default(
     live_server: str, cli: Cli, tmp_path: Path
 ) -> None:
