@@ -50,7 +50,7 @@ from aigc.submissions.protocol import (
     decode_array,
     encode_array,
 )
-from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, Sandbox, wait_exit
+from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, Sandbox
 from aigc.submissions.spaces import (
     ACTION_SPACES,
     decode_batch,
@@ -174,7 +174,7 @@ class EnvironmentHost:
             self.conn.close()
             self.conn = None
         if self.process is not None:
-            wait_exit(self.process, 1.0)
+            self.process.wait(1.0)
             self.process.stop()
             self.logs = self.process.logs()
             self.process = None
@@ -356,7 +356,7 @@ class EnvironmentHost:
 
     def _exit_message(self, where: str) -> str:
         assert self.process is not None
-        wait_exit(self.process, EXIT_WAIT)
+        self.process.wait(EXIT_WAIT)
         message = f"the environment process {self.process.exit_reason()} during {where}"
         lines = [line.strip() for line in self.process.logs().splitlines() if line.strip()]
         return f"{message}; its last output: {short_message(lines[-1], 300)}" if lines else message
@@ -460,19 +460,18 @@ def direct_step(env: gym.Env) -> Callable[[Any], StepResult] | None:
 
     The same results as ``env.step``, for a few calls less on every step.
     """
-    limit = env if isinstance(env, TimeLimit) and type(env) is TimeLimit else None
-    inner = _passed_through(limit.env if limit is not None else env)
+    limit: Any = env if type(env) is TimeLimit else None  # its count, kept as its step keeps it
+    inner = _passed_through(env if limit is None else limit.env)
     if inner is None or inner is env:
         return None
     step = inner.step
     if limit is None:
         return step
-    wrapper: Any = limit  # its counter, read and written as its own step does
 
     def counted(action: Any) -> StepResult:
         observation, reward, terminated, truncated, info = step(action)
-        wrapper._elapsed_steps += 1
-        if wrapper._elapsed_steps >= wrapper._max_episode_steps:
+        limit._elapsed_steps += 1
+        if limit._elapsed_steps >= limit._max_episode_steps:
             truncated = True
         return observation, reward, terminated, truncated, info
 

@@ -51,7 +51,7 @@ from aigc.submissions.protocol import (
     decode_array,
 )
 from aigc.submissions.results import EpisodeResult, EvaluationResult, Failure
-from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, LocalSandbox, Sandbox, wait_exit
+from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, LocalSandbox, Sandbox
 from aigc.submissions.spaces import (
     ACTION_SPACES,
     InvalidAction,
@@ -87,10 +87,10 @@ class _Episode:
     seed: int
     observation: Any
     started: float
+    step: Callable[[Any], Any]  # env.step, or the same past gymnasium.make's wrappers
     total_return: float = 0.0
     length: int = 0
     actions: list[Any] | None = None  # what was passed to env.step, while it is recorded
-    step: Callable[[Any], Any] | None = None  # env.step, or the same past make's wrappers
 
 
 def evaluate(
@@ -268,7 +268,7 @@ class _Run:
                 self.conn.drain(ends)
             self.conn.close()
         if self.process is not None:
-            wait_exit(self.process, max(0.0, ends - time.monotonic()))
+            self.process.wait(max(0.0, ends - time.monotonic()))
             self.process.stop()
             self.result.logs = self.process.logs()
         for env in self.envs:
@@ -288,15 +288,11 @@ class _Run:
             return None
         index, seed = self.pending.popleft()
         observation, _ = env.reset(seed=seed)
-        episode = _Episode(env, index, seed, observation, time.monotonic())
         # From an environment's second episode on, its first step has been checked.
-        episode.step = self.direct_steps.get(id(env))
-        if episode.step is None:
-            episode.step = direct_step(env)
-            if episode.step is None:
-                episode.step = env.step
-            else:
-                self.direct_steps[id(env)] = episode.step
+        step = self.direct_steps.get(id(env)) or direct_step(env)
+        if step is not None:
+            self.direct_steps[id(env)] = step
+        episode = _Episode(env, index, seed, observation, time.monotonic(), step or env.step)
         if self.record:
             episode.actions = []
         if self.stateful:
@@ -336,7 +332,7 @@ class _Run:
         for i, episode in enumerate(group):
             action = actions[i]
             observation, reward, terminated, truncated, info = (
-                episode.step(action) if stepped is None else stepped[i]  # type: ignore[misc]
+                episode.step(action) if stepped is None else stepped[i]
             )
             if episode.actions is not None:
                 if episode.length < record_steps:
@@ -514,7 +510,7 @@ class _Run:
 
     def _exit_message(self, starting: bool = False) -> str:
         assert self.process is not None
-        wait_exit(self.process, EXIT_WAIT)
+        self.process.wait(EXIT_WAIT)
         when = "before it connected" if starting else self._where()
         message = f"the agent process {self.process.exit_reason()} {when}"
         last = _last_line(self.process.logs())

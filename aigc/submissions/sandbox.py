@@ -216,8 +216,3 @@ class LocalSandbox(Sandbox):
         except OSError as exc:
             raise SandboxError(f"cannot start the {what} runtime: {exc}") from exc
         return LocalProcess(popen, home)
-
-
-def wait_exit(process: AgentProcess, seconds: float) -> None:
-    """Wait up to ``seconds`` for ``process`` to end on its own."""
-    process.wait(seconds)
