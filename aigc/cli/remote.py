@@ -318,9 +318,10 @@ def _wait(
     ) as progress:
         task = progress.add_task(submission["status"], total=submission["episodes_total"] or None)
         while submission["status"] not in ENDED:
-            if deadline is not None and time.monotonic() >= deadline:
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
                 break
-            time.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic())))
+            time.sleep(min(1.0, left))
             submission = _call(client, "GET", f"/submissions/{submission['id']}")
             progress.update(
                 task, description=submission["status"], completed=submission["episodes_done"]
