@@ -106,10 +106,13 @@ def startup(package: Path, sandbox: DockerSandbox) -> float:
     return result.startup_time
 
 
-def wait_warm(sandbox: DockerSandbox, settle: float) -> None:
-    """Wait for a warm container that imported torch (both agents declare it)."""
+def wait_warm(sandbox: DockerSandbox, settle: float, limits: Limits | None = None) -> None:
+    """Wait for a warm container of these limits (default: the default ones) that imported
+    torch (the agents measured here declare it), then ``settle`` seconds more."""
     assert sandbox.pool is not None
-    if not sandbox.pool.ready((*sandbox.cut(Limits()), "torch"), WARM_WAIT):
+    key = (*sandbox.cut(limits or Limits()), "torch")
+    sandbox.pool.want(key)
+    if not sandbox.pool.ready(key, WARM_WAIT):
         raise SystemExit(f"no warm container waited within {WARM_WAIT} s")
     time.sleep(settle)  # its imports (torch: about a second and a half) are done by then
 

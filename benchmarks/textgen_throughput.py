@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from agent_startup import wait_warm
 from provenance import write_results
 
 from aigc.baselines.text_agent import write_reference_package
@@ -50,9 +51,6 @@ AGENTS = ("recomputing", "cached")
 
 Run = tuple[float, float, int, float]
 """Seconds in all, seconds to the first answer, generated tokens, mean reward-model score."""
-
-
-WARM_WAIT = 300  # seconds a warm container may take to start and wait
 
 
 def in_process(package: Path, episodes: int, parallel: int) -> Run:
@@ -113,16 +111,6 @@ def through_evaluator(package: Path, sandbox: Sandbox, episodes: int, parallel: 
     return elapsed, result.startup_time, result.steps, score
 
 
-def wait_warm(sandbox: DockerSandbox, settle: float) -> None:
-    """Wait for a warm container of the text challenge's limits that imported torch."""
-    assert sandbox.pool is not None
-    key = (*sandbox.cut(get_challenge(CHALLENGE).limits), "torch")
-    sandbox.pool.want(key)
-    if not sandbox.pool.ready(key, WARM_WAIT):
-        raise SystemExit(f"no warm container waited within {WARM_WAIT} s")
-    time.sleep(settle)  # its imports (torch: about a second and a half) are done by then
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=200)
@@ -163,7 +151,7 @@ def main() -> None:
                         key = (agent, "in-process")
                     else:
                         if sandbox is warm:
-                            wait_warm(warm, args.settle)
+                            wait_warm(warm, args.settle, get_challenge(CHALLENGE).limits)
                         run = through_evaluator(package, sandbox, args.episodes, args.parallel)
                         key = (agent, f"{name} sandbox, parallel {args.parallel}")
                     seconds, startup, tokens, score = run
