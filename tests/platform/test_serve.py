@@ -37,6 +37,30 @@ pytestmark = pytest.mark.slow
 ORGANIZER_HINT = "aigc admin create-user NAME --organizer"
 
 
+def _create_slow_challenge(server: ServerProcess) -> None:
+    """olga (an organizer) creates the slow test challenge, ``cli-slow``, on ``server``."""
+    made = requests.post(
+        server.api("/challenges"),
+        data=SLOW_CHALLENGE.encode(),
+        headers={**sign_in(server, "olga", "olga-password"), "Content-Type": "application/yaml"},
+        timeout=60,
+    )
+    assert made.status_code == 201, made.text
+
+
+def _upload_to_slow_challenge(server: ServerProcess, agent: str, headers: dict[str, str]) -> int:
+    """Upload the test agent ``agent`` to ``cli-slow``'s dev phase; its submission id."""
+    uploaded = requests.post(
+        server.api("/submissions"),
+        data={"challenge": "cli-slow", "phase": "dev"},
+        files={"file": (f"{agent}.zip", zip_agent(agent))},
+        headers=headers,
+        timeout=60,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    return int(uploaded.json()["id"])
+
+
 def test_first_start_migrates_seeds_and_a_restart_keeps_everything(
     database_url: str, tmp_path: Path, short_tmp: Path
 ) -> None:
@@ -55,13 +79,7 @@ def test_first_start_migrates_seeds_and_a_restart_keeps_everything(
         # Accounts made while it runs, and a challenge of the organizer's own.
         create_user(env, "pat", "pat-password")
         create_user(env, "olga", "olga-password", organizer=True)
-        made = requests.post(
-            first.api("/challenges"),
-            data=SLOW_CHALLENGE.encode(),
-            headers={**sign_in(first, "olga", "olga-password"), "Content-Type": "application/yaml"},
-            timeout=60,
-        )
-        assert made.status_code == 201, made.text
+        _create_slow_challenge(first)
     finally:
         first.stop()
 
@@ -151,22 +169,8 @@ def test_stopping_the_server_ends_the_agents_it_runs(tmp_path: Path, short_tmp: 
     server = ServerProcess(env, tmp_path).wait_ready()
     orphans: list[int] = []
     try:
-        organizer = sign_in(server, "olga", "olga-password")
-        made = requests.post(
-            server.api("/challenges"),
-            data=SLOW_CHALLENGE.encode(),
-            headers={**organizer, "Content-Type": "application/yaml"},
-            timeout=60,
-        )
-        assert made.status_code == 201, made.text
-        uploaded = requests.post(
-            server.api("/submissions"),
-            data={"challenge": "cli-slow", "phase": "dev"},
-            files={"file": ("hang.zip", zip_agent("hang"))},
-            headers=sign_in(server, "pat", "pat-password"),
-            timeout=60,
-        )
-        assert uploaded.status_code == 201, uploaded.text
+        _create_slow_challenge(server)
+        _upload_to_slow_challenge(server, "hang", sign_in(server, "pat", "pat-password"))
         orphans = wait_for(server.agent_pids, 60, "the hanging agent to start")
 
         server.terminate()  # however the server ends, its agents must end with it
@@ -231,24 +235,10 @@ def test_serve_with_a_warm_pool_scores_from_it_and_removes_it_when_stopped(
     try:
         # One for agents that declare torch, one for the others.
         waiting = wait_for(lambda: len(warm()) == 2 and warm(), 120, "its warm containers")
-        organizer = sign_in(server, "olga", "olga-password")
-        made = requests.post(
-            server.api("/challenges"),
-            data=SLOW_CHALLENGE.encode(),
-            headers={**organizer, "Content-Type": "application/yaml"},
-            timeout=60,
-        )
-        assert made.status_code == 201, made.text
+        _create_slow_challenge(server)
         participant = sign_in(server, "pat", "pat-password")
-        uploaded = requests.post(
-            server.api("/submissions"),
-            data={"challenge": "cli-slow", "phase": "dev"},
-            files={"file": ("good.zip", zip_agent("good"))},
-            headers=participant,
-            timeout=60,
-        )
-        assert uploaded.status_code == 201, uploaded.text
-        url = server.api(f"/submissions/{uploaded.json()['id']}")
+        submitted = _upload_to_slow_challenge(server, "good", participant)
+        url = server.api(f"/submissions/{submitted}")
 
         def finished() -> dict | None:
             shown = requests.get(url, headers=participant, timeout=30).json()

@@ -92,6 +92,21 @@ def hostile(name: str) -> Path:
     return path
 
 
+class CountingScorer:
+    """A text environment's scorer that records how many completions each call scores."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, prompt: str, completion: str) -> float:
+        self.calls.append(1)
+        return float(len(completion))
+
+    def score_batch(self, prompts: list[str], completions: list[str]) -> list[float]:
+        self.calls.append(len(completions))
+        return [float(len(c)) for c in completions]
+
+
 def make_challenge(
     env_id: str = "CartPole-v1",
     episodes: int = 6,

@@ -13,20 +13,7 @@ import aigc.envs  # noqa: F401  (registers the environments)
 from aigc.envs.textgen.tokenizer import END_OF_TEXT_ID
 from aigc.submissions.environment_host import direct_step, step_all
 
-
-class CountingScorer:
-    """A scorer that records how many completions each call scores."""
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def __call__(self, prompt: str, completion: str) -> float:
-        self.calls.append(1)
-        return float(len(completion))
-
-    def score_batch(self, prompts: list[str], completions: list[str]) -> list[float]:
-        self.calls.append(len(completions))
-        return [float(len(c)) for c in completions]
+from .conftest import CountingScorer
 
 
 def make(scorer: CountingScorer, **kwargs: object) -> list[gym.Env]:

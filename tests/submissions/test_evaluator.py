@@ -6,8 +6,10 @@ import socket
 import threading
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
+import aigc.envs  # noqa: F401  (registers the text environment)
 from aigc.submissions import results as r
 from aigc.submissions.challenge import Limits
 from aigc.submissions.deadlines import EvaluationCancelled
@@ -16,7 +18,7 @@ from aigc.submissions.protocol import EVALUATOR_MESSAGES, HEADER, Connection
 from aigc.submissions.results import EvaluationResult
 from aigc.submissions.sandbox import SOCKET_NAME, AgentProcess, Sandbox
 
-from .conftest import agent, make_challenge, within
+from .conftest import CountingScorer, agent, make_challenge, within
 
 
 def returns(result: EvaluationResult) -> list[float]:
@@ -406,27 +408,8 @@ def test_a_cancel_reaches_an_evaluator_waiting_for_the_agent_to_connect():
         )
 
 
-class BatchCountingScorer:
-    """A text scorer that records how many completions each of its calls scores."""
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def __call__(self, prompt: str, completion: str) -> float:
-        self.calls.append(1)
-        return float(len(completion))
-
-    def score_batch(self, prompts: list[str], completions: list[str]) -> list[float]:
-        self.calls.append(len(completions))
-        return [float(len(c)) for c in completions]
-
-
 def test_text_episodes_that_end_together_are_scored_in_one_batch():
-    import gymnasium as gym
-
-    import aigc.envs  # noqa: F401  (registers the text environment)
-
-    scorer = BatchCountingScorer()
+    scorer = CountingScorer()
     result = evaluate(
         agent("random"),
         make_challenge("aigc/TextGen-v0", episodes=8, success=None),
