@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aigc.submissions.evaluator import evaluate
-from aigc.submissions.package import compile_package, open_package
+from aigc.submissions.package import COMPILE_AHEAD_BYTES, compile_package, open_package
 
 from .conftest import agent, make_challenge
 
@@ -31,9 +31,25 @@ def test_compiling_imports_nothing(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "agent.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     (folder / "broken.py").write_text("def (:\n")
-    assert compile_package(folder) is False  # broken.py does not compile; the rest does
+    # at_least=0: compiled however small the sources are
+    assert compile_package(folder, at_least=0) is False  # broken.py does not compile
     assert not marker.exists()
     assert list((folder / "__pycache__").glob("agent.cpython-*.pyc"))
+
+
+def test_small_sources_are_left_to_the_runtime_and_large_ones_compiled(tmp_path: Path) -> None:
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "agent.py").write_text("class Agent:\n    pass\n")
+    assert compile_package(folder)  # nothing to do: the runtime compiles it as fast
+    assert not (folder / "__pycache__").exists()
+    library = folder / "lib"
+    library.mkdir()
+    line = "VALUE = 1  # vendored code\n"
+    (library / "big.py").write_text(line * (COMPILE_AHEAD_BYTES // len(line) + 1))
+    assert compile_package(folder)
+    assert list((folder / "__pycache__").glob("agent.cpython-*.pyc"))
+    assert list((library / "__pycache__").glob("big.cpython-*.pyc"))
 
 
 @pytest.mark.slow
@@ -45,7 +61,7 @@ def test_the_sandbox_uses_the_bytecode_compiled_beside_the_package(
     for compiled in (False, True):
         with open_package(archive) as folder:
             if compiled:
-                assert compile_package(folder)
+                assert compile_package(folder, at_least=0)
             result = evaluate(folder, make_challenge(episodes=1), sandbox=docker_sandbox)
         assert result.failure is not None
         counts[compiled] = result.failure.message.partition("compiled at start: ")[2]
