@@ -18,7 +18,10 @@ package's own modes) and then links the evaluation's listening socket into its s
 folder: the runtime connects and from there runs as a cold one does. The container is
 never used again: once its evaluation has its logs, the pool's thread removes it (off the
 evaluation's path, so the result is recorded meanwhile; cold containers of a sandbox with a
-pool go the same way) and starts a new one. A
+pool go the same way) and starts a new one. A claim that leaves none of its limits waiting
+has a new one started at once; otherwise the containers serving evaluations count towards
+``size`` until they end, so that starting the next container (the engine's work, at full
+weight) does not take CPU from the evaluation that claimed. A
 container that died while it waited is removed and replaced, never handed out; limits
 whose containers keep dying while they wait (too little memory for the imports, say) are
 no longer kept warm and start cold.
@@ -137,6 +140,7 @@ class WarmPool:
         self.deaths: dict[PoolKey, int] = {}
         self.retiring: list[_Idle] = []  # of limits no longer kept warm
         self.starting: set[str] = set()  # created, not yet waiting
+        self.serving: dict[str, PoolKey] = {}  # claimed, their evaluations not yet ended
         self.closed = False
         self.thread = threading.Thread(
             target=self._fill_forever, name="aigc-warm-pool", daemon=True
@@ -161,7 +165,9 @@ class WarmPool:
                 self._want(key)
                 waiting = self.idle.get(key)
                 entry = waiting.popleft() if waiting else None
-                self.lock.notify_all()  # the pool starts the next one now
+                if entry is not None:
+                    self.serving[entry[0]] = key  # counted as the pool's until it ends
+                self.lock.notify_all()  # the pool starts the next one if it needs to
             if entry is None:
                 log.info("no warm container of %s waits: the agent starts cold", key)
                 return None
@@ -180,6 +186,8 @@ class WarmPool:
                     self.deaths[key] = 0
                 log.info("an agent starts in warm container %.12s", container_id)
                 return warm
+            with self.lock:
+                self.serving.pop(container_id, None)
             warm.discard()  # died while it waited: never handed out
             self._died(key)
 
@@ -187,6 +195,7 @@ class WarmPool:
         """Have the pool's thread remove a container whose evaluation ended, and its folders
         (before it starts the next one); False if the pool is closed: remove it yourself."""
         with self.lock:
+            self.serving.pop(container_id, None)
             if self.closed:
                 return False
             self.retiring.append((container_id, folders))
@@ -234,9 +243,14 @@ class WarmPool:
             self.retiring.extend(self.idle.pop(dropped, ()))
 
     def _short(self) -> PoolKey | None:
-        """The most recently claimed limits that lack a container, if any."""
+        """The most recently claimed limits that lack a container, if any: none waits, or
+        fewer than ``size`` wait or serve."""
         for key in reversed(self.wanted):
-            if self.deaths.get(key, 0) < MAX_IDLE_DEATHS and len(self.idle[key]) < self.size:
+            if self.deaths.get(key, 0) >= MAX_IDLE_DEATHS:
+                continue
+            waiting = len(self.idle[key])
+            serving = sum(1 for served in self.serving.values() if served == key)
+            if waiting == 0 or waiting + serving < self.size:
                 return key
         return None
 

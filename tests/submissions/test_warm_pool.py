@@ -334,3 +334,50 @@ def test_a_challenge_s_own_image_gets_a_pool_of_its_own(pooled, docker_sandbox):
     finally:
         challenge_sandbox.pool.close()  # type: ignore[union-attr]
         docker_sandbox.client.images.remove(own, noprune=True)
+
+
+def test_a_serving_container_counts_towards_the_pool_until_its_evaluation_ends(docker_sandbox):
+    """With one container still waiting, the next starts once the claimed evaluation ends,
+    not beside it; a claim that leaves none waiting has the next started at once."""
+    sandbox = DockerSandbox(image=docker_sandbox.image, client=docker_sandbox.client, pool_size=2)
+    pool = sandbox.pool
+    assert pool is not None
+    key = default_key(sandbox)
+    try:
+        pool.want(key)
+        torch = default_key(sandbox, "torch")  # kept warm too, beside the plain ones
+
+        def settled() -> set[str]:
+            full = len(pool.ready(key, 1)) == 2 and len(pool.ready(torch, 1)) == 2
+            held = pool.held_ids()
+            return held if full and held == pool.waiting_ids() else set()
+
+        held = wait_for(settled, 240, "two waiting of each kind and none starting")
+        first = pool.claim(key, sandbox.client)
+        assert first is not None
+        # The filling thread has been told of the claim; it starts none while one waits.
+        for _ in range(15):
+            assert pool.held_ids() == held - {first.container.id}
+            time.sleep(0.2)
+        second = pool.claim(key, sandbox.client)
+        assert second is not None
+        # None waits now: the next one starts although two evaluations are being served.
+        wait_for(lambda: pool.ready(key, 1), 120, "a container after the second claim")
+        assert pool.retire(str(first.container.id), first.folders)
+        assert pool.retire(str(second.container.id), second.folders)
+        # Both evaluations ended: the pool fills up to its size again.
+        wait_for(lambda: len(pool.ready(key, 1)) == 2, 120, "the pool full again")
+        held |= pool.held_ids()
+        wait_for(
+            lambda: (
+                not {first.container.id, second.container.id}
+                & set(pool_containers(sandbox.client, sandbox.owner))
+            ),
+            60,
+            "the served containers removed",
+        )
+    finally:
+        pool.close()
+    # The module's other pool has the same owner: only this pool's containers must be gone.
+    left = held & set(pool_containers(sandbox.client, sandbox.owner))
+    assert not left, "the pool left containers"
