@@ -37,6 +37,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -127,8 +128,11 @@ class Platform:
         reply.raise_for_status()
         return int(reply.json()["id"])
 
+    def submission(self, submission_id: int) -> dict:
+        return dict(self.http.get(f"{self.url}/api/v1/submissions/{submission_id}").json())
+
     def status(self, submission_id: int) -> str:
-        return str(self.http.get(f"{self.url}/api/v1/submissions/{submission_id}").json()["status"])
+        return str(self.submission(submission_id)["status"])
 
     def stop(self) -> None:
         for process in self.processes:
@@ -210,6 +214,34 @@ def wait_finished(running: Platform, ids: list[int], poll: float = 0.05) -> dict
     return done
 
 
+def stages(record: dict, uploading: tuple[float, float], seen: float) -> dict[str, float]:
+    """Where one submission's latency went, from the platform's own times and this side's.
+
+    ``uploading`` is when the upload was sent and when its answer came (``time.time()``),
+    ``seen`` when the poll found it finished; the server's times are on the same clock.
+    """
+    created, started, finished = (
+        datetime.fromisoformat(record[key]).timestamp()
+        for key in ("created_at", "started_at", "finished_at")
+    )
+    result = record["result"]
+    return {
+        "upload": uploading[1] - uploading[0],
+        "queued": started - created,
+        "agent_start": result["startup_time"],
+        "episodes": result["wall_time"] - result["startup_time"],
+        "around_evaluation": finished - started - result["wall_time"],
+        "seen": seen - finished,
+    }
+
+
+def busy_cpu_seconds() -> float:
+    """The machine's CPU time spent on anything but idling and waiting, all cores (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(kind: str, agent: str, pool_size: int, runs: int, queued: int) -> dict:
     data = package(agent)
     with (
@@ -217,30 +249,41 @@ def measure(kind: str, agent: str, pool_size: int, runs: int, queued: int) -> di
         platform(kind, Path(tmp), pool_size) as running,
     ):
         wait_finished(running, [running.upload(data)])  # warm up: images, imports, caches
-        latencies = []
+        latencies, parts = [], []
         for _ in range(runs):
             # One at a time, as a participant who waits for each score: the pool has had
             # the time to start the next container.
             time.sleep(PAUSE)
-            start = time.perf_counter()
+            start, sent = time.perf_counter(), time.time()
             submission_id = running.upload(data)
-            latencies.append(wait_finished(running, [submission_id])[submission_id] - start)
-        start = time.perf_counter()
+            answered = time.time()
+            seen = wait_finished(running, [submission_id])[submission_id]
+            latencies.append(seen - start)
+            seen_at = sent + (seen - start)
+            parts.append(stages(running.submission(submission_id), (sent, answered), seen_at))
+        busy, start = busy_cpu_seconds(), time.perf_counter()
         ids = [running.upload(data) for _ in range(queued)]
         uploaded = time.perf_counter() - start
         finished = wait_finished(running, ids, poll=0.2)
         total = max(finished.values()) - start
+        busy = busy_cpu_seconds() - busy
+    cores = os.cpu_count() or 1
     return {
         "latency_s": {
             "median": statistics.median(latencies),
             "p90": sorted(latencies)[max(0, int(0.9 * len(latencies)) - 1)],
             "runs": latencies,
+            "stages_median": {k: statistics.median(p[k] for p in parts) for k in parts[0]},
         },
         "throughput": {
             "submissions": queued,
             "upload_s": uploaded,
             "all_scored_s": total,
             "per_minute": queued / total * 60,
+            # Every core's busy time while the queue drained: near 1 the machine's CPU, not
+            # waiting, bounds the rate, and no reordering of the work can raise it much.
+            "cpu_busy_fraction": busy / (total * cores),
+            "cpu_seconds_per_submission": busy / queued,
         },
     }
 
@@ -279,6 +322,14 @@ def main() -> None:
             a, b = off["throughput"]["per_minute"], on["throughput"]["per_minute"]
             label = f"{kind} {agent} per minute"
             print(f"{label:<36}{a:>10.1f}{b:>10.1f}{a / b:>8.2f}")
+            for key in ("cpu_busy_fraction", "cpu_seconds_per_submission"):
+                a, b = off["throughput"][key], on["throughput"][key]
+                print(f"{kind + ' ' + agent + ' ' + key.replace('_', ' '):<36}{a:>10.3f}{b:>10.3f}")
+            for stage in off["latency_s"]["stages_median"]:
+                a = off["latency_s"]["stages_median"][stage]
+                b = on["latency_s"]["stages_median"][stage]
+                label = f"{kind} {agent} latency: {stage.replace('_', ' ')} (s)"
+                print(f"{label:<36}{a:>10.3f}{b:>10.3f}")
     write_results(
         RESULTS, {"benchmark": "platform_latency", "pool_size": args.pool_size, **results}
     )
