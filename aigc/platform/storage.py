@@ -63,8 +63,8 @@ class PackageStore:
 
     @contextmanager
     def unpacked(self, sha256: str) -> Iterator[Path]:
-        """Yield the package folder of a stored archive, extracted afresh and byte-compiled
-        (:func:`compile_package`), removed after."""
+        """Yield the package folder of a stored archive, extracted afresh and, unless its
+        Python is small, byte-compiled (:func:`compile_package`), removed after."""
         with open_package(self.path(sha256), self.limits) as folder:
             compile_package(folder)
             yield folder
