@@ -383,8 +383,7 @@ class DockerSandbox(Sandbox):
                 try:
                     warm.hand_over(package_dir, socket_dir)
                 except OSError:  # e.g. the socket folder on another filesystem: start cold
-                    if not self.pool.retire(str(warm.container.id), warm.folders):
-                        warm.discard()
+                    warm.discard()
                 else:
                     return DockerProcess(
                         warm.container, memory, self.caps.stop_grace, warm.folders, self.pool

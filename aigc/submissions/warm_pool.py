@@ -79,6 +79,7 @@ class WarmContainer:
     container: Container
     package_dir: Path
     socket_dir: Path
+    pool: WarmPool | None = None  # the pool it came from, which counts it until it goes
 
     @property
     def folders(self) -> tuple[Path, Path]:
@@ -92,7 +93,9 @@ class WarmContainer:
         os.link(socket_dir / SOCKET_NAME, self.socket_dir / SOCKET_NAME)
 
     def discard(self) -> None:
-        """Remove the container and its folders."""
+        """Remove the container and its folders now; its pool no longer counts it."""
+        if self.pool is not None:
+            self.pool.forget(str(self.container.id))
         with contextlib.suppress(docker.errors.APIError):
             self.container.remove(force=True, v=True)
         for folder in self.folders:
@@ -173,7 +176,8 @@ class WarmPool:
                 return None
             container_id, folders = entry
             model = client.containers.prepare_model({"Id": container_id})
-            warm = WarmContainer(model, *folders)
+            package_dir, socket_dir = folders
+            warm = WarmContainer(model, package_dir, socket_dir, self)
             try:
                 warm.container.reload()
                 running = warm.container.status == "running"
@@ -186,21 +190,25 @@ class WarmPool:
                     self.deaths[key] = 0
                 log.info("an agent starts in warm container %.12s", container_id)
                 return warm
-            with self.lock:
-                self.serving.pop(container_id, None)
             warm.discard()  # died while it waited: never handed out
             self._died(key)
 
     def retire(self, container_id: str, folders: tuple[Path, ...]) -> bool:
         """Have the pool's thread remove a container whose evaluation ended, and its folders
         (before it starts the next one); False if the pool is closed: remove it yourself."""
+        self.forget(container_id)
         with self.lock:
-            self.serving.pop(container_id, None)
             if self.closed:
                 return False
             self.retiring.append((container_id, folders))
             self.lock.notify_all()
             return True
+
+    def forget(self, container_id: str) -> None:
+        """Stop counting a claimed container as serving: its evaluation has ended."""
+        with self.lock:
+            if self.serving.pop(container_id, None) is not None:
+                self.lock.notify_all()  # the pool may now start the next one
 
     def close(self) -> None:
         """Stop filling and remove every waiting container."""
