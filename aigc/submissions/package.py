@@ -17,6 +17,7 @@ import difflib
 import importlib
 import os
 import re
+import stat
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -257,11 +258,11 @@ def _python_bytes(folder: Path, enough: int) -> int:
     """The size of the Python sources in ``folder``, counted until it reaches ``enough``."""
     total = 0
     for path in folder.rglob("*.py"):
+        with contextlib.suppress(OSError):
+            info = path.lstat()  # a link is not followed
+            total += info.st_size if stat.S_ISREG(info.st_mode) else 0
         if total >= enough:
             break
-        with contextlib.suppress(OSError):
-            if path.is_file() and not path.is_symlink():
-                total += path.stat().st_size
     return total
 
 
