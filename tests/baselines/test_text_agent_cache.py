@@ -7,6 +7,7 @@ seed, see the same batches and must sample the same token for every row of every
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -111,6 +112,19 @@ def test_the_cached_agent_samples_the_recomputing_agent_s_tokens(
     assert len(cached.kept) <= 2 * len(envs) and cached.cache.slots <= 4 * len(envs)
 
 
+def test_draws_made_ahead_sample_what_torch_multinomial_samples(packages: dict[str, Path]) -> None:
+    env = gym.make("aigc/TextGen-v0", scorer="gold")
+    agent = load(packages["cached"], env)
+    seed = json.loads((packages["cached"] / "settings.json").read_text())["seed"]
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.Generator().manual_seed(7)
+    # Smaller and larger than the batch before: drawn ahead, left over and drawn at once.
+    for rows in (3, 5, 5, 2, 1, 7, 64, 8):
+        probabilities = torch.softmax(3 * torch.randn(rows, 4096, generator=logits), dim=-1)
+        expected = torch.multinomial(probabilities, 1, generator=generator)[:, 0]
+        assert agent.sample(probabilities).tolist() == expected.tolist()
+
+
 def test_observations_that_do_not_continue_a_kept_sequence_are_read_whole(
     packages: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -124,6 +138,13 @@ def test_observations_that_do_not_continue_a_kept_sequence_are_read_whole(
     monkeypatch.setattr(torch, "multinomial", recording)
     env = gym.make("aigc/TextGen-v0", scorer="gold")
     cached, recomputing = load(packages["cached"], env), load(packages["recomputing"], env)
+    sample = cached.sample
+
+    def recording_sample(probabilities: torch.Tensor) -> np.ndarray:
+        drawn.append(probabilities)
+        return sample(probabilities)
+
+    cached.sample = recording_sample
     whole = count_whole_reads(cached)
     a, b, c = (env.reset(seed=seed)[0] for seed in (1, 2, 3))
 

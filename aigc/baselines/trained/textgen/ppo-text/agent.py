@@ -7,6 +7,12 @@ reads the environment's observation (``tokens``, ``length``), runs the model ove
 ``<|endoftext|>`` and the tokens so far, and samples the next token with a generator of its
 own, seeded once, so an evaluation repeats exactly.
 
+Sampling a token draws one exponential number per vocabulary entry (``torch.multinomial``
+picks the argmax of the probabilities divided by them): the agent draws the next batch's
+numbers on a thread of its own while it waits for that batch, from the same generator in
+the same order, and picks the same argmax, so the tokens are those ``torch.multinomial``
+samples.
+
 The model's keys and values of every sequence it has read are kept, keyed by the tokens of
 that sequence: an observation that continues a kept sequence by one token costs the model
 one position, any other (a new episode, a sequence it has dropped) is read whole. A row's
@@ -18,6 +24,7 @@ of reading every sequence whole.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -46,7 +53,9 @@ class Agent:
         weights["head.weight"] = weights["tok_emb.weight"]  # tied, so stored once
         self.model.load_state_dict({k: v.float() for k, v in weights.items()})
         self.model.eval()
-        self.generator = torch.Generator().manual_seed(int(settings["seed"]))
+        self.draws = ExponentialDraws(
+            torch.Generator().manual_seed(int(settings["seed"])), config.vocab_size
+        )
         # <|endoftext|> and the longest observation, or as much as the model reads.
         width = int(np.prod(observation_space["tokens"].shape))  # type: ignore[index]
         self.cache = SlotCache(config, 0, min(config.block_size, width + 1))
@@ -112,8 +121,14 @@ class Agent:
         for row, slot in whole + continued:
             self._keep(read[row], slot)
         self._drop_stale()
-        probabilities = torch.softmax(logits / self.temperature, dim=-1)
-        return torch.multinomial(probabilities, 1, generator=self.generator)[:, 0].numpy()
+        return self.sample(torch.softmax(logits / self.temperature, dim=-1))
+
+    def sample(self, probabilities: torch.Tensor) -> np.ndarray:
+        """Return a token of each row's distribution: ``torch.multinomial(probabilities, 1,
+        generator)``, its draws made ahead."""
+        sampled = (probabilities / self.draws.take(len(probabilities))).argmax(dim=-1).numpy()
+        self.draws.ahead(len(sampled))  # the next batch is most often as large
+        return sampled
 
     def _take_slot(self) -> int:
         if not self.free:
@@ -132,3 +147,37 @@ class Agent:
         stale = [s for s, (_, used) in self.kept.items() if used <= self.batches - STALE_BATCHES]
         for sequence in stale:
             self.free.append(self.kept.pop(sequence)[0])
+
+
+class ExponentialDraws:
+    """Exp(1) draws from one generator, handed out in the order they are drawn; the draws
+    for a batch are made ahead, on a thread, while the agent waits for it.
+
+    The generator's draws are one stream (a tensor of n rows takes the next n rows of it), so
+    the rows handed out are those one ``exponential_`` call per batch would have drawn.
+    """
+
+    def __init__(self, generator: torch.Generator, width: int) -> None:
+        self.generator = generator
+        self.width = width
+        self.drawn = torch.empty(0, width)
+        self.pending: Future[torch.Tensor] | None = None
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="draws")
+
+    def take(self, rows: int) -> torch.Tensor:
+        """Return the next ``rows`` rows of draws."""
+        if self.pending is not None:
+            self.drawn = torch.cat([self.drawn, self.pending.result()])
+            self.pending = None
+        if len(self.drawn) < rows:
+            self.drawn = torch.cat([self.drawn, self._draw(rows - len(self.drawn))])
+        taken, self.drawn = self.drawn[:rows], self.drawn[rows:]
+        return taken
+
+    def ahead(self, rows: int) -> None:
+        """Start drawing ``rows`` more rows on the thread, unless as many are drawn."""
+        if self.pending is None and len(self.drawn) < rows:
+            self.pending = self.thread.submit(self._draw, rows - len(self.drawn))
+
+    def _draw(self, rows: int) -> torch.Tensor:
+        return torch.empty(rows, self.width).exponential_(generator=self.generator)
