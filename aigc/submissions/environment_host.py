@@ -437,6 +437,28 @@ def step_all(
     return [env.step(action) for env, action in zip(envs, actions, strict=True)]
 
 
+Scores = Callable[[], dict[int, tuple[float, dict[str, Any]]]]
+"""Scores the episodes that a step ended: their rewards and infos by row."""
+
+
+def step_all_then_score(
+    envs: Sequence[gym.Env], actions: Sequence[Any]
+) -> tuple[list[tuple[Any, Any, bool, bool, dict[str, Any]]], Scores | None]:
+    """Step as :func:`step_all` does; where the environments' class has a
+    ``step_batch_then_score`` (the text environment), leave the scoring of the episodes that
+    end to the function returned (see ``aigc.envs.textgen.env.step_batch_then_score``), else
+    return None for it."""
+    if envs:
+        kind = type(envs[0].unwrapped)
+        later = getattr(kind, "step_batch_then_score", None)
+        if later is not None:
+            inner = [_passed_through(env) for env in envs]
+            if all(type(env) is kind for env in inner):  # None where a wrapper would act
+                stepped, scores = later(inner, actions)
+                return list(stepped), scores
+    return step_all(envs, actions), None
+
+
 def _passed_through(env: gym.Env) -> gym.Env | None:
     """The environment inside ``env`` if its wrappers would only pass a step on to it (those
     of ``gymnasium.make`` once they have checked a first step), else None."""

@@ -36,7 +36,7 @@ from aigc.submissions.environment_host import (
     EnvironmentFailed,
     RemoteEnv,
     direct_step,
-    step_all,
+    step_all_then_score,
 )
 from aigc.submissions.metrics import compute_metrics, episode_success, info_values
 from aigc.submissions.owners import make_temp_folder
@@ -253,10 +253,17 @@ class _Run:
         while in_flight:
             check(self.cancel)
             group = self.current = in_flight.popleft()
-            self._collect(group, action_space)
-            if group:
-                self._request(group, observation_space, in_flight)
-                in_flight.append(group)
+            ended = self._collect(group, action_space)
+            try:
+                if group:
+                    self._request(group, observation_space, in_flight)
+                    in_flight.append(group)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the agent's failure is the one told
+                    ended()
+                raise
+            # Scored once the agent has the group's next observations to compute on.
+            ended()
 
     def shutdown(self) -> None:
         ends = time.monotonic() + CLOSE_WAIT
@@ -308,8 +315,10 @@ class _Run:
         waiting = len(group) + sum(len(g) for g in ahead)
         self._send({"type": "act", "observations": batch}, *self._limit(group, waiting, True))
 
-    def _collect(self, group: list[_Episode], action_space: gym.Space) -> None:
-        """Receive a group's actions, step its environments, refill it with new episodes."""
+    def _collect(self, group: list[_Episode], action_space: gym.Space) -> Callable[[], None]:
+        """Receive a group's actions, step its environments, refill it with new episodes;
+        return what finishes the episodes that ended (the text environment scores them
+        then)."""
         n = len(group)
         reply = self._receive(*self._limit(group, n))
         if self.result.startup_time is None:
@@ -326,9 +335,14 @@ class _Run:
             raise AgentFailed(r.PROTOCOL_ERROR, f"the agent broke the protocol: {exc}") from None
         # Plain environments step here one by one, within this loop (the evaluator's time
         # goes to this loop); see execute for those that step together.
-        stepped = step_all([e.env for e in group], actions) if self.step_together else None
+        stepped, scores = (
+            step_all_then_score([e.env for e in group], actions)
+            if self.step_together
+            else (None, None)
+        )
         record_steps = self.record_steps
         refilled = []
+        ended: list[tuple[int, _Episode, bool, bool, dict]] = []
         for i, episode in enumerate(group):
             action = actions[i]
             observation, reward, terminated, truncated, info = (
@@ -343,7 +357,7 @@ class _Run:
             episode.total_return += float(reward)
             episode.length += 1
             if terminated or truncated:
-                self._finish(episode, terminated, truncated, info)
+                ended.append((i, episode, terminated, truncated, info))
                 next_episode = self._begin(episode.env)
                 if next_episode is not None:
                     refilled.append(next_episode)
@@ -351,6 +365,16 @@ class _Run:
                 refilled.append(episode)
         self.result.steps += n
         group[:] = refilled
+
+        def finish() -> None:
+            scored = scores() if scores is not None else {}
+            for i, episode, terminated, truncated, info in ended:
+                if i in scored:  # its reward was left out of the step's
+                    reward, info = scored[i]
+                    episode.total_return += float(reward)
+                self._finish(episode, terminated, truncated, info)
+
+        return finish
 
     def _finish(self, episode: _Episode, terminated: bool, truncated: bool, info: dict) -> None:
         metrics = self.challenge.metrics

@@ -233,6 +233,32 @@ def test_batched_steps_score_as_one_episode_at_a_time(monkeypatch: pytest.Monkey
         assert {k: b_info[k] for k in exact} == exact
 
 
+def test_scoring_later_gives_what_step_batch_gives_after_the_environments_reset() -> None:
+    kwargs = {"max_new_tokens": 4, "reference_lm": "default"}
+    now_envs = [TextGenEnv(**kwargs) for _ in range(3)]  # type: ignore[arg-type]
+    later_envs = [TextGenEnv(**kwargs) for _ in range(3)]  # type: ignore[arg-type]
+    plays = [[7, END_OF_TEXT_ID], [9, 11, 13, 15], [21, 23]]  # ends, its budget, neither
+    for envs in (now_envs, later_envs):
+        for seed, env in enumerate(envs):
+            env.reset(seed=seed)
+    for step in range(2):
+        now = TextGenEnv.step_batch(now_envs, [p[step] for p in plays])
+        stepped, score = TextGenEnv.step_batch_then_score(later_envs, [p[step] for p in plays])
+    assert [r[2] for r in now] == [r[2] for r in stepped] == [True, False, False]
+    assert stepped[0][1] == 0.0 and stepped[0][4] == {}  # left to the scoring
+    later_envs[0].reset(seed=99)  # the next episode starts before the last one is scored
+    for step in (2, 3):
+        now += TextGenEnv.step_batch(now_envs[1:2], [plays[1][step]])
+        _, more_score = TextGenEnv.step_batch_then_score(later_envs[1:2], [plays[1][step]])
+    scored = {**score(), **{1: more_score()[0]}}
+    assert scored.keys() == {0, 1}
+    for row, (reward, info) in ((0, scored[0]), (1, scored[1])):
+        expected = now[0] if row == 0 else now[-1]
+        assert reward == expected[1] and info == expected[4]
+        assert info["completion_tokens"] == len(plays[row][: 2 if row == 0 else 4])
+    assert scored[1][1]["ended_by"] == "max_new_tokens"
+
+
 def test_batched_steps_check_every_action_before_any_step() -> None:
     envs = [TextGenEnv(max_new_tokens=4, scorer="gold") for _ in range(2)]
     for env in envs:

@@ -418,3 +418,53 @@ def test_text_episodes_that_end_together_are_scored_in_one_batch():
     )
     assert result.failure is None, result.failure
     assert sum(scorer.calls) == 8 and max(scorer.calls) > 1, scorer.calls
+
+
+def test_text_episodes_are_scored_after_the_agent_has_its_next_observations(monkeypatch):
+    events: list[str] = []
+    queued: list[str] = []
+    queue, flush = Connection.queue, Connection.flush
+
+    def queueing(self: Connection, message: dict) -> None:
+        queued.append(message["type"])
+        queue(self, message)
+
+    def flushing(self: Connection, *args: object) -> None:
+        flush(self, *args)  # type: ignore[arg-type]
+        if "act" in queued:
+            events.append("sent")
+        queued.clear()
+
+    recv = Connection.recv
+
+    def receiving(self: Connection, *args: object) -> dict:
+        message = recv(self, *args)  # type: ignore[arg-type]
+        events.append("received")
+        return message
+
+    monkeypatch.setattr(Connection, "queue", queueing)
+    monkeypatch.setattr(Connection, "flush", flushing)
+    monkeypatch.setattr(Connection, "recv", receiving)
+
+    class Scorer(CountingScorer):
+        def score_batch(self, prompts: list[str], completions: list[str]) -> list[float]:
+            events.append("score")
+            return super().score_batch(prompts, completions)
+
+    scorer = Scorer()
+    result = evaluate(
+        agent("random"),
+        make_challenge("aigc/TextGen-v0", episodes=24, success=None),
+        make_env=lambda: gym.make("aigc/TextGen-v0", max_new_tokens=3, scorer=scorer),
+        parallel=4,
+    )
+    assert result.failure is None, result.failure
+    assert sum(scorer.calls) == 24 and len(result.episodes) == 24
+    assert [e.total_return for e in result.episodes] == [
+        float(len(e.completion or "")) for e in result.episodes
+    ]
+    # Each group's next observations go out before the episodes it ended are scored; only
+    # once no episode is left to start does a score come with no request before it.
+    last_sent = len(events) - 1 - events[::-1].index("sent")
+    scores = [i for i, event in enumerate(events) if event == "score" and i < last_sent]
+    assert scores and all(events[i - 1] in ("sent", "score") for i in scores), " ".join(events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import sys
@@ -239,6 +240,13 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
         """Step several environments at once: see :func:`step_batch`."""
         return step_batch(envs, actions)
 
+    @staticmethod
+    def step_batch_then_score(
+        envs: Sequence[TextGenEnv], actions: Sequence[int | np.integer]
+    ) -> tuple[list[StepResult], Callable[[], dict[int, tuple[float, dict[str, Any]]]]]:
+        """Step several environments at once, scoring later: see :func:`step_batch_then_score`."""
+        return step_batch_then_score(envs, actions)
+
     def _append(self, action: int | np.integer) -> str | None:
         """Append one token (checked by the caller); return why the completion ends with it,
         or None."""
@@ -254,28 +262,6 @@ class TextGenEnv(gym.Env[dict[str, Any], np.int64]):
         self._done = True
         ended = self._generated[-1] == END_OF_TEXT_ID
         self._completion = self.tokenizer.decode(self._generated[:-1] if ended else self._generated)
-
-    def _metrics(self, reward: float, ended_by: str, nll: float | None) -> dict[str, Any]:
-        if not math.isfinite(reward):
-            raise ValueError(
-                f"the scorer returned {reward} for a completion: it must return a finite float"
-            )
-        gold = self.gold_judge.score(self._prompt, self._completion)
-        info: dict[str, Any] = {
-            "prompt": self._prompt,
-            "completion": self._completion,
-            "ended_by": ended_by,
-            "completion_tokens": len(self._generated),
-            "score": reward,
-            "gold": gold.gold,
-            "gold_sentiment": gold.sentiment,
-            "gold_fluency": gold.fluency,
-            "distinct_1": distinct_n(self._completion, 1),
-            "distinct_2": distinct_n(self._completion, 2),
-        }
-        if nll is not None:
-            info["nll"] = nll
-        return info
 
     def render(self) -> str | None:  # type: ignore[override]  # ansi frames are text
         """Return the prompt and the completion so far as text (``render_mode="ansi"``)."""
@@ -296,6 +282,24 @@ def step_batch(envs: Sequence[TextGenEnv], actions: Sequence[int | np.integer]) 
     method and a reference model with an ``nll_batch`` method (the shipped ones) score the
     completions in one call; others are called once per completion.
     """
+    results, score = step_batch_then_score(envs, actions)
+    for row, (reward, info) in score().items():
+        observation, _, terminated, truncated, _ = results[row]
+        results[row] = (observation, reward, terminated, truncated, info)
+    return results
+
+
+def step_batch_then_score(
+    envs: Sequence[TextGenEnv], actions: Sequence[int | np.integer]
+) -> tuple[list[StepResult], Callable[[], dict[int, tuple[float, dict[str, Any]]]]]:
+    """Step as :func:`step_batch` does, but leave the scoring of the completions that end to
+    the function returned.
+
+    The results give each completion that ends a reward of 0 and an empty info; the function
+    returns their rewards and infos by row, as :func:`step_batch` gives them. What it scores
+    is taken at the step, so an environment may be reset before it is called: an evaluator
+    sends the agent its next observations first and scores while the agent computes.
+    """
     if len(envs) != len(actions):
         raise ValueError(f"{len(envs)} environments and {len(actions)} actions: give one each")
     for env, action in zip(envs, actions, strict=True):
@@ -306,32 +310,71 @@ def step_batch(envs: Sequence[TextGenEnv], actions: Sequence[int | np.integer]) 
                 f"action {action!r} is not a token id: give an int in [0, {env.vocab_size})"
             )
     ended_by = [env._append(action) for env, action in zip(envs, actions, strict=True)]
-    ending = [env for env, why in zip(envs, ended_by, strict=True) if why is not None]
-    for env in ending:
-        env._end()
-    with _one_thread():
-        rewards = _batched(
-            ending,
-            lambda env: env.scorer,
-            "score_batch",
-            lambda env: (env._prompt, env._completion),
-        )
-        nlls = _batched(
-            ending,
-            lambda env: env.reference_lm,
-            "nll_batch",
-            lambda env: (env._prompt_tokens, env._generated),
-        )
     results: list[StepResult] = []
-    for env, why in zip(envs, ended_by, strict=True):
-        if why is None:
-            results.append((env._observation(), 0.0, False, False, {}))
-            continue
-        reward = rewards[id(env)]
-        assert reward is not None
-        info = env._metrics(reward, why, nlls[id(env)])
-        results.append((env._observation(), reward, True, False, info))
-    return results
+    ended: dict[int, _Ended] = {}
+    for row, (env, why) in enumerate(zip(envs, ended_by, strict=True)):
+        if why is not None:
+            env._end()
+            ended[row] = _Ended(
+                env, env._prompt, env._prompt_tokens, list(env._generated), env._completion, why
+            )
+        results.append((env._observation(), 0.0, why is not None, False, {}))
+
+    def score() -> dict[int, tuple[float, dict[str, Any]]]:
+        ending = list(ended.values())
+        with _one_thread():
+            rewards = _batched(
+                ending, lambda e: e.env.scorer, "score_batch", lambda e: (e.prompt, e.completion)
+            )
+            nlls = _batched(
+                ending,
+                lambda e: e.env.reference_lm,
+                "nll_batch",
+                lambda e: (e.prompt_tokens, e.generated),
+            )
+        scored = {}
+        for row, episode in ended.items():
+            reward = rewards[id(episode)]
+            assert reward is not None
+            scored[row] = (reward, episode.metrics(reward, nlls[id(episode)]))
+        return scored
+
+    return results, score
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ended:
+    """A completion that has ended, as its environment held it at its last step."""
+
+    env: TextGenEnv
+    prompt: str
+    prompt_tokens: list[int]
+    generated: list[int]
+    completion: str
+    ended_by: str
+
+    def metrics(self, reward: float, nll: float | None) -> dict[str, Any]:
+        """The last step's info (see :class:`TextGenEnv`)."""
+        if not math.isfinite(reward):
+            raise ValueError(
+                f"the scorer returned {reward} for a completion: it must return a finite float"
+            )
+        gold = self.env.gold_judge.score(self.prompt, self.completion)
+        info: dict[str, Any] = {
+            "prompt": self.prompt,
+            "completion": self.completion,
+            "ended_by": self.ended_by,
+            "completion_tokens": len(self.generated),
+            "score": reward,
+            "gold": gold.gold,
+            "gold_sentiment": gold.sentiment,
+            "gold_fluency": gold.fluency,
+            "distinct_1": distinct_n(self.completion, 1),
+            "distinct_2": distinct_n(self.completion, 2),
+        }
+        if nll is not None:
+            info["nll"] = nll
+        return info
 
 
 @contextlib.contextmanager
@@ -351,27 +394,30 @@ def _one_thread() -> Iterator[None]:
 
 
 def _batched(
-    envs: Sequence[TextGenEnv],
-    judge_of: Callable[[TextGenEnv], Callable[[Any, Any], float] | None],
+    ended: Sequence[_Ended],
+    judge_of: Callable[[_Ended], Callable[[Any, Any], float] | None],
     batch_method: str,
-    arguments: Callable[[TextGenEnv], tuple[Any, Any]],
+    arguments: Callable[[_Ended], tuple[Any, Any]],
 ) -> dict[int, float | None]:
-    """Call each environment's judge on its arguments, one batch per judge that has
-    ``batch_method``; return the values by ``id(env)`` (None where there is no judge)."""
+    """Call each completion's judge on its arguments, one batch per judge that has
+    ``batch_method``; return the values by ``id`` of the completion (None where there is no
+    judge)."""
     values: dict[int, float | None] = {}
-    groups: dict[int, list[TextGenEnv]] = {}
-    for env in envs:
-        groups.setdefault(id(judge_of(env)), []).append(env)
+    groups: dict[int, list[_Ended]] = {}
+    for episode in ended:
+        groups.setdefault(id(judge_of(episode)), []).append(episode)
     for group in groups.values():
         judge = judge_of(group[0])
         if judge is None:
-            values.update((id(env), None) for env in group)
+            values.update((id(episode), None) for episode in group)
             continue
         batch = getattr(judge, batch_method, None)
-        pairs = [arguments(env) for env in group]
+        pairs = [arguments(episode) for episode in group]
         if batch is None:
             scores = [judge(*pair) for pair in pairs]
         else:
             scores = batch(*zip(*pairs, strict=True))
-        values.update((id(env), float(score)) for env, score in zip(group, scores, strict=True))
+        values.update(
+            (id(episode), float(score)) for episode, score in zip(group, scores, strict=True)
+        )
     return values
