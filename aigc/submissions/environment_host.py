@@ -427,14 +427,27 @@ def step_all(
         if all(isinstance(env, RemoteEnv) and env.host is host for env in envs):
             indices = [env.index for env in envs if isinstance(env, RemoteEnv)]
             return list(host.step_many(indices, actions))
-    elif len(envs) > 1:
-        kind = type(first.unwrapped)
-        step_batch = getattr(kind, "step_batch", None)
+    else:
+        step_batch = _class_batch(envs, "step_batch")
         if step_batch is not None:
-            inner = [_passed_through(env) for env in envs]
-            if all(type(env) is kind for env in inner):  # None where a wrapper would act
-                return list(step_batch(inner, actions))
+            return list(step_batch(actions))
     return [env.step(action) for env, action in zip(envs, actions, strict=True)]
+
+
+def _class_batch(envs: Sequence[gym.Env], method: str) -> Callable[[Sequence[Any]], Any] | None:
+    """The environments' class's ``method(envs, actions)`` on the environments inside their
+    wrappers, as a function of the actions; None for one environment, where the class has no
+    such method, or where a wrapper would act on the step."""
+    if len(envs) < 2:
+        return None
+    kind = type(envs[0].unwrapped)
+    batch = getattr(kind, method, None)
+    if batch is None:
+        return None
+    inner = [_passed_through(env) for env in envs]
+    if not all(type(env) is kind for env in inner):  # None where a wrapper would act
+        return None
+    return lambda actions: batch(inner, actions)
 
 
 Scores = Callable[[], dict[int, tuple[float, dict[str, Any]]]]
@@ -448,15 +461,11 @@ def step_all_then_score(
     ``step_batch_then_score`` (the text environment), leave the scoring of the episodes that
     end to the function returned (see ``aigc.envs.textgen.env.step_batch_then_score``), else
     return None for it."""
-    if envs:
-        kind = type(envs[0].unwrapped)
-        later = getattr(kind, "step_batch_then_score", None)
-        if later is not None:
-            inner = [_passed_through(env) for env in envs]
-            if all(type(env) is kind for env in inner):  # None where a wrapper would act
-                stepped, scores = later(inner, actions)
-                return list(stepped), scores
-    return step_all(envs, actions), None
+    later = _class_batch(envs, "step_batch_then_score")
+    if later is None:
+        return step_all(envs, actions), None
+    stepped, scores = later(actions)
+    return list(stepped), scores
 
 
 def _passed_through(env: gym.Env) -> gym.Env | None:
