@@ -167,10 +167,10 @@ class ExponentialDraws:
     def take(self, rows: int) -> torch.Tensor:
         """Return the next ``rows`` rows of draws."""
         if self.pending is not None:
-            self.drawn = torch.cat([self.drawn, self.pending.result()])
+            self._keep(self.pending.result())
             self.pending = None
         if len(self.drawn) < rows:
-            self.drawn = torch.cat([self.drawn, self._draw(rows - len(self.drawn))])
+            self._keep(self._draw(rows - len(self.drawn)))
         taken, self.drawn = self.drawn[:rows], self.drawn[rows:]
         return taken
 
@@ -178,6 +178,10 @@ class ExponentialDraws:
         """Start drawing ``rows`` more rows on the thread, unless as many are drawn."""
         if self.pending is None and len(self.drawn) < rows:
             self.pending = self.thread.submit(self._draw, rows - len(self.drawn))
+
+    def _keep(self, more: torch.Tensor) -> None:
+        # Most batches use up what was drawn ahead: then no copy is needed.
+        self.drawn = torch.cat([self.drawn, more]) if len(self.drawn) else more
 
     def _draw(self, rows: int) -> torch.Tensor:
         return torch.empty(rows, self.width).exponential_(generator=self.generator)
