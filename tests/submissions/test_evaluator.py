@@ -408,14 +408,19 @@ def test_a_cancel_reaches_an_evaluator_waiting_for_the_agent_to_connect():
         )
 
 
+def evaluate_text(scorer: CountingScorer, episodes: int, parallel: int) -> EvaluationResult:
+    """Evaluate a random agent on 3-token text episodes judged by ``scorer``."""
+    return evaluate(
+        agent("random"),
+        make_challenge("aigc/TextGen-v0", episodes=episodes, success=None),
+        make_env=lambda: gym.make("aigc/TextGen-v0", max_new_tokens=3, scorer=scorer),
+        parallel=parallel,
+    )
+
+
 def test_text_episodes_that_end_together_are_scored_in_one_batch():
     scorer = CountingScorer()
-    result = evaluate(
-        agent("random"),
-        make_challenge("aigc/TextGen-v0", episodes=8, success=None),
-        make_env=lambda: gym.make("aigc/TextGen-v0", max_new_tokens=3, scorer=scorer),
-        parallel=8,
-    )
+    result = evaluate_text(scorer, episodes=8, parallel=8)
     assert result.failure is None, result.failure
     assert sum(scorer.calls) == 8 and max(scorer.calls) > 1, scorer.calls
 
@@ -452,12 +457,7 @@ def test_text_episodes_are_scored_after_the_agent_has_its_next_observations(monk
             return super().score_batch(prompts, completions)
 
     scorer = Scorer()
-    result = evaluate(
-        agent("random"),
-        make_challenge("aigc/TextGen-v0", episodes=24, success=None),
-        make_env=lambda: gym.make("aigc/TextGen-v0", max_new_tokens=3, scorer=scorer),
-        parallel=4,
-    )
+    result = evaluate_text(scorer, episodes=24, parallel=4)
     assert result.failure is None, result.failure
     assert sum(scorer.calls) == 24 and len(result.episodes) == 24
     assert [e.total_return for e in result.episodes] == [
