@@ -10,8 +10,9 @@ each with the warm pool off (``AIGC_POOL_SIZE=0``, every agent in a fresh contai
 on (``--pool-size``, 2 by default), for two agents: a plain CartPole policy (numpy only)
 and a CleanRL-style torch agent (see ``agent_startup.py``).
 
-Latency is upload to stored result (the API reports the submission finished), for a
-20-episode CartPole challenge, one submission at a time. Throughput is 50 submissions
+Latency is upload to stored result (the API reports the submission finished: followed as
+``aigc submit --wait`` follows it, each request answered once the submission changes), for
+a 20-episode CartPole challenge, one submission at a time. Throughput is 50 submissions
 uploaded at once and the time until the last one is scored. Figures go to
 ``benchmarks/results/platform_latency.json``.
 
@@ -128,8 +129,12 @@ class Platform:
         reply.raise_for_status()
         return int(reply.json()["id"])
 
-    def submission(self, submission_id: int) -> dict:
-        return dict(self.http.get(f"{self.url}/api/v1/submissions/{submission_id}").json())
+    def submission(self, submission_id: int, wait: float = 0) -> dict:
+        """The submission; with ``wait``, once it changes (or after that many seconds)."""
+        reply = self.http.get(
+            f"{self.url}/api/v1/submissions/{submission_id}", params={"wait": wait} if wait else {}
+        )
+        return dict(reply.json())
 
     def status(self, submission_id: int) -> str:
         return str(self.submission(submission_id)["status"])
@@ -199,7 +204,18 @@ def platform(kind: str, folder: Path, pool_size: int) -> Iterator[Platform]:
                 connection.execute(sa.text(f'DROP DATABASE "{database}" WITH (FORCE)'))
 
 
-def wait_finished(running: Platform, ids: list[int], poll: float = 0.05) -> dict[int, float]:
+def seen_finished(running: Platform, submission_id: int) -> float:
+    """Follow one submission as ``aigc submit --wait`` does, each request answered once it
+    changes; return when it was seen finished."""
+    while True:
+        status = running.submission(submission_id, wait=10)["status"]
+        if status == "finished":
+            return time.perf_counter()
+        if status in ("failed", "cancelled"):
+            raise RuntimeError(f"submission {submission_id} {status}")
+
+
+def wait_finished(running: Platform, ids: list[int], poll: float = 0.2) -> dict[int, float]:
     """Poll until every submission is finished; return when each was seen finished."""
     done: dict[int, float] = {}
     while len(done) < len(ids):
@@ -248,7 +264,7 @@ def measure(kind: str, agent: str, pool_size: int, runs: int, queued: int) -> di
         tempfile.TemporaryDirectory(prefix=f"aigc-bench-{kind}-") as tmp,
         platform(kind, Path(tmp), pool_size) as running,
     ):
-        wait_finished(running, [running.upload(data)])  # warm up: images, imports, caches
+        seen_finished(running, running.upload(data))  # warm up: images, imports, caches
         latencies, parts = [], []
         for _ in range(runs):
             # One at a time, as a participant who waits for each score: the pool has had
@@ -257,14 +273,14 @@ def measure(kind: str, agent: str, pool_size: int, runs: int, queued: int) -> di
             start, sent = time.perf_counter(), time.time()
             submission_id = running.upload(data)
             answered = time.time()
-            seen = wait_finished(running, [submission_id])[submission_id]
+            seen = seen_finished(running, submission_id)
             latencies.append(seen - start)
             seen_at = sent + (seen - start)
             parts.append(stages(running.submission(submission_id), (sent, answered), seen_at))
         busy, start = busy_cpu_seconds(), time.perf_counter()
         ids = [running.upload(data) for _ in range(queued)]
         uploaded = time.perf_counter() - start
-        finished = wait_finished(running, ids, poll=0.2)
+        finished = wait_finished(running, ids)
         total = max(finished.values()) - start
         busy = busy_cpu_seconds() - busy
     cores = os.cpu_count() or 1

@@ -39,6 +39,7 @@ from aigc.submissions.package import PackageError, open_package, read_manifest
 
 QUOTAS_SHOWN = 5  # challenges whose quotas aigc status shows
 TIMED_OUT = 124  # the exit status of submit --timeout when the time ran out, as timeout(1)
+FOLLOW_WAIT = 10.0  # seconds submit --wait lets the server hold each request for a change
 
 
 def _client(required: bool = True) -> Client:
@@ -318,11 +319,21 @@ def _wait(
     ) as progress:
         task = progress.add_task(submission["status"], total=submission["episodes_total"] or None)
         while submission["status"] not in ENDED:
-            left = 1.0 if deadline is None else deadline - time.monotonic()
+            left = FOLLOW_WAIT if deadline is None else deadline - time.monotonic()
             if left <= 0:
                 break
-            time.sleep(min(1.0, left))
-            submission = _call(client, "GET", f"/submissions/{submission['id']}")
+            # The server answers once the submission changes; one that cannot wait (or an
+            # older one) answers at once, and is then asked again a second later.
+            asked, seen = time.monotonic(), (submission["status"], submission["episodes_done"])
+            submission = _call(
+                client,
+                "GET",
+                f"/submissions/{submission['id']}",
+                params={"wait": f"{min(FOLLOW_WAIT, left):.3f}"},
+            )
+            unchanged = (submission["status"], submission["episodes_done"]) == seen
+            if unchanged and time.monotonic() - asked < 0.5:
+                time.sleep(max(0.0, min(1.0, left - (time.monotonic() - asked))))
             progress.update(
                 task, description=submission["status"], completed=submission["episodes_done"]
             )

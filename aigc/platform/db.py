@@ -15,6 +15,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from aigc.platform import changes
+
 MIGRATIONS = "aigc.platform:migrations"
 # The PostgreSQL advisory lock that start-ups take turns on (any fixed 64-bit number).
 STARTUP_LOCK = 0x41494743_0001
@@ -99,4 +101,6 @@ class Database:
             return MigrationContext.configure(connection).get_current_revision() == head
 
     def dispose(self) -> None:
+        """Close the connections, this process's listener for changes among them."""
+        changes.stop_listening(self.url)
         self.engine.dispose()

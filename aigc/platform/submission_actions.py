@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, object_session
 
 from aigc.platform import challenges
 from aigc.platform.board_cache import bump_board, on_the_board
+from aigc.platform.changes import announce
 from aigc.platform.models import Challenge, Submission, User, now
 from aigc.platform.quotas import QuotaExceeded, check_quota
 from aigc.platform.statuses import ENDED, SubmissionStatus
@@ -151,6 +152,7 @@ def cancel(submission: Submission) -> None:
     if submission.status == SubmissionStatus.QUEUED:
         submission.status = SubmissionStatus.CANCELLED
         submission.finished_at = now()
+        announce(_session(submission), submission.id)
     elif submission.status == SubmissionStatus.RUNNING:
         submission.cancel_requested = True
     else:
@@ -181,6 +183,7 @@ def rerun(submission: Submission) -> None:
     submission.platform_failure = False
     submission.logs = ""
     submission.started_at = submission.finished_at = None
+    announce(_session(submission), submission.id)
     _bump(submission)
 
 
@@ -213,7 +216,11 @@ def disqualify(submission: Submission, reason: str) -> None:
     _bump(submission)
 
 
-def _bump(submission: Submission) -> None:
+def _session(submission: Submission) -> Session:
     session = object_session(submission)
     assert session is not None, "the submission must belong to a session"
-    bump_board(session, challenge_id=submission.challenge_id)
+    return session
+
+
+def _bump(submission: Submission) -> None:
+    bump_board(_session(submission), challenge_id=submission.challenge_id)

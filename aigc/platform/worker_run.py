@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from aigc.leaderboard.ranking import board_figures
 from aigc.platform import challenges
 from aigc.platform.board_cache import bump_board
+from aigc.platform.changes import announce
 from aigc.platform.db import Database
 from aigc.platform.models import LOG_EXCERPT_CHARS, EpisodeRow, Evaluation, Submission, now
 from aigc.platform.settings import Settings
@@ -96,6 +97,7 @@ def claim(db: Database, submission_id: int, lease_seconds: float, worker: str) -
         )
         if done != 1:
             return None
+        announce(session, submission_id)
         attempt = session.scalar(select(Submission.attempts).where(Submission.id == submission_id))
     return Claim(submission_id, token, int(attempt or 0))
 
@@ -118,6 +120,8 @@ def _release(db: Database, claim: Claim, **values: object) -> bool:
     """Change the submission only if our claim still holds; tell whether it did."""
     with db.session() as session:
         done = _update(session, update(Submission).where(_ours(claim)).values(**values))
+        if done == 1:
+            announce(session, claim.submission_id)
         return done == 1
 
 
@@ -147,6 +151,7 @@ class Heartbeat:
         self.interrupted = False  # by the worker shutting down
         self.stopped = threading.Event()
         self.episodes_done = 0
+        self.episodes_stored = 0  # the count the database holds
         self.thread = threading.Thread(target=self._run, name="aigc-heartbeat", daemon=True)
 
     def __enter__(self) -> Heartbeat:
@@ -175,15 +180,16 @@ class Heartbeat:
             if row[0]:
                 self.cancelled = True
                 self.stop.set()
+            done = self.episodes_done
             session.execute(
                 update(Submission)
                 .where(_ours(self.claim))
-                .values(
-                    lease_expires_at=now() + timedelta(seconds=self.lease),
-                    episodes_done=self.episodes_done,
-                )
+                .values(lease_expires_at=now() + timedelta(seconds=self.lease), episodes_done=done)
                 .execution_options(synchronize_session=False)
             )
+            if done != self.episodes_stored:
+                announce(session, self.claim.submission_id)
+                self.episodes_stored = done
 
     def interrupt(self) -> None:
         """Stop the evaluation because this worker is shutting down (it will run again)."""
@@ -411,6 +417,7 @@ def record_result(
         )
         session.add(evaluation)
         bump_board(session, submission_id=held.submission_id)
+        announce(session, held.submission_id)
     return True
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import request, send_file
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.platform import challenges, visibility
+from aigc.platform import challenges, changes, visibility
 from aigc.platform import submission_actions as actions
 from aigc.platform.api.errors import ApiError
 from aigc.platform.api.render import submission_json
@@ -16,7 +17,7 @@ from aigc.platform.api.routes import RouteTable, json_body, json_fields, require
 from aigc.platform.context import platform
 from aigc.platform.models import Submission, User
 from aigc.platform.queue import send
-from aigc.platform.statuses import SubmissionStatus
+from aigc.platform.statuses import ENDED, SubmissionStatus
 from aigc.safe_text import file_name
 
 routes = RouteTable()
@@ -150,15 +151,67 @@ def list_submissions() -> Any:
 @routes.route(
     "/submissions/<id:submission_id>",
     "GET",
-    "Show a submission: status, failure, result",
+    "Show a submission: status, failure, result (?wait=S: once it changes, or after S s)",
     "user",
     response="Submission",
-    errors=(401, 404),
+    errors=(400, 401, 404),
+    parameters=[
+        {
+            "name": "wait",
+            "in": "query",
+            "description": (
+                "Answer once the submission's status or finished episodes change, or it has "
+                "ended, or after this many seconds (a server with many waiting answers at once)"
+            ),
+            "schema": {"type": "number", "minimum": 0, "maximum": changes.MAX_WAIT},
+        }
+    ],
 )
 def show_submission(submission_id: int) -> Any:
-    with platform().db.session() as session:
+    p = platform()
+    seconds = _wait_seconds()
+    with p.db.session() as session:
+        user = require_user(session)
+        submission = _own(session, submission_id, user)
+        full = visibility.sees_everything(submission, user)
+        if seconds == 0 or submission.status in ENDED:
+            return submission_json(submission, user)
+
+    def state() -> tuple[str | None, int | None]:
+        """What this viewer sees change: the status, and the episode count where shown."""
+        with p.db.session() as session:
+            row = session.get(Submission, submission_id)
+            if row is None:  # deleted meanwhile: answered as not found
+                return None, None
+            return row.status, visibility.progress(row, full).episodes_done
+
+    changes.wait_for_change(
+        submission_id,
+        state,
+        lambda seen: seen[0] is None or seen[0] in ENDED,
+        seconds,
+        p.settings.database_url,
+    )
+    with p.db.session() as session:
         user = require_user(session)
         return submission_json(_own(session, submission_id, user), user)
+
+
+def _wait_seconds() -> float:
+    """The request's ``wait``, in seconds: 0 without one."""
+    given = request.args.get("wait")
+    if given is None:
+        return 0.0
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= changes.MAX_WAIT:
+        most = f"{changes.MAX_WAIT:g}"
+        raise ApiError(
+            400, f"wait must be a number of seconds from 0 to {most}, not {given[:20]!r}"
+        )
+    return seconds
 
 
 @routes.route(
