@@ -17,6 +17,7 @@ USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,31}")
 MIN_PASSWORD = 8
 TOKEN_PREFIX = "aigc_"
 DEFAULT_LIFETIME = timedelta(days=30)
+LAST_USED_STEP = timedelta(minutes=1)  # how finely a token's last use is kept
 TOKEN_EXPIRED = "the API token expired: sign in again (aigc login)"
 
 
@@ -113,7 +114,10 @@ def user_for_token(session: Session, token: str) -> User | None:
     moment = now()
     if record.expires_at <= moment:
         raise TokenExpired(TOKEN_EXPIRED)
-    record.last_used_at = moment
+    # Kept to the minute: writing it on every request would make each one a write, which on
+    # SQLite waits its turn behind the workers' writes.
+    if record.last_used_at is None or moment - record.last_used_at >= LAST_USED_STEP:
+        record.last_used_at = moment
     return record.user
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from aigc.platform.db import Database
+from aigc.platform.models import ApiToken
 from aigc.platform.settings import Settings
 from aigc.platform.startup import start
 
@@ -120,6 +121,35 @@ def test_tokens_are_stored_only_as_their_sha256(api: Api, db: Database) -> None:
         assert token[len("aigc_") :] not in " ".join(str(value) for value in row.values())
     hashes = {row["token_hash"]: row["name"] for row in rows}
     assert hashes[hashlib.sha256(token.encode()).hexdigest()] == "laptop"
+
+
+def test_a_token_keeps_its_last_use_to_the_minute_without_a_write_per_request(
+    api: Api, db: Database
+) -> None:
+    """Reading with a token writes its last use once a minute at most: on SQLite a write
+    waits its turn behind the workers' writes."""
+    alice = api.account("alice")
+    digest = hashlib.sha256(alice.token.encode()).hexdigest()
+
+    def last_used() -> datetime | None:
+        with db.session() as session:
+            return session.scalar(
+                sa.select(ApiToken.last_used_at).where(ApiToken.token_hash == digest)
+            )
+
+    assert api.client.get("/api/v1/me", headers=alice.headers).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert api.client.get("/api/v1/me", headers=alice.headers).status_code == 200
+    assert last_used() == first  # within the minute: left as it was
+    with db.session() as session:  # a minute and more ago
+        session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.token_hash == digest)
+            .values(last_used_at=first - timedelta(minutes=2))
+        )
+    assert api.client.get("/api/v1/me", headers=alice.headers).status_code == 200
+    assert last_used() > first - timedelta(minutes=1)
 
 
 # --- teams ------------------------------------------------------------------------------
