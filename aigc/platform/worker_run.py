@@ -17,6 +17,7 @@ import math
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -54,6 +55,7 @@ INTERRUPTED = "interrupted"
 # The challenge's environment failed (the organizer's fault): no quota, not the agent's.
 ENVIRONMENT_ERROR = results.ENVIRONMENT_ERROR
 CANCELLED_CODE = "cancelled"
+PROGRESS_EVERY = 1.0  # seconds: the least time between two stores of the episode count
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +144,8 @@ def _give_up(db: Database, held: Claim, code: str, why: str) -> None:
 
 
 class Heartbeat:
-    """Renews the lease while an evaluation runs, and notices cancellation and lost claims."""
+    """Renews the lease while an evaluation runs, stores how many episodes have ended, and
+    notices cancellation and lost claims."""
 
     def __init__(self, db: Database, claim: Claim, lease_seconds: float):
         self.db, self.claim, self.lease = db, claim, lease_seconds
@@ -150,6 +153,7 @@ class Heartbeat:
         self.cancelled = False  # by a participant or organizer
         self.interrupted = False  # by the worker shutting down
         self.stopped = threading.Event()
+        self.progressed = threading.Event()  # an episode ended since the last beat
         self.episodes_done = 0
         self.episodes_stored = 0  # the count the database holds
         self.thread = threading.Thread(target=self._run, name="aigc-heartbeat", daemon=True)
@@ -160,10 +164,22 @@ class Heartbeat:
 
     def __exit__(self, *exc: object) -> None:
         self.stopped.set()
+        self.progressed.set()  # wakes the thread
         self.thread.join()
 
     def _run(self) -> None:
-        while not self.stopped.wait(self.lease / 4):
+        """Beat every lease/4, and once an episode ends, at most every PROGRESS_EVERY s."""
+        period = self.lease / 4
+        last = time.monotonic()
+        while True:
+            self.progressed.wait(max(0.0, last + period - time.monotonic()))
+            since = time.monotonic() - last
+            if since < PROGRESS_EVERY and self.stopped.wait(PROGRESS_EVERY - since):
+                return
+            if self.stopped.is_set():
+                return
+            self.progressed.clear()
+            last = time.monotonic()
             try:
                 self.beat()
             except Exception:  # the database may blink; the next beat tries again
@@ -198,6 +214,7 @@ class Heartbeat:
 
     def on_episode(self, _episode: EpisodeResult, done: int, _total: int) -> None:
         self.episodes_done = done
+        self.progressed.set()
 
 
 def run_submission(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 
@@ -153,23 +154,31 @@ def test_repeatedly_interrupted_evaluation_fails_as_the_platforms_fault(platform
     assert f"interrupted {platform.settings.max_attempts} times" in row.failure_message
 
 
-def test_cancel_while_running_stops_within_a_round_trip(api, platform):
-    challenge = """
+SLOW_CHALLENGE = """
 id: slow-cartpole
 title: Slow CartPole
 environment: {id: CartPole-v1}
 phases: [{id: dev, episodes: 3, seeds: {first: 0}}]
 limits: {step_timeout: 5s}
 """
+
+
+def slow_submission(api, username: str) -> int:
+    """A submission of the agent that answers in 0.2 s, on a challenge of 3 short episodes."""
     orga = api.organizer()
     created = api.client.post(
         "/api/v1/challenges",
-        data=challenge,
+        data=SLOW_CHALLENGE,
         headers={**orga.headers, "Content-Type": "application/yaml"},
     )
     assert created.status_code == 201, created.json
-    response = api.upload(api.account("dave"), zip_agent("slow"), challenge="slow-cartpole")
-    submission_id = response.json["id"]
+    response = api.upload(api.account(username), zip_agent("slow"), challenge="slow-cartpole")
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def test_cancel_while_running_stops_within_a_round_trip(api, platform):
+    submission_id = slow_submission(api, "dave")
     outcome: list[str] = []
     worker = threading.Thread(target=lambda: outcome.append(run(platform, submission_id)))
     worker.start()
@@ -181,6 +190,32 @@ limits: {step_timeout: 5s}
     row = state(platform.db, submission_id)
     assert row.status == Status.CANCELLED and row.failure_code == ev.CANCELLED_CODE
     assert evaluations(platform.db, submission_id) == 0
+
+
+def test_the_episode_count_is_stored_as_episodes_end_not_only_with_the_lease(api, platform):
+    """With a lease of an hour its renewal comes every 15 minutes: the count that
+    aigc submit --wait and the page show comes once an episode has ended."""
+    submission_id = slow_submission(api, "erin")
+    settings = dataclasses.replace(platform.settings, lease_seconds=3600)
+    outcome: list[str] = []
+
+    def work() -> None:
+        outcome.append(
+            ev.run_submission(platform.db, settings, platform.store, submission_id, LocalSandbox)
+        )
+
+    worker = threading.Thread(target=work)
+    worker.start()
+
+    def counted_while_running() -> bool:
+        row = state(platform.db, submission_id)
+        assert row.status in (Status.QUEUED, Status.RUNNING), "it ended before its count showed"
+        return row.status == Status.RUNNING and row.episodes_done >= 1
+
+    wait_for(counted_while_running, 60, "the first episode's count", every=0.05)
+    worker.join(timeout=120)
+    assert outcome == [ev.DONE]
+    assert state(platform.db, submission_id).episodes_done == 3
 
 
 def test_heartbeat_renews_the_lease(platform, submission_id):
