@@ -109,35 +109,33 @@ def waiting() -> int:
 
 def wait_for_change(
     submission_id: int,
+    seen: State,
     state: Callable[[], State],
-    ended: Callable[[State], bool],
     seconds: float,
     database_url: str | None = None,
-) -> bool:
-    """Wait until ``state()`` differs from its first value or is ``ended``, or ``seconds`` pass.
+) -> None:
+    """Wait until ``state()`` differs from ``seen`` (what the caller read before), or
+    ``seconds`` pass; return at once if too many requests wait.
 
-    ``state`` reads the submission (in a session of its own: nothing is held while this
-    waits). On PostgreSQL, ``database_url`` has this process listen for the other
-    processes' word. Returns False at once, without reading, if too many requests wait.
+    ``state`` reads the submission in a session of its own: nothing is held while this
+    waits. On PostgreSQL, ``database_url`` has this process listen for the other
+    processes' word.
     """
     woken = _waiters.enter(submission_id)
     if woken is None:
-        return False
+        return
     try:
-        seconds = min(seconds, MAX_WAIT)
-        deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + min(seconds, MAX_WAIT)
         if database_url is not None:
             _listen(database_url, min(seconds, LISTEN_START))
-        first = state()  # read after entering: no word can come unheard in between
-        current = first
-        while current == first and not ended(current):
+        # Read once this request waits: a change since ``seen`` was read is found here,
+        # one after it wakes the request.
+        while state() == seen:
             left = deadline - time.monotonic()
             if left <= 0:
-                break
+                return
             woken.wait(min(left, RECHECK))
             woken.clear()
-            current = state()
-        return True
     finally:
         _waiters.leave(submission_id, woken)
 

@@ -173,10 +173,8 @@ class Heartbeat:
         last = time.monotonic()
         while True:
             self.progressed.wait(max(0.0, last + period - time.monotonic()))
-            since = time.monotonic() - last
-            if since < PROGRESS_EVERY and self.stopped.wait(PROGRESS_EVERY - since):
-                return
-            if self.stopped.is_set():
+            # An episode that ended within PROGRESS_EVERY of the last beat waits its turn.
+            if self.stopped.wait(max(0.0, last + PROGRESS_EVERY - time.monotonic())):
                 return
             self.progressed.clear()
             last = time.monotonic()

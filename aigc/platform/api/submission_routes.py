@@ -173,25 +173,24 @@ def show_submission(submission_id: int) -> Any:
     with p.db.session() as session:
         user = require_user(session)
         submission = _own(session, submission_id, user)
-        full = visibility.sees_everything(submission, user)
         if seconds == 0 or submission.status in ENDED:
             return submission_json(submission, user)
+        full = visibility.sees_everything(submission, user)
 
-    def state() -> tuple[str | None, int | None]:
-        """What this viewer sees change: the status, and the episode count where shown."""
-        with p.db.session() as session:
-            row = session.get(Submission, submission_id)
-            if row is None:  # deleted meanwhile: answered as not found
+        def seen_of(row: Submission | None) -> tuple[str | None, int | None]:
+            """What this viewer sees change: the status, and the episode count where shown;
+            a submission deleted meanwhile is answered as not found."""
+            if row is None:
                 return None, None
             return row.status, visibility.progress(row, full).episodes_done
 
-    changes.wait_for_change(
-        submission_id,
-        state,
-        lambda seen: seen[0] is None or seen[0] in ENDED,
-        seconds,
-        p.settings.database_url,
-    )
+        seen = seen_of(submission)
+
+    def state() -> tuple[str | None, int | None]:
+        with p.db.session() as session:
+            return seen_of(session.get(Submission, submission_id))
+
+    changes.wait_for_change(submission_id, seen, state, seconds, p.settings.database_url)
     with p.db.session() as session:
         user = require_user(session)
         return submission_json(_own(session, submission_id, user), user)
