@@ -43,8 +43,9 @@ def evaluations(db, submission_id: int) -> int:
         return session.scalar(query.where(Evaluation.submission_id == submission_id)) or 0
 
 
-def run(platform, submission_id: int, sandbox=LocalSandbox) -> str:
-    return ev.run_submission(platform.db, platform.settings, platform.store, submission_id, sandbox)
+def run(platform, submission_id: int, sandbox=LocalSandbox, settings=None) -> str:
+    settings = settings or platform.settings
+    return ev.run_submission(platform.db, settings, platform.store, submission_id, sandbox)
 
 
 def test_claim_moves_queued_to_running_once(platform, submission_id):
@@ -199,12 +200,9 @@ def test_the_episode_count_is_stored_as_episodes_end_not_only_with_the_lease(api
     settings = dataclasses.replace(platform.settings, lease_seconds=3600)
     outcome: list[str] = []
 
-    def work() -> None:
-        outcome.append(
-            ev.run_submission(platform.db, settings, platform.store, submission_id, LocalSandbox)
-        )
-
-    worker = threading.Thread(target=work)
+    worker = threading.Thread(
+        target=lambda: outcome.append(run(platform, submission_id, settings=settings))
+    )
     worker.start()
 
     def counted_while_running() -> bool:
